@@ -1,0 +1,37 @@
+# customer-flows — every target sets itself up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help dev test lint bench-service migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+dev: $(STAMP) ## start the stack (embedded PostgreSQL, Temporal dev server + Web UI, worker)
+	$(BIN)/python -m devstack
+
+test: $(STAMP) ## run the test suite (starts its own PostgreSQL and Temporal)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench-service: $(STAMP) ## Customer Module benchmark (1M customers)
+	$(BIN)/python bench/bench_service.py
+
+migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database)
+	$(BIN)/python -m devstack.database
+
+clean: ## remove the virtual environment and local data
+	rm -rf $(VENV) .data

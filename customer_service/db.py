@@ -1,0 +1,120 @@
+"""Engine, transactions, and the one edge where database errors become domain errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from customer_service.errors import (
+    AlreadyExistsError,
+    CustomerModuleError,
+    InvalidDataError,
+    NotFoundError,
+)
+
+
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# Unique index / constraint → how Medusa words the violation (SPEC §2.4).
+_UNIQUE_MESSAGES = {
+    "IDX_customer_email_has_account_unique": "Customer with email: {0}, has_account: {1}, already exists.",
+    "IDX_customer_auth_identity_id_unique": "Customer with auth_identity_id: {0}, already exists.",
+    "IDX_customer_address_unique_customer_billing": "Customer address with customer_id: {0}, already exists.",
+    "IDX_customer_address_unique_customer_shipping": "Customer address with customer_id: {0}, already exists.",
+    "IDX_customer_group_name_unique": "Customer group with name: {0}, already exists.",
+    "IDX_customer_group_customer_pair_unique": (
+        "Customer group customer with customer_id: {0}, customer_group_id: {1}, already exists."
+    ),
+    "customer_pkey": "Customer with id: {0}, already exists.",
+    "customer_address_pkey": "Customer address with id: {0}, already exists.",
+    "customer_group_pkey": "Customer group with id: {0}, already exists.",
+    "customer_group_customer_pkey": "Customer group customer with id: {0}, already exists.",
+}
+_UNIQUE_FIELDS = {
+    "IDX_customer_email_has_account_unique": "email",
+    "IDX_customer_auth_identity_id_unique": "auth_identity_id",
+    "IDX_customer_address_unique_customer_billing": "is_default_billing",
+    "IDX_customer_address_unique_customer_shipping": "is_default_shipping",
+    "IDX_customer_group_name_unique": "name",
+}
+_TABLE_NAMES = {
+    "customer": "Customer",
+    "customer_address": "CustomerAddress",
+    "customer_group": "CustomerGroup",
+    "customer_group_customer": "CustomerGroupCustomer",
+}
+_KEY = re.compile(r"Key \((?P<cols>.*)\)=\((?P<vals>.*)\)")
+
+
+def _key_values(detail: str | None) -> tuple[list[str], list[str]]:
+    match = _KEY.search(detail or "")
+    if not match:
+        return [], []
+    cols = [c.strip() for c in match.group("cols").split(", ")]
+    raw = match.group("vals")
+    vals = [raw] if len(cols) == 1 else [v.strip() for v in raw.rsplit(", ", len(cols) - 1)]
+    return cols, [{"t": "true", "f": "false"}.get(v, v) for v in vals]
+
+
+def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
+    """The domain error for a database error, or None when it is not a business error (retry)."""
+    diag: Any = getattr(error.orig, "diag", None)
+    code = getattr(error.orig, "sqlstate", None)
+    if diag is None or code is None:
+        return None
+    constraint = diag.constraint_name or ""
+    if code == "23505":
+        cols, vals = _key_values(diag.message_detail)
+        template = _UNIQUE_MESSAGES.get(constraint)
+        message = (
+            template.format(*vals, *([""] * 2))
+            if template
+            else f"{_TABLE_NAMES.get(diag.table_name or '', 'Entity')} with "
+            + ", ".join(f"{c}: {v}" for c, v in zip(cols, vals, strict=False))
+            + ", already exists."
+        )
+        return AlreadyExistsError(message, field=_UNIQUE_FIELDS.get(constraint, cols[0] if cols else None))
+    if code == "23503":
+        cols, vals = _key_values(diag.message_detail)
+        if cols:
+            return NotFoundError(
+                f"You tried to set relationship {cols[0]}: {vals[0]}, but such entity does not exist",
+                field=cols[0],
+            )
+        return NotFoundError("A related entity does not exist")
+    if code == "23502":
+        column = diag.column_name or "?"
+        table = _TABLE_NAMES.get(diag.table_name or "", "Entity")
+        return InvalidDataError(f"Cannot set field '{column}' of {table} to null", field=column)
+    if code in ("22P02", "22023", "2201B", "22001", "22021", "54000"):
+        # Bad values PostgreSQL itself rejects (invalid regex, bad encoding, too long, ...).
+        return InvalidDataError(f"Invalid data: {diag.message_primary}")
+    return None
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits when the block finishes, rolls back on any exception, and turns
+    constraint violations into domain errors. Infrastructure errors pass through (they retry)."""
+    async with sessions() as session:
+        try:
+            async with session.begin():
+                yield session
+        except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as exc:
+            domain = translate(exc)
+            if domain is None:
+                raise
+            raise domain from exc

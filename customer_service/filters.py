@@ -1,0 +1,288 @@
+"""Filters (SPEC §3.1–3.2) compiled into SQL expressions.
+
+A filter is a dict: a scalar means equality, a list means IN, a dict is an operator map or, for a
+relation, a nested filter; `$and` / `$or` nest to any depth; `q` is free text. Everything is bound as
+parameters; unknown fields, operators and ill-typed values raise `InvalidDataError` naming the path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    and_,
+    exists,
+    false,
+    Text,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import InstrumentedAttribute
+
+from customer_service import models as m
+from customer_service.errors import InvalidDataError
+
+MAX_FILTER_DEPTH = 8
+MAX_IN_VALUES = 10_000
+MAX_Q_TOKENS = 16
+
+RelationBuilder = Callable[[ColumnElement[bool]], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    model: type[m.Base]
+    name: str  # class name, as in Medusa messages: "Customer"
+    table_words: str  # "Customer address", for unique-violation messages
+    search_columns: tuple[str, ...]
+    relations: dict[str, tuple[str, RelationBuilder]] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> dict[str, InstrumentedAttribute[Any]]:
+        mapper = self.model.__mapper__
+        return {
+            ("metadata" if attr.key == "metadata_" else attr.key): getattr(self.model, attr.key)
+            for attr in mapper.column_attrs
+        }
+
+    def column(self, name: str) -> InstrumentedAttribute[Any] | None:
+        return self.columns.get(name)
+
+    def search_document(self) -> ColumnElement[str]:
+        sql = m.search_document_sql(self.search_columns, self.model.__tablename__)
+        return literal_column(f"({sql})", Text)
+
+
+def escape_like(token: str) -> str:
+    """Decision 4: `%` and `_` in user text match themselves."""
+    return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def free_text(spec: EntitySpec, q: Any, path: str) -> ColumnElement[bool]:
+    if not isinstance(q, str):
+        raise InvalidDataError(f"Invalid {path}: expected a string", field=path)
+    tokens = q.split()
+    if not tokens:
+        return true()
+    if not spec.search_columns:
+        raise InvalidDataError(f"{spec.name} has no searchable fields for q", field=path)
+    if len(tokens) > MAX_Q_TOKENS:
+        raise InvalidDataError(f"Invalid {path}: at most {MAX_Q_TOKENS} words", field=path)
+    if "\x00" in q:
+        raise InvalidDataError(f"Invalid {path}: must not contain NUL characters", field=path)
+    document = spec.search_document()
+    return and_(
+        *(document.ilike(f"%{escape_like(token)}%", escape="\\") for token in tokens)
+    )
+
+
+def _coerce(column: InstrumentedAttribute[Any], value: Any, path: str) -> Any:
+    column_type = column.property.columns[0].type
+    if isinstance(column_type, Boolean):
+        if isinstance(value, bool):
+            return value
+        raise InvalidDataError(f"Invalid {path}: expected true or false", field=path)
+    if isinstance(column_type, DateTime):
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        raise InvalidDataError(f"Invalid {path}: expected an ISO 8601 date-time", field=path)
+    if isinstance(column_type, JSONB):
+        return value
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidDataError(f"Invalid {path}: must not contain NUL characters", field=path)
+        return value
+    raise InvalidDataError(f"Invalid {path}: expected a string", field=path)
+
+
+def _values(column: InstrumentedAttribute[Any], value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise InvalidDataError(f"Invalid {path}: expected a list", field=path)
+    if len(value) > MAX_IN_VALUES:
+        raise InvalidDataError(f"Invalid {path}: at most {MAX_IN_VALUES} values", field=path)
+    return list(dict.fromkeys(_coerce(column, v, path) for v in value))
+
+
+def _operator(
+    column: InstrumentedAttribute[Any], op: str, value: Any, path: str
+) -> ColumnElement[bool]:
+    where = f"{path}.{op}"
+    is_json = isinstance(column.property.columns[0].type, JSONB)
+    if op == "$eq":
+        return column.is_(None) if value is None else column == _coerce(column, value, where)
+    if op == "$ne":
+        return column.is_not(None) if value is None else column != _coerce(column, value, where)
+    if op == "$in":
+        values = _values(column, value, where)
+        return column.in_(values) if values else false()
+    if op == "$nin":
+        values = _values(column, value, where)
+        return column.not_in(values) if values else true()
+    if op in ("$gt", "$gte", "$lt", "$lte"):
+        bound = _coerce(column, value, where)
+        return {
+            "$gt": column > bound,
+            "$gte": column >= bound,
+            "$lt": column < bound,
+            "$lte": column <= bound,
+        }[op]
+    if op in ("$like", "$ilike"):
+        if is_json or not isinstance(value, str):
+            raise InvalidDataError(f"Invalid {where}: expected a string pattern", field=where)
+        pattern = _coerce(column, value, where)
+        return column.like(pattern) if op == "$like" else column.ilike(pattern)
+    if op == "$re":
+        if is_json or not isinstance(value, str):
+            raise InvalidDataError(f"Invalid {where}: expected a regular expression", field=where)
+        return column.regexp_match(_coerce(column, value, where))
+    if op == "$contains":
+        if is_json:
+            if not isinstance(value, dict | list):
+                raise InvalidDataError(f"Invalid {where}: expected an object", field=where)
+            return column.op("@>")(literal(value, JSONB))  # type: ignore[no-any-return]
+        needle = _coerce(column, value, where)
+        return column.like(f"%{escape_like(needle)}%", escape="\\")
+    if op == "$exists":
+        if not isinstance(value, bool):
+            raise InvalidDataError(f"Invalid {where}: expected true or false", field=where)
+        return column.is_not(None) if value else column.is_(None)
+    if op == "$not":
+        return not_(_field_condition(column, value, where))
+    raise InvalidDataError(f"Unknown operator {op} in {path}", field=where)
+
+
+def _field_condition(
+    column: InstrumentedAttribute[Any], value: Any, path: str
+) -> ColumnElement[bool]:
+    if value is None:
+        return column.is_(None)
+    if isinstance(value, list | tuple):
+        values = _values(column, value, path)
+        return column.in_(values) if values else false()
+    if isinstance(value, Mapping):
+        if not value:
+            raise InvalidDataError(f"Invalid {path}: empty operator map", field=path)
+        if not all(isinstance(k, str) and k.startswith("$") for k in value):
+            is_json = isinstance(column.property.columns[0].type, JSONB)
+            if is_json:
+                return column.op("@>")(literal(dict(value), JSONB))  # type: ignore[no-any-return]
+            raise InvalidDataError(f"Invalid {path}: expected a value or operator map", field=path)
+        return and_(*(_operator(column, op, v, path) for op, v in value.items()))
+    return column == _coerce(column, value, path)
+
+
+def compile_filter(
+    spec: EntitySpec, filters: Mapping[str, Any] | None, path: str = "filters", depth: int = 0
+) -> ColumnElement[bool]:
+    """The WHERE condition for `filters` on `spec`'s table (soft-delete filtering is separate)."""
+    if filters is None:
+        return true()
+    if not isinstance(filters, Mapping):
+        raise InvalidDataError(f"Invalid {path}: expected an object", field=path)
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidDataError(f"Invalid {path}: nested too deeply", field=path)
+    conditions: list[ColumnElement[bool]] = []
+    for key, value in filters.items():
+        where = f"{path}.{key}"
+        if key in ("$and", "$or"):
+            if not isinstance(value, list | tuple):
+                raise InvalidDataError(f"Invalid {where}: expected a list of filters", field=where)
+            parts = [
+                compile_filter(spec, f, f"{where}[{i}]", depth + 1) for i, f in enumerate(value)
+            ]
+            if key == "$and":
+                conditions.append(and_(true(), *parts))
+            else:
+                conditions.append(or_(*parts) if parts else false())
+        elif key == "q":
+            conditions.append(free_text(spec, value, where))
+        elif key in spec.relations:
+            target_name, build = spec.relations[key]
+            target = SPECS[target_name]
+            if isinstance(value, str | list | tuple):
+                nested: Any = {"id": value}
+            else:
+                nested = value
+            conditions.append(build(compile_filter(target, nested, where, depth + 1)))
+        else:
+            column = spec.column(key)
+            if column is None:
+                raise InvalidDataError(f"Unknown filter field '{key}' for {spec.name}", field=where)
+            conditions.append(_field_condition(column, value, where))
+    return and_(true(), *conditions)
+
+
+# --- relation filters: EXISTS over live rows of the related table ---------------------------
+
+_C, _A, _G, _P = m.Customer, m.CustomerAddress, m.CustomerGroup, m.CustomerGroupCustomer
+
+
+def _customer_groups(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(
+        select(1)
+        .select_from(_P)
+        .join(_G, _G.id == _P.customer_group_id)
+        .where(_P.customer_id == _C.id, _P.deleted_at.is_(None), _G.deleted_at.is_(None), cond)
+    )
+
+
+def _group_customers(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(
+        select(1)
+        .select_from(_P)
+        .join(_C, _C.id == _P.customer_id)
+        .where(_P.customer_group_id == _G.id, _P.deleted_at.is_(None), _C.deleted_at.is_(None), cond)
+    )
+
+
+def _address_customer(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(select(1).where(_C.id == _A.customer_id, _C.deleted_at.is_(None), cond))
+
+
+def _membership_customer(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(select(1).where(_C.id == _P.customer_id, _C.deleted_at.is_(None), cond))
+
+
+def _membership_group(cond: ColumnElement[bool]) -> ColumnElement[bool]:
+    return exists(select(1).where(_G.id == _P.customer_group_id, _G.deleted_at.is_(None), cond))
+
+
+CUSTOMER = EntitySpec(
+    m.Customer, "Customer", "Customer", m.CUSTOMER_SEARCH_COLUMNS,
+    {"groups": ("group", _customer_groups)},
+)  # fmt: skip
+ADDRESS = EntitySpec(
+    m.CustomerAddress, "CustomerAddress", "Customer address", m.ADDRESS_SEARCH_COLUMNS,
+    {"customer": ("customer", _address_customer)},
+)  # fmt: skip
+GROUP = EntitySpec(
+    m.CustomerGroup, "CustomerGroup", "Customer group", m.GROUP_SEARCH_COLUMNS,
+    {"customers": ("customer", _group_customers)},
+)  # fmt: skip
+MEMBERSHIP = EntitySpec(
+    m.CustomerGroupCustomer, "CustomerGroupCustomer", "Customer group customer", (),
+    {"customer": ("customer", _membership_customer), "group": ("group", _membership_group)},
+)  # fmt: skip
+
+SPECS: dict[str, EntitySpec] = {
+    "customer": CUSTOMER,
+    "address": ADDRESS,
+    "group": GROUP,
+    "membership": MEMBERSHIP,
+}

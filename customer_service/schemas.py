@@ -1,0 +1,326 @@
+"""Input and output models (DTOs) of the Customer Module.
+
+Inputs reject unknown fields and validate shapes; outputs are plain data, never ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
+
+MAX_TEXT = 255
+MAX_EMAIL = 320
+MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 5
+MAX_BATCH = 10_000
+MAX_PAGE = 10_000
+
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _email(value: str) -> str:
+    if len(value) > MAX_EMAIL or not _EMAIL.match(value) or ".." in value.split("@")[0]:
+        raise ValueError("is not a valid email address")
+    return value
+
+
+def _country(value: str) -> str:
+    if not _COUNTRY.match(value):
+        raise ValueError("must be a two-letter ISO 3166-1 country code")
+    return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def _metadata(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError("must be JSON-serialisable") from exc
+    if "\\u0000" in encoded:
+        raise ValueError("must not contain NUL characters")
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_no_nul)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), AfterValidator(_no_nul)]
+Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
+CountryCode = Annotated[str, AfterValidator(_country)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- addresses -------------------------------------------------------------------------------
+
+
+class AddressFields(Input):
+    address_name: Text | None = None
+    is_default_shipping: StrictBool = False
+    is_default_billing: StrictBool = False
+    company: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    address_1: Text | None = None
+    address_2: Text | None = None
+    city: Text | None = None
+    country_code: CountryCode | None = None
+    province: Text | None = None
+    postal_code: Text | None = None
+    phone: Text | None = None
+    metadata: Metadata | None = None
+
+
+class NestedAddressInput(AddressFields):
+    """An address created together with its customer (no `customer_id`)."""
+
+    id: EntityId | None = None
+
+
+class CreateAddressInput(AddressFields):
+    id: EntityId | None = None
+    customer_id: EntityId
+
+
+class UpdateAddressInput(Input):
+    customer_id: EntityId | None = None
+    address_name: Text | None = None
+    is_default_shipping: StrictBool | None = None
+    is_default_billing: StrictBool | None = None
+    company: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    address_1: Text | None = None
+    address_2: Text | None = None
+    city: Text | None = None
+    country_code: CountryCode | None = None
+    province: Text | None = None
+    postal_code: Text | None = None
+    phone: Text | None = None
+    metadata: Metadata | None = None
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+class CreateCustomerInput(Input):
+    id: EntityId | None = None
+    company_name: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    email: Email | None = None
+    phone: Text | None = None
+    has_account: StrictBool = False
+    auth_identity_id: EntityId | None = None
+    metadata: Metadata | None = None
+    created_by: Text | None = None
+    addresses: Annotated[list[NestedAddressInput], Field(max_length=100)] = []
+
+
+class UpdateCustomerInput(Input):
+    company_name: Text | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    email: Email | None = None
+    phone: Text | None = None
+    metadata: Metadata | None = None
+
+
+# --- groups ----------------------------------------------------------------------------------
+
+
+class CreateGroupInput(Input):
+    id: EntityId | None = None
+    name: Name
+    metadata: Metadata | None = None
+    created_by: Text | None = None
+
+
+class UpdateGroupInput(Input):
+    name: Name | None = None
+    metadata: Metadata | None = None
+
+
+class MembershipInput(Input):
+    customer_id: EntityId
+    customer_group_id: EntityId
+    id: EntityId | None = None
+    created_by: Text | None = None
+    metadata: Metadata | None = None
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+class FindConfig(Input):
+    """Paging, ordering and shape of a list (SPEC §3.3)."""
+
+    skip: Annotated[int, Field(ge=0)] | None = None
+    take: Annotated[int, Field(ge=0, le=MAX_PAGE)] | None = None
+    order: dict[str, Literal["ASC", "DESC", "asc", "desc"]] | None = None
+    select: list[str] | None = None
+    relations: list[str] | None = None
+    with_deleted: StrictBool = False
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+class DTO(BaseModel):
+    """Output object. With `select`, only the selected fields are set (see `model_dump`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
+        kwargs.setdefault("exclude_unset", True)
+        return super().model_dump(**kwargs)
+
+
+class GroupRefDTO(DTO):
+    id: str | None = None
+    name: str | None = None
+
+
+class AddressDTO(DTO):
+    id: str | None = None
+    customer_id: str | None = None
+    address_name: str | None = None
+    is_default_shipping: bool | None = None
+    is_default_billing: bool | None = None
+    company: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    address_1: str | None = None
+    address_2: str | None = None
+    city: str | None = None
+    country_code: str | None = None
+    province: str | None = None
+    postal_code: str | None = None
+    phone: str | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    customer: CustomerDTO | None = None
+
+
+class CustomerDTO(DTO):
+    id: str | None = None
+    email: str | None = None
+    has_account: bool | None = None
+    company_name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    auth_identity_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    addresses: list[AddressDTO] | None = None
+    groups: list[GroupRefDTO] | None = None
+
+
+class GroupDTO(DTO):
+    id: str | None = None
+    name: str | None = None
+    metadata: dict[str, Any] | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    customers: list[CustomerDTO] | None = None
+
+
+class MembershipDTO(DTO):
+    id: str | None = None
+    customer_id: str | None = None
+    customer_group_id: str | None = None
+    created_by: str | None = None
+    metadata: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    customer: CustomerDTO | None = None
+    customer_group: GroupDTO | None = None
+
+
+AddressDTO.model_rebuild()
+
+
+# --- workflow-facing operations --------------------------------------------------------------
+
+
+class WriteContext(Input):
+    """What a workflow step adds to a write: an idempotency key and the run's event group.
+
+    `operation_id` makes a non-idempotent write return its recorded result when repeated;
+    `event_group_id` stages the workflow event (`customer.created` …) in the same transaction.
+    """
+
+    operation_id: EntityId | None = None
+    event_group_id: EntityId | None = None
+
+
+class UpdateOutcome(BaseModel):
+    """An update plus the values it replaced, so a compensation can put them back exactly."""
+
+    previous: list[dict[str, Any]]
+    written: list[dict[str, Any]]
+    ids: list[str]
+
+
+class FieldRestore(Input):
+    """Compare-and-set: put `previous` back on `id` while each field still holds `expected`."""
+
+    id: EntityId
+    expected: dict[str, Any]
+    previous: dict[str, Any]
+
+
+class MembershipChange(BaseModel):
+    """Pairs a link operation really changed (decision 2), for an exact compensation."""
+
+    added: list[tuple[str, str]] = []
+    removed: list[tuple[str, str]] = []
+    membership_ids: list[str] = []

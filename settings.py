@@ -1,0 +1,52 @@
+"""The one settings object, read once from the environment (and `.env` if present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def normalise_database_url(url: str) -> str:
+    """Point plain `postgresql://` / `postgres://` URLs at the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Unset server addresses mean "start the embedded one"."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, description="External PostgreSQL URL")
+    temporal_address: str | None = Field(default=None, description="External Temporal host:port")
+    temporal_namespace: str = "default"
+    temporal_api_key: str | None = None
+    temporal_tls: bool = False
+    task_queue: str = "customer-flows"
+
+    data_dir: Path = PROJECT_ROOT / ".data"
+    embedded_postgres_port: int = 5433
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    hooks_module: str | None = Field(default=None, description="Module registering hook handlers")
+    max_concurrent_activities: int = 64
+    max_concurrent_workflow_tasks: int = 64
+    db_pool_size: int = 10
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

