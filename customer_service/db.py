@@ -76,6 +76,8 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
     if diag is None or code is None:
         return None
     constraint = diag.constraint_name or ""
+    if constraint == "operation_log_pkey":
+        return None  # two attempts of one operation raced: retry, and find the recorded result
     if code == "23505":
         cols, vals = _key_values(diag.message_detail)
         template = _UNIQUE_MESSAGES.get(constraint)

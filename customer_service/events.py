@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.models import OutboxEvent
@@ -59,3 +59,19 @@ async def stage_workflow_events(
             for i in ids
         ],
     )  # fmt: skip
+
+
+async def discard_staged(session: AsyncSession, name: str, ids: Sequence[str]) -> None:
+    """Discard staged workflow events of these ids (their change was compensated)."""
+    if not ids:
+        return
+    table = OutboxEvent.__table__
+    await session.execute(
+        update(table)
+        .where(
+            table.c.name == name,
+            table.c.status == STAGED,
+            table.c.data["id"].astext.in_(list(ids)),
+        )
+        .values(status=DISCARDED, status_changed_at=func.now())
+    )

@@ -7,7 +7,7 @@ its `event_group_id` stages the workflow event in the same transaction as the ch
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel
@@ -67,6 +67,26 @@ _WORKFLOW_EVENTS = {"created": events.CUSTOMER_CREATED, "updated": events.CUSTOM
                     "deleted": events.CUSTOMER_DELETED}  # fmt: skip
 _DEFAULT_FLAGS = ("is_default_shipping", "is_default_billing")
 
+# Operation log names (the kind of change recorded under an operation_id) and their end states.
+OP_CREATE_CUSTOMERS = "create customers"
+OP_SOFT_DELETE_CUSTOMERS = "soft delete customers"
+OP_CREATE_ADDRESSES = "create customer addresses"
+OP_DELETE_ADDRESSES = "delete customer addresses"
+OP_CREATE_GROUPS = "create customer groups"
+OP_SOFT_DELETE_GROUPS = "soft delete customer groups"
+OP_CHANGE_MEMBERSHIPS = "change memberships"
+OP_SET_AUTH_IDENTITY = "set auth identity"
+CANCELLED = " (cancelled)"
+COMPENSATED = " (compensated)"
+
+
+def op_update(spec: EntitySpec) -> str:
+    return f"update {spec.name}"
+
+
+def op_unset_default(flag: str) -> str:
+    return f"unset {flag}"
+
 
 def merge_metadata(current: Mapping[str, Any] | None, incoming: Mapping[str, Any]) -> dict[str, Any]:
     """SPEC §2.6: shallow; incoming keys overwrite; `""` deletes a key; `None` is stored."""
@@ -116,10 +136,18 @@ class CustomerModuleService:
 
     @staticmethod
     async def _recorded(session: AsyncSession, ctx: WriteContext) -> Any:
+        """The recorded result of this operation, if it already ran. An operation that a
+        compensation has fenced off (or undone) must not act any more: that is a conflict."""
         if ctx.operation_id is None:
             return None
         row = await session.get(m.OperationRecord, ctx.operation_id)
-        return None if row is None else row.result
+        if row is None:
+            return None
+        if row.name.endswith((CANCELLED, COMPENSATED)):
+            raise ConflictError(
+                f"Operation {ctx.operation_id} was already compensated", field="operation_id"
+            )
+        return row.result
 
     @staticmethod
     async def _record(session: AsyncSession, ctx: WriteContext, name: str, result: Any) -> None:
@@ -194,7 +222,7 @@ class CustomerModuleService:
                     session, events.CUSTOMER_UPDATED, row_ids, ctx.event_group_id
                 )
             outcome = UpdateOutcome(previous=previous, written=written, ids=row_ids)
-            await self._record(session, ctx, f"update {spec.name}", outcome.model_dump(mode="json"))
+            await self._record(session, ctx, op_update(spec), outcome.model_dump(mode="json"))
             return outcome, single
 
     async def _updated_dtos(
@@ -210,8 +238,14 @@ class CustomerModuleService:
         holds `expected`; one already equal to `previous` is done. Anything else is a conflict:
         nothing is written and `ConflictError.details` lists every conflicting field."""
         items = [parse(FieldRestore, r, f"restores[{i}]") for i, r in enumerate(restores)]
-        tbl = table(spec)
         async with transaction(self._sessions) as session:
+            return await self._restore_fields_in(session, spec, items)
+
+    async def _restore_fields_in(
+        self, session: AsyncSession, spec: EntitySpec, items: list[FieldRestore]
+    ) -> list[str]:
+        tbl = table(spec)
+        if True:
             wanted = sorted({i.id for i in items})
             query = select(tbl).where(tbl.c.id.in_(wanted)).order_by(tbl.c.id).with_for_update()
             current = {r.id: row_dict(r) for r in (await session.execute(query)).all()}
@@ -287,19 +321,21 @@ class CustomerModuleService:
         return changed
 
     async def _soft_delete_or_restore(
-        self, spec: EntitySpec, target: Any, deleting: bool, ctx: WriteContext | None = None
+        self, spec: EntitySpec, target: Any, deleting: bool, ctx: Any = None, op: str = ""
     ) -> dict[str, list[str]]:
         id_list = parse_ids(target)
+        context = _ctx(ctx)
         key = f"{table(spec).name}_id"
         async with transaction(self._sessions) as session:
+            recorded = await self._recorded(session, context)
+            if recorded is not None:
+                return dict(recorded)
             changed = await self._set_deleted_at(
                 session, spec, table(spec).c.id.in_(id_list), deleting
             )
-            if ctx is not None and deleting and spec is CUSTOMER:
-                await events.stage_workflow_events(
-                    session, events.CUSTOMER_DELETED, id_list, ctx.event_group_id
-                )
-            return {key: changed} if changed else {}
+            result = {key: changed} if changed else {}
+            await self._record(session, context, op, result)
+            return result
 
     # ------------------------------------------------------------------ customers
 
@@ -344,19 +380,8 @@ class CustomerModuleService:
                 values["customer_id"] = row["id"]
                 address_rows.append(values)
         async with transaction(self._sessions) as session:
-            fresh = await self._skip_existing(session, CUSTOMER, customer_rows)
-            fresh_ids = {r["id"] for r in fresh}
-            fresh_addresses = [a for a in address_rows if a["customer_id"] in fresh_ids]
-            fresh_addresses = await self._skip_existing(session, ADDRESS, fresh_addresses)
-            await self._insert(session, CUSTOMER, fresh)
-            await self._insert(session, ADDRESS, fresh_addresses)
-            await events.emit_internal(session, "Customer", "created", [r["id"] for r in fresh])
-            await events.emit_internal(
-                session, "CustomerAddress", "created", [a["id"] for a in fresh_addresses]
-            )
-            await events.stage_workflow_events(
-                session, events.CUSTOMER_CREATED, [r["id"] for r in fresh], context.event_group_id
-            )
+            if await self._recorded(session, context) is None:
+                await self._insert_customers(session, context, customer_rows, address_rows)
             result = await list_rows(
                 session,
                 CUSTOMER,
@@ -366,6 +391,48 @@ class CustomerModuleService:
         by_id = {r.id: r for r in result}
         out = [by_id[r["id"]] for r in customer_rows]
         return out[0] if single else out
+
+    async def _insert_customers(
+        self,
+        session: AsyncSession,
+        context: WriteContext,
+        customer_rows: list[dict[str, Any]],
+        address_rows: list[dict[str, Any]],
+    ) -> None:
+        fresh = await self._skip_existing(session, CUSTOMER, customer_rows)
+        fresh_ids = {r["id"] for r in fresh}
+        fresh_addresses = [a for a in address_rows if a["customer_id"] in fresh_ids]
+        fresh_addresses = await self._skip_existing(session, ADDRESS, fresh_addresses)
+        await self._insert(session, CUSTOMER, fresh)
+        await self._insert(session, ADDRESS, fresh_addresses)
+        created = [r["id"] for r in fresh]
+        await events.emit_internal(session, "Customer", "created", created)
+        await events.emit_internal(
+            session, "CustomerAddress", "created", [a["id"] for a in fresh_addresses]
+        )
+        await events.stage_workflow_events(
+            session, events.CUSTOMER_CREATED, created, context.event_group_id
+        )
+        await self._record(
+            session, context, OP_CREATE_CUSTOMERS,
+            {"ids": created, "address_ids": [a["id"] for a in fresh_addresses]},
+        )  # fmt: skip
+
+    async def _insert_new(
+        self,
+        session: AsyncSession,
+        context: WriteContext,
+        spec: EntitySpec,
+        rows: list[dict[str, Any]],
+        op: str,
+    ) -> None:
+        """Insert the rows whose id is new and record them (once) under the operation id."""
+        if await self._recorded(session, context) is not None:
+            return
+        fresh = await self._skip_existing(session, spec, rows)
+        await self._insert(session, spec, fresh)
+        await events.emit_internal(session, spec.name, "created", [r["id"] for r in fresh])
+        await self._record(session, context, op, {"ids": [r["id"] for r in fresh]})
 
     async def _insert(
         self, session: AsyncSession, spec: EntitySpec, rows: list[dict[str, Any]]
@@ -453,7 +520,7 @@ class CustomerModuleService:
             )
             result = {k: v for k, v in
                       (("customer_id", customers), ("customer_address_id", addresses)) if v}  # fmt: skip
-            await self._record(session, context, "soft delete customers", result)
+            await self._record(session, context, OP_SOFT_DELETE_CUSTOMERS, result)
             return result
 
     async def restore_customers(
@@ -499,10 +566,9 @@ class CustomerModuleService:
             row = _row_values(item, set())
             row["id"] = item.id or ids.new_id(ids.ADDRESS)
             rows.append(row)
+        context = _ctx(ctx)
         async with transaction(self._sessions) as session:
-            fresh = await self._skip_existing(session, ADDRESS, rows)
-            await self._insert(session, ADDRESS, fresh)
-            await events.emit_internal(session, "CustomerAddress", "created", [r["id"] for r in fresh])
+            await self._insert_new(session, context, ADDRESS, rows, OP_CREATE_ADDRESSES)
             result = await list_rows(
                 session, ADDRESS, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
             )
@@ -549,7 +615,7 @@ class CustomerModuleService:
             rows = sorted((row_dict(r) for r in result.all()), key=lambda r: r["id"])
             payload = [AddressDTO.model_validate(r).model_dump(mode="json") for r in rows]
             await events.emit_internal(session, "CustomerAddress", "deleted", [r["id"] for r in rows])
-            await self._record(session, context, "delete customer addresses", payload)
+            await self._record(session, context, OP_DELETE_ADDRESSES, payload)
             return payload
 
     async def reinsert_customer_addresses(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -559,8 +625,14 @@ class CustomerModuleService:
             v.pop("customer", None)
         if not values:
             return []
-        tbl = table(ADDRESS)
         async with transaction(self._sessions) as session:
+            return await self._reinsert_addresses_in(session, values)
+
+    async def _reinsert_addresses_in(
+        self, session: AsyncSession, values: list[dict[str, Any]]
+    ) -> list[str]:
+        tbl = table(ADDRESS)
+        if True:
             result = await session.execute(
                 pg_insert(tbl).on_conflict_do_nothing(index_elements=["id"]).returning(tbl.c.id),
                 values,
@@ -597,7 +669,7 @@ class CustomerModuleService:
             )
             unset = sorted(r.id for r in result.all())
             await events.emit_internal(session, "CustomerAddress", "updated", unset)
-            await self._record(session, context, f"unset {flag}", unset)
+            await self._record(session, context, op_unset_default(flag), unset)
             return unset
 
     async def reset_default_addresses(self, address_ids: Sequence[str], flag: DefaultFlag) -> None:
@@ -608,8 +680,14 @@ class CustomerModuleService:
         id_list = parse_ids(list(address_ids), "address_ids")
         if not id_list:
             return
-        tbl = table(ADDRESS)
         async with transaction(self._sessions) as session:
+            await self._reset_defaults_in(session, id_list, flag)
+
+    async def _reset_defaults_in(
+        self, session: AsyncSession, id_list: list[str], flag: DefaultFlag
+    ) -> None:
+        tbl = table(ADDRESS)
+        if True:
             rows = (
                 await session.execute(
                     select(tbl.c.id, tbl.c.customer_id, tbl.c[flag].label("flag"))
@@ -688,10 +766,9 @@ class CustomerModuleService:
             row = _row_values(item, set())
             row["id"] = item.id or ids.new_id(ids.GROUP)
             rows.append(row)
+        context = _ctx(ctx)
         async with transaction(self._sessions) as session:
-            fresh = await self._skip_existing(session, GROUP, rows)
-            await self._insert(session, GROUP, fresh)
-            await events.emit_internal(session, "CustomerGroup", "created", [r["id"] for r in fresh])
+            await self._insert_new(session, context, GROUP, rows, OP_CREATE_GROUPS)
             result = await list_rows(
                 session, GROUP, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
             )
@@ -721,9 +798,9 @@ class CustomerModuleService:
     async def delete_customer_groups(self, target: Target) -> None:
         await self._delete(GROUP, target)
 
-    async def soft_delete_customer_groups(self, group_ids: Any) -> dict[str, list[str]]:
+    async def soft_delete_customer_groups(self, group_ids: Any, ctx: Any = None) -> dict[str, list[str]]:
         """Soft delete groups; nothing cascades (SPEC §1.7)."""
-        return await self._soft_delete_or_restore(GROUP, group_ids, True)
+        return await self._soft_delete_or_restore(GROUP, group_ids, True, ctx, OP_SOFT_DELETE_GROUPS)
 
     async def restore_customer_groups(self, group_ids: Any) -> dict[str, list[str]]:
         return await self._soft_delete_or_restore(GROUP, group_ids, False)
@@ -833,7 +910,7 @@ class CustomerModuleService:
             removed = await self._remove_pairs(session, remove_pairs)
             membership_ids, added = await self._add_pairs(session, add_pairs)
             change = MembershipChange(added=added, removed=removed, membership_ids=membership_ids)
-            await self._record(session, context, "change memberships", change.model_dump(mode="json"))
+            await self._record(session, context, OP_CHANGE_MEMBERSHIPS, change.model_dump(mode="json"))
             return change
 
     async def delete_customer_group_customers(self, target: Target) -> None:
@@ -869,11 +946,28 @@ class CustomerModuleService:
             raise DuplicateError("Guest customer with this email already exists", field="email")
 
     async def set_auth_identity(
-        self, customer_id: str, auth_identity_id: str | None, expected: str | None
+        self, customer_id: str, auth_identity_id: str | None, expected: str | None, ctx: Any = None
     ) -> None:
         """Compare-and-set the customer's auth identity link (decision 8)."""
-        tbl = table(CUSTOMER)
+        context = _ctx(ctx)
         async with transaction(self._sessions) as session:
+            if await self._recorded(session, context) is not None:
+                return
+            await self._set_auth_identity_in(session, customer_id, auth_identity_id, expected)
+            await self._record(
+                session, context, OP_SET_AUTH_IDENTITY,
+                {"customer_id": customer_id, "previous": expected, "written": auth_identity_id},
+            )  # fmt: skip
+
+    async def _set_auth_identity_in(
+        self,
+        session: AsyncSession,
+        customer_id: str,
+        auth_identity_id: str | None,
+        expected: str | None,
+    ) -> None:
+        tbl = table(CUSTOMER)
+        if True:
             row = (
                 await session.execute(
                     select(tbl.c.auth_identity_id).where(tbl.c.id == customer_id).with_for_update()
@@ -940,3 +1034,151 @@ class CustomerModuleService:
             result = await session.execute(select(tbl).where(*conditions).order_by(tbl.c.id))
             return [row_dict(r) for r in result.all()]
 
+
+    # ------------------------------------------------------------------ compensations
+
+    async def _undo(
+        self,
+        operation_id: str,
+        kind: str,
+        undo: Callable[[AsyncSession, Any], Awaitable[None]],
+    ) -> bool:
+        """Undo the operation recorded under `operation_id`, once.
+
+        Registered before its step runs, a compensation may find nothing recorded: the step never
+        committed. It then leaves a "cancelled" mark, so a late attempt of that step (still in
+        flight on some worker) fails instead of committing after the saga has moved on. Returns
+        whether anything was undone; repeats are no-ops."""
+        operation_id = parse_ids(operation_id, "operation_id")[0]
+        tbl = m.OperationRecord.__table__
+        async with transaction(self._sessions) as session:
+            row = (
+                await session.execute(
+                    select(tbl).where(tbl.c.operation_id == operation_id).with_for_update()
+                )
+            ).first()
+            if row is None:
+                await session.execute(
+                    insert(tbl).values(operation_id=operation_id, name=kind + CANCELLED, result={})
+                )
+                return False
+            if row.name in (kind + CANCELLED, kind + COMPENSATED):
+                return False
+            if row.name != kind:
+                raise InvalidDataError(
+                    f"Operation {operation_id} is a {row.name!r}, not a {kind!r}",
+                    field="operation_id",
+                )
+            await undo(session, row.result)
+            await session.execute(
+                update(tbl).where(tbl.c.operation_id == operation_id).values(name=kind + COMPENSATED)
+            )
+            return True
+
+    async def _delete_rows(self, session: AsyncSession, spec: EntitySpec, row_ids: list[str]) -> None:
+        if row_ids:
+            tbl = table(spec)
+            result = await session.execute(delete(tbl).where(tbl.c.id.in_(row_ids)).returning(tbl.c.id))
+            await events.emit_internal(session, spec.name, "deleted", sorted(r.id for r in result.all()))
+
+    async def undo_create_customers(self, operation_id: str) -> bool:
+        """Hard-delete the customers (and addresses) that operation created; nothing else."""
+
+        async def undo(session: AsyncSession, result: Any) -> None:
+            await self._delete_rows(session, CUSTOMER, result["ids"])
+            await events.discard_staged(session, events.CUSTOMER_CREATED, result["ids"])
+
+        return await self._undo(operation_id, OP_CREATE_CUSTOMERS, undo)
+
+    async def undo_update(self, operation_id: str, entity: str) -> bool:
+        """Compare-and-set the previous values back (decision 3); a conflict fails loudly."""
+        spec = {"customer": CUSTOMER, "address": ADDRESS, "group": GROUP}[entity]
+
+        async def undo(session: AsyncSession, result: Any) -> None:
+            outcome = UpdateOutcome.model_validate(result)
+            items = [
+                FieldRestore(id=before["id"], expected=after, previous=before)
+                for before, after in zip(outcome.previous, outcome.written, strict=True)
+            ]
+            for item in items:
+                item.expected.pop("id", None)
+                item.previous.pop("id", None)
+            await self._restore_fields_in(session, spec, items)
+            if spec is CUSTOMER:
+                await events.discard_staged(session, events.CUSTOMER_UPDATED, outcome.ids)
+
+        return await self._undo(operation_id, op_update(spec), undo)
+
+    async def undo_soft_delete_customers(self, operation_id: str) -> bool:
+        """Restore exactly the customers and addresses that operation soft-deleted."""
+
+        async def undo(session: AsyncSession, result: Any) -> None:
+            customers = result.get("customer_id", [])
+            addresses = result.get("customer_address_id", [])
+            if customers:
+                await self._set_deleted_at(session, CUSTOMER, table(CUSTOMER).c.id.in_(customers), False)
+            if addresses:
+                await self._set_deleted_at(session, ADDRESS, table(ADDRESS).c.id.in_(addresses), False)
+            await events.discard_staged(session, events.CUSTOMER_DELETED, customers)
+
+        return await self._undo(operation_id, OP_SOFT_DELETE_CUSTOMERS, undo)
+
+    async def undo_unset_default_addresses(self, operation_id: str, flag: DefaultFlag) -> bool:
+        async def undo(session: AsyncSession, result: Any) -> None:
+            if result:
+                await self._reset_defaults_in(session, list(result), flag)
+
+        return await self._undo(operation_id, op_unset_default(flag), undo)
+
+    async def undo_create_customer_addresses(self, operation_id: str) -> bool:
+        async def undo(session: AsyncSession, result: Any) -> None:
+            await self._delete_rows(session, ADDRESS, result["ids"])
+
+        return await self._undo(operation_id, OP_CREATE_ADDRESSES, undo)
+
+    async def undo_delete_customer_addresses(self, operation_id: str) -> bool:
+        async def undo(session: AsyncSession, result: Any) -> None:
+            values = [AddressDTO.model_validate(r).model_dump() for r in result]
+            for v in values:
+                v.pop("customer", None)
+            if values:
+                await self._reinsert_addresses_in(session, values)
+
+        return await self._undo(operation_id, OP_DELETE_ADDRESSES, undo)
+
+    async def undo_create_customer_groups(self, operation_id: str) -> bool:
+        async def undo(session: AsyncSession, result: Any) -> None:
+            await self._delete_rows(session, GROUP, result["ids"])
+
+        return await self._undo(operation_id, OP_CREATE_GROUPS, undo)
+
+    async def undo_soft_delete_customer_groups(self, operation_id: str) -> bool:
+        async def undo(session: AsyncSession, result: Any) -> None:
+            groups = result.get("customer_group_id", [])
+            if groups:
+                await self._set_deleted_at(session, GROUP, table(GROUP).c.id.in_(groups), False)
+
+        return await self._undo(operation_id, OP_SOFT_DELETE_GROUPS, undo)
+
+    async def undo_change_memberships(self, operation_id: str) -> bool:
+        """Remove only the pairs that operation added; re-add only the pairs it removed."""
+
+        async def undo(session: AsyncSession, result: Any) -> None:
+            change = MembershipChange.model_validate(result)
+            pair = MembershipInput
+            await self._remove_pairs(
+                session, [pair(customer_id=c, customer_group_id=g) for c, g in change.added]
+            )
+            await self._add_pairs(
+                session, [pair(customer_id=c, customer_group_id=g) for c, g in change.removed]
+            )
+
+        return await self._undo(operation_id, OP_CHANGE_MEMBERSHIPS, undo)
+
+    async def undo_set_auth_identity(self, operation_id: str) -> bool:
+        async def undo(session: AsyncSession, result: Any) -> None:
+            await self._set_auth_identity_in(
+                session, result["customer_id"], result["previous"], result["written"]
+            )
+
+        return await self._undo(operation_id, OP_SET_AUTH_IDENTITY, undo)

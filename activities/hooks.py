@@ -1,0 +1,60 @@
+"""Hook points (Medusa's `customersCreated`, ...): handlers a deployment registers.
+
+`HOOKS_MODULE` names a module; importing it registers handlers with `@hook("customersCreated")`.
+A handler receives the hook payload and the run's `additional_data`; raising fails the run, which
+then compensates its earlier steps.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+HOOK_NAMES = (
+    "customersCreated",
+    "customersUpdated",
+    "customersDeleted",
+    "addressesCreated",
+    "addressesUpdated",
+    "addressesDeleted",
+)
+
+Handler = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[None] | None]
+
+
+class HookRegistry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+
+    def register(self, name: str, handler: Handler) -> None:
+        if name not in HOOK_NAMES:
+            raise ValueError(f"unknown hook {name!r}; known: {', '.join(HOOK_NAMES)}")
+        self._handlers[name].append(handler)
+
+    def handlers(self, name: str) -> list[Handler]:
+        return list(self._handlers.get(name, ()))
+
+    def registered(self) -> list[str]:
+        """Hook names with at least one handler: the workflows skip the others entirely."""
+        return sorted(n for n, hs in self._handlers.items() if hs)
+
+
+registry = HookRegistry()
+
+
+def hook(name: str) -> Callable[[Handler], Handler]:
+    """Decorator registering a handler on the default registry."""
+
+    def decorate(handler: Handler) -> Handler:
+        registry.register(name, handler)
+        return handler
+
+    return decorate
+
+
+def load_hooks_module(module: str | None) -> HookRegistry:
+    if module:
+        importlib.import_module(module)
+    return registry
