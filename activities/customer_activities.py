@@ -39,7 +39,6 @@ from customer_service.schemas import (
     GroupDTO,
     MembershipChange,
     UpdateOutcome,
-    WriteContext,
 )
 from customer_service.service import CustomerModuleService
 
@@ -82,8 +81,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def create_customers(self, step: CreateCustomersStep) -> list[CustomerDTO]:
-        ctx = WriteContext(operation_id=step.operation_id, event_group_id=step.event_group_id)
-        result: list[CustomerDTO] = await self._service.create_customers(step.customers, ctx)
+        result: list[CustomerDTO] = await self._service.create_customers(step.customers, step.ctx())
         return result
 
     @activity.defn
@@ -95,13 +93,12 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def update_entities(self, step: UpdateStep) -> UpdateOutcome:
-        ctx = WriteContext(operation_id=step.operation_id, event_group_id=step.event_group_id)
         update = {
             "customer": self._service.update_customers_tracked,
             "address": self._service.update_customer_addresses_tracked,
             "group": self._service.update_customer_groups_tracked,
         }[step.entity]
-        return await update(step.selector, step.update, ctx)
+        return await update(step.selector, step.update, step.ctx())
 
     @activity.defn
     @business_errors
@@ -113,8 +110,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def soft_delete_customers(self, step: SoftDeleteStep) -> dict[str, list[str]]:
-        ctx = WriteContext(operation_id=step.operation_id, event_group_id=step.event_group_id)
-        return await self._service.soft_delete_customers(step.ids, ctx)
+        return await self._service.soft_delete_customers(step.ids, step.ctx())
 
     @activity.defn
     @business_errors
@@ -133,7 +129,7 @@ class CustomerActivities:
             step.customer_id,
             step.auth_identity_id,
             step.expected,
-            WriteContext(operation_id=step.operation_id),
+            step.ctx(),
         )
 
     @activity.defn
@@ -146,9 +142,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def unset_default_addresses(self, step: UnsetDefaultsStep) -> list[str]:
-        return await self._service.unset_default_addresses(
-            step.customer_ids, step.flag, WriteContext(operation_id=step.operation_id)
-        )
+        return await self._service.unset_default_addresses(step.customer_ids, step.flag, step.ctx())
 
     @activity.defn
     @business_errors
@@ -160,7 +154,7 @@ class CustomerActivities:
     @business_errors
     async def create_customer_addresses(self, step: CreateAddressesStep) -> list[AddressDTO]:
         result: list[AddressDTO] = await self._service.create_customer_addresses(
-            step.addresses, WriteContext(operation_id=step.operation_id)
+            step.addresses, step.ctx()
         )
         return result
 
@@ -172,9 +166,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def delete_customer_addresses(self, step: DeleteAddressesStep) -> list[dict[str, Any]]:
-        return await self._service.delete_customer_addresses_tracked(
-            step.ids, WriteContext(operation_id=step.operation_id)
-        )
+        return await self._service.delete_customer_addresses_tracked(step.ids, step.ctx())
 
     @activity.defn
     @business_errors
@@ -186,9 +178,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def create_customer_groups(self, step: CreateGroupsStep) -> list[GroupDTO]:
-        result: list[GroupDTO] = await self._service.create_customer_groups(
-            step.groups, WriteContext(operation_id=step.operation_id)
-        )
+        result: list[GroupDTO] = await self._service.create_customer_groups(step.groups, step.ctx())
         return result
 
     @activity.defn
@@ -199,9 +189,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def soft_delete_customer_groups(self, step: SoftDeleteStep) -> dict[str, list[str]]:
-        return await self._service.soft_delete_customer_groups(
-            step.ids, WriteContext(operation_id=step.operation_id)
-        )
+        return await self._service.soft_delete_customer_groups(step.ids, step.ctx())
 
     @activity.defn
     @business_errors
@@ -211,9 +199,7 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def change_memberships(self, step: ChangeMembershipsStep) -> MembershipChange:
-        return await self._service.change_memberships(
-            step.add, step.remove, WriteContext(operation_id=step.operation_id)
-        )
+        return await self._service.change_memberships(step.add, step.remove, step.ctx())
 
     @activity.defn
     @business_errors

@@ -11,6 +11,7 @@ from customer_service.schemas import (
     CreateCustomerInput,
     CreateGroupInput,
     MembershipInput,
+    WriteContext,
 )
 
 DefaultFlag = Literal["is_default_shipping", "is_default_billing"]
@@ -21,60 +22,59 @@ class StepInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CreateCustomersStep(StepInput):
-    customers: list[CreateCustomerInput]
+class WriteStep(StepInput):
+    """A mutating step: its idempotency key and the run's event group (both minted by the
+    workflow), which become the service call's `WriteContext`."""
+
     operation_id: str
     event_group_id: str | None = None
 
+    def ctx(self) -> WriteContext:
+        return WriteContext(operation_id=self.operation_id, event_group_id=self.event_group_id)
 
-class UpdateStep(StepInput):
+
+class CreateCustomersStep(WriteStep):
+    customers: list[CreateCustomerInput]
+
+
+class UpdateStep(WriteStep):
     """`update` holds only the fields to change (unset fields are absent, not null)."""
 
     entity: Literal["customer", "address", "group"]
     selector: dict[str, Any]
     update: dict[str, Any]
-    operation_id: str
-    event_group_id: str | None = None
 
 
-class SoftDeleteStep(StepInput):
+class SoftDeleteStep(WriteStep):
     ids: list[str]
-    operation_id: str
-    event_group_id: str | None = None
 
 
-class UnsetDefaultsStep(StepInput):
+class UnsetDefaultsStep(WriteStep):
     customer_ids: list[str]
     flag: DefaultFlag
-    operation_id: str
 
 
-class CreateAddressesStep(StepInput):
+class CreateAddressesStep(WriteStep):
     addresses: list[CreateAddressInput]
-    operation_id: str
 
 
-class DeleteAddressesStep(StepInput):
+class DeleteAddressesStep(WriteStep):
     ids: list[str]
-    operation_id: str
 
 
-class CreateGroupsStep(StepInput):
+class CreateGroupsStep(WriteStep):
     groups: list[CreateGroupInput]
-    operation_id: str
 
 
-class ChangeMembershipsStep(StepInput):
+class ChangeMembershipsStep(WriteStep):
     add: list[MembershipInput] = []
     remove: list[MembershipInput] = []
-    operation_id: str
 
 
-class SetAuthIdentityStep(StepInput):
+class SetAuthIdentityStep(WriteStep):
     customer_id: str
     auth_identity_id: str | None
     expected: str | None
-    operation_id: str
 
 
 class Undo(StepInput):

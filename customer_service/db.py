@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from customer_service.events import use_event_group
 from customer_service.errors import (
     AlreadyExistsError,
     CustomerModuleError,
@@ -19,9 +21,25 @@ from customer_service.errors import (
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
     )
+    event.listen(engine.sync_engine, "connect", _plan_with_parameter_values)
+    return engine
+
+
+def _plan_with_parameter_values(dbapi_connection: Any, _record: Any) -> None:
+    """psycopg prepares a statement it has run 5 times, and PostgreSQL may then settle on one
+    generic plan for it, blind to the parameter values. For `q` (ILIKE on the trigram indexes)
+    such a plan is off by an order of magnitude for some terms (and a generic one-token plan
+    scans the whole table). So every execution is planned with its values, as an unprepared
+    query would be; the parse is still saved."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -108,10 +126,14 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
 
 
 @asynccontextmanager
-async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def transaction(
+    sessions: async_sessionmaker[AsyncSession], event_group_id: str | None = None
+) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits when the block finishes, rolls back on any exception, and turns
-    constraint violations into domain errors. Infrastructure errors pass through (they retry)."""
+    constraint violations into domain errors. Infrastructure errors pass through (they retry).
+    With `event_group_id`, the events it writes are staged for that workflow run."""
     async with sessions() as session:
+        use_event_group(session, event_group_id)
         try:
             async with session.begin():
                 yield session

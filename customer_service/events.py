@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.models import OutboxEvent
@@ -12,6 +12,9 @@ from customer_service.models import OutboxEvent
 STAGED = "staged"
 RELEASED = "released"
 DISCARDED = "discarded"
+
+_GROUP = "event_group_id"
+_MUTED = "mute_events"
 
 # Workflow (public) events, SPEC §4.15.
 CUSTOMER_CREATED = "customer.created"
@@ -31,16 +34,32 @@ def internal_event_name(model: str, action: str) -> str:
     return f"customer.{_MODEL_EVENT_NAMES[model]}.{action}"
 
 
+def use_event_group(session: AsyncSession, event_group_id: str | None) -> None:
+    """Events written in this transaction belong to a workflow run: stage them under its group."""
+    session.info[_GROUP] = event_group_id
+
+
+def mute(session: AsyncSession) -> None:
+    """A compensation writes no events: the run's staged ones are discarded with its group."""
+    session.info[_MUTED] = True
+
+
 async def emit_internal(
     session: AsyncSession, model: str, action: str, ids: Sequence[str]
 ) -> None:
-    """One aggregated message per operation: `{id}` for one entity, `{id: [...]}` for several."""
-    if not ids:
+    """One aggregated message per operation: `{id}` for one entity, `{id: [...]}` for several.
+    Released at once, or staged when the transaction belongs to a workflow run."""
+    if not ids or session.info.get(_MUTED):
         return
+    group = session.info.get(_GROUP)
     payload: dict[str, object] = {"id": ids[0] if len(ids) == 1 else list(ids)}
     await session.execute(
         insert(OutboxEvent).values(
-            name=internal_event_name(model, action), data=payload, internal=True, status=RELEASED
+            name=internal_event_name(model, action),
+            data=payload,
+            internal=True,
+            status=STAGED if group else RELEASED,
+            event_group_id=group,
         )
     )
 
@@ -49,7 +68,7 @@ async def stage_workflow_events(
     session: AsyncSession, name: str, ids: Sequence[str], event_group_id: str | None
 ) -> None:
     """One staged message per id (as Medusa's emitEventStep), released when the run succeeds."""
-    if not ids or event_group_id is None:
+    if not ids or event_group_id is None or session.info.get(_MUTED):
         return
     await session.execute(
         insert(OutboxEvent),
@@ -60,18 +79,3 @@ async def stage_workflow_events(
         ],
     )  # fmt: skip
 
-
-async def discard_staged(session: AsyncSession, name: str, ids: Sequence[str]) -> None:
-    """Discard staged workflow events of these ids (their change was compensated)."""
-    if not ids:
-        return
-    table = OutboxEvent.__table__
-    await session.execute(
-        update(table)
-        .where(
-            table.c.name == name,
-            table.c.status == STAGED,
-            table.c.data["id"].astext.in_(list(ids)),
-        )
-        .values(status=DISCARDED, status_changed_at=func.now())
-    )

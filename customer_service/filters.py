@@ -7,6 +7,7 @@ parameters; unknown fields, operators and ill-typed values raise `InvalidDataErr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +88,17 @@ def free_text(spec: EntitySpec, q: Any, path: str) -> ColumnElement[bool]:
     )
 
 
+def _json(value: Any, path: str) -> Any:
+    """A JSON value bound as jsonb (so `=`, `IN` and `@>` compare jsonb with jsonb)."""
+    try:
+        encoded = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidDataError(f"Invalid {path}: expected a JSON value", field=path) from None
+    if "\\u0000" in encoded:
+        raise InvalidDataError(f"Invalid {path}: must not contain NUL characters", field=path)
+    return literal(value, JSONB)
+
+
 def _coerce(column: InstrumentedAttribute[Any], value: Any, path: str) -> Any:
     column_type = column.property.columns[0].type
     if isinstance(column_type, Boolean):
@@ -103,7 +115,7 @@ def _coerce(column: InstrumentedAttribute[Any], value: Any, path: str) -> Any:
                 pass
         raise InvalidDataError(f"Invalid {path}: expected an ISO 8601 date-time", field=path)
     if isinstance(column_type, JSONB):
-        return value
+        return _json(value, path)
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidDataError(f"Invalid {path}: must not contain NUL characters", field=path)
@@ -116,7 +128,10 @@ def _values(column: InstrumentedAttribute[Any], value: Any, path: str) -> list[A
         raise InvalidDataError(f"Invalid {path}: expected a list", field=path)
     if len(value) > MAX_IN_VALUES:
         raise InvalidDataError(f"Invalid {path}: at most {MAX_IN_VALUES} values", field=path)
-    return list(dict.fromkeys(_coerce(column, v, path) for v in value))
+    coerced = [_coerce(column, v, path) for v in value]
+    if isinstance(column.property.columns[0].type, JSONB):
+        return coerced  # unhashable values; duplicates in IN are harmless
+    return list(dict.fromkeys(coerced))
 
 
 def _operator(
@@ -155,7 +170,7 @@ def _operator(
         if is_json:
             if not isinstance(value, dict | list):
                 raise InvalidDataError(f"Invalid {where}: expected an object", field=where)
-            return column.op("@>")(literal(value, JSONB))  # type: ignore[no-any-return]
+            return column.op("@>")(_json(value, where))  # type: ignore[no-any-return]
         needle = _coerce(column, value, where)
         return column.like(f"%{escape_like(needle)}%", escape="\\")
     if op == "$exists":
@@ -181,7 +196,7 @@ def _field_condition(
         if not all(isinstance(k, str) and k.startswith("$") for k in value):
             is_json = isinstance(column.property.columns[0].type, JSONB)
             if is_json:
-                return column.op("@>")(literal(dict(value), JSONB))  # type: ignore[no-any-return]
+                return column.op("@>")(_json(dict(value), path))  # type: ignore[no-any-return]
             raise InvalidDataError(f"Invalid {path}: expected a value or operator map", field=path)
         return and_(*(_operator(column, op, v, path) for op, v in value.items()))
     return column == _coerce(column, value, path)

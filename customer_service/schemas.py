@@ -26,6 +26,7 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 5
 MAX_BATCH = 10_000
 MAX_PAGE = 10_000
+MAX_SKIP = 2**63 - 1  # PostgreSQL OFFSET is a bigint
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
@@ -194,7 +195,7 @@ class MembershipInput(Input):
 class FindConfig(Input):
     """Paging, ordering and shape of a list (SPEC §3.3)."""
 
-    skip: Annotated[int, Field(ge=0)] | None = None
+    skip: Annotated[int, Field(ge=0, le=MAX_SKIP)] | None = None
     take: Annotated[int, Field(ge=0, le=MAX_PAGE)] | None = None
     order: dict[str, Literal["ASC", "DESC", "asc", "desc"]] | None = None
     select: list[str] | None = None
@@ -308,6 +309,7 @@ class UpdateOutcome(BaseModel):
     previous: list[dict[str, Any]]
     written: list[dict[str, Any]]
     ids: list[str]
+    rows: list[dict[str, Any]] = []  # the updated rows in full, as JSON
 
 
 class FieldRestore(Input):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import and_, delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +27,7 @@ from customer_service.errors import (
 )
 from customer_service.filters import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP, EntitySpec, compile_filter
 from customer_service.queries import (
+    attach_relations,
     count_rows,
     list_rows,
     live,
@@ -34,9 +35,11 @@ from customer_service.queries import (
     retrieve_row,
     row_dict,
     table,
+    to_dto,
 )
 from customer_service.schemas import (
     DTO,
+    MAX_EMAIL,
     AddressDTO,
     CreateAddressInput,
     CreateCustomerInput,
@@ -54,7 +57,13 @@ from customer_service.schemas import (
     UpdateOutcome,
     WriteContext,
 )
-from customer_service.validation import parse, parse_ids, parse_many
+from customer_service.validation import (
+    parse,
+    parse_id,
+    parse_ids,
+    parse_many,
+    parse_optional_id,
+)
 
 D = TypeVar("D", bound=DTO)
 Target = str | Sequence[str] | Mapping[str, Any]
@@ -66,6 +75,11 @@ _PREFIX = {"Customer": ids.CUSTOMER, "CustomerAddress": ids.ADDRESS,
 _WORKFLOW_EVENTS = {"created": events.CUSTOMER_CREATED, "updated": events.CUSTOMER_UPDATED,
                     "deleted": events.CUSTOMER_DELETED}  # fmt: skip
 _DEFAULT_FLAGS = ("is_default_shipping", "is_default_billing")
+_UPDATE_INPUTS: dict[str, type[BaseModel]] = {
+    "Customer": UpdateCustomerInput,
+    "CustomerAddress": UpdateAddressInput,
+    "CustomerGroup": UpdateGroupInput,
+}
 
 # Operation log names (the kind of change recorded under an operation_id) and their end states.
 OP_CREATE_CUSTOMERS = "create customers"
@@ -101,6 +115,17 @@ def merge_metadata(current: Mapping[str, Any] | None, incoming: Mapping[str, Any
 
 def _row_values(model: BaseModel, exclude: set[str]) -> dict[str, Any]:
     return {k: v for k, v in model.model_dump().items() if k not in exclude}
+
+
+def _reuse_ids(rows: list[dict[str, Any]], recorded: Mapping[str, Any]) -> None:
+    """A repeated create returns the first call's rows: give `rows` the ids it recorded."""
+    first_ids = recorded.get("all_ids") or []
+    if len(first_ids) != len(rows):
+        raise ConflictError(
+            "Operation was repeated with a different number of items", field="operation_id"
+        )
+    for row, first_id in zip(rows, first_ids, strict=True):
+        row["id"] = first_id
 
 
 def _ctx(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
@@ -140,6 +165,11 @@ class CustomerModuleService:
         compensation has fenced off (or undone) must not act any more: that is a conflict."""
         if ctx.operation_id is None:
             return None
+        # Attempts of one operation may overlap (a retry while the first is still running):
+        # serialise them, so a later one finds the earlier one's record instead of racing it.
+        await session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(ctx.operation_id, 0)))
+        )
         row = await session.get(m.OperationRecord, ctx.operation_id)
         if row is None:
             return None
@@ -199,7 +229,7 @@ class CustomerModuleService:
         if "metadata" in values and not values["metadata"]:
             del values["metadata"]  # SPEC §2.6: empty metadata leaves the column unchanged
         tbl = table(spec)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, ctx.event_group_id) as session:
             recorded = await self._recorded(session, ctx)
             if recorded is not None:
                 return UpdateOutcome.model_validate(recorded), isinstance(target, str)
@@ -221,7 +251,13 @@ class CustomerModuleService:
                 await events.stage_workflow_events(
                     session, events.CUSTOMER_UPDATED, row_ids, ctx.event_group_id
                 )
-            outcome = UpdateOutcome(previous=previous, written=written, ids=row_ids)
+            after = await list_rows(session, spec, {"id": row_ids}, FindConfig()) if row_ids else []
+            outcome = UpdateOutcome(
+                previous=previous,
+                written=written,
+                ids=row_ids,
+                rows=[r.model_dump(mode="json") for r in after],
+            )
             await self._record(session, ctx, op_update(spec), outcome.model_dump(mode="json"))
             return outcome, single
 
@@ -237,7 +273,14 @@ class CustomerModuleService:
         """Compare-and-set (decision 3). A field is put back to `previous` only while it still
         holds `expected`; one already equal to `previous` is done. Anything else is a conflict:
         nothing is written and `ConflictError.details` lists every conflicting field."""
+        if not isinstance(restores, list | tuple):
+            raise InvalidDataError("Invalid restores: expected a list", field="restores")
         items = [parse(FieldRestore, r, f"restores[{i}]") for i, r in enumerate(restores)]
+        updatable = _UPDATE_INPUTS[spec.name]
+        for i, item in enumerate(items):
+            # Only fields an update may write, with values it would accept (types, NUL, length).
+            parse(updatable, item.expected, f"restores[{i}].expected")
+            parse(updatable, item.previous, f"restores[{i}].previous")
         async with transaction(self._sessions) as session:
             return await self._restore_fields_in(session, spec, items)
 
@@ -286,10 +329,18 @@ class CustomerModuleService:
             await events.emit_internal(session, spec.name, "updated", [w[0] for w in writes])
             return [w[0] for w in writes]
 
-    async def _delete(self, spec: EntitySpec, target: Target) -> list[str]:
+    async def _delete(self, spec: EntitySpec, target: Target, must_exist: bool = False) -> list[str]:
+        """Hard delete by id(s) or selector. With `must_exist`, an id that matches no row is
+        not_found (decision 5) and nothing is deleted."""
         tbl = table(spec)
         async with transaction(self._sessions) as session:
+            id_list: list[str] = []
             if isinstance(target, Mapping):
+                if not target:
+                    raise InvalidDataError(
+                        "Invalid selector: an empty selector would delete every row",
+                        field="selector",
+                    )
                 where = compile_filter(spec, target, "selector")
             else:
                 id_list = parse_ids(target)
@@ -298,8 +349,28 @@ class CustomerModuleService:
                 where = tbl.c.id.in_(id_list)
             result = await session.execute(delete(tbl).where(where).returning(tbl.c.id))
             deleted = sorted(r.id for r in result.all())
+            missing = [i for i in id_list if i not in set(deleted)] if must_exist else []
+            if missing:
+                raise NotFoundError(
+                    f'{spec.name} with id "{", ".join(missing)}" not found',
+                    field="id" if isinstance(target, str) else "ids",
+                )
             await events.emit_internal(session, spec.name, "deleted", deleted)
             return deleted
+
+    @staticmethod
+    async def _check_exist(
+        session: AsyncSession, spec: EntitySpec, id_list: list[str], single: bool
+    ) -> None:
+        """No silent no-op on a bad id: every id must name a row (live or soft-deleted)."""
+        tbl = table(spec)
+        found = set((await session.execute(select(tbl.c.id).where(tbl.c.id.in_(id_list)))).scalars())
+        missing = [i for i in id_list if i not in found]
+        if missing:
+            raise NotFoundError(
+                f'{spec.name} with id "{", ".join(missing)}" not found',
+                field="id" if single else "ids",
+            )
 
     async def _set_deleted_at(
         self,
@@ -326,10 +397,11 @@ class CustomerModuleService:
         id_list = parse_ids(target)
         context = _ctx(ctx)
         key = f"{table(spec).name}_id"
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return dict(recorded)
+            await self._check_exist(session, spec, id_list, isinstance(target, str))
             changed = await self._set_deleted_at(
                 session, spec, table(spec).c.id.in_(id_list), deleting
             )
@@ -368,27 +440,36 @@ class CustomerModuleService:
         context = _ctx(ctx)
         customer_rows: list[dict[str, Any]] = []
         address_rows: list[dict[str, Any]] = []
+        minted: set[str] = set()  # ids made here are new by construction: nothing to look up
         for item in inputs:
             row = _row_values(item, {"addresses"})
             row["id"] = item.id or ids.new_id(ids.CUSTOMER)
+            if item.id is None:
+                minted.add(row["id"])
             if item.auth_identity_id and "has_account" not in item.model_fields_set:
                 row["has_account"] = True
             customer_rows.append(row)
             for address in item.addresses:
                 values = _row_values(address, set())
                 values["id"] = address.id or ids.new_id(ids.ADDRESS)
+                if address.id is None:
+                    minted.add(values["id"])
                 values["customer_id"] = row["id"]
                 address_rows.append(values)
-        async with transaction(self._sessions) as session:
-            if await self._recorded(session, context) is None:
-                await self._insert_customers(session, context, customer_rows, address_rows)
-            result = await list_rows(
-                session,
-                CUSTOMER,
-                {"id": [r["id"] for r in customer_rows]},
-                FindConfig(relations=["addresses"]),
-            )
-        by_id = {r.id: r for r in result}
+        async with transaction(self._sessions, context.event_group_id) as session:
+            inserted: dict[str, DTO] = {}
+            recorded = await self._recorded(session, context)
+            if recorded is None:
+                inserted = await self._insert_customers(
+                    session, context, customer_rows, address_rows, minted
+                )
+            else:  # a repeat returns what the first call made, not the ids minted just now
+                _reuse_ids(customer_rows, recorded)
+            # Rows inserted here come back from INSERT ... RETURNING; only the others are read.
+            others = [r["id"] for r in customer_rows if r["id"] not in inserted]
+            config = FindConfig(relations=["addresses"])
+            result = await list_rows(session, CUSTOMER, {"id": others}, config) if others else []
+        by_id = {**inserted, **{r.id: r for r in result}}
         out = [by_id[r["id"]] for r in customer_rows]
         return out[0] if single else out
 
@@ -398,13 +479,21 @@ class CustomerModuleService:
         context: WriteContext,
         customer_rows: list[dict[str, Any]],
         address_rows: list[dict[str, Any]],
-    ) -> None:
-        fresh = await self._skip_existing(session, CUSTOMER, customer_rows)
+        minted: set[str] | None = None,
+    ) -> dict[str, DTO]:
+        """Insert the new customers and their addresses; returns the inserted customers (with
+        their addresses) by id, as `list_rows` would read them."""
+        fresh = await self._skip_existing(session, CUSTOMER, customer_rows, minted)
         fresh_ids = {r["id"] for r in fresh}
         fresh_addresses = [a for a in address_rows if a["customer_id"] in fresh_ids]
-        fresh_addresses = await self._skip_existing(session, ADDRESS, fresh_addresses)
-        await self._insert(session, CUSTOMER, fresh)
+        fresh_addresses = await self._skip_existing(session, ADDRESS, fresh_addresses, minted)
+        stored = await self._insert_returning(session, CUSTOMER, fresh)
         await self._insert(session, ADDRESS, fresh_addresses)
+        if fresh_addresses:
+            await attach_relations(session, CUSTOMER, stored, {"addresses": None}, False)
+        else:
+            for row in stored:
+                row["addresses"] = []  # a customer new in this transaction has no other address
         created = [r["id"] for r in fresh]
         await events.emit_internal(session, "Customer", "created", created)
         await events.emit_internal(
@@ -415,8 +504,11 @@ class CustomerModuleService:
         )
         await self._record(
             session, context, OP_CREATE_CUSTOMERS,
-            {"ids": created, "address_ids": [a["id"] for a in fresh_addresses]},
+            {"ids": created, "address_ids": [a["id"] for a in fresh_addresses],
+             "all_ids": [r["id"] for r in customer_rows]},
         )  # fmt: skip
+        relations: dict[str, list[str] | None] = {"addresses": None}
+        return {r["id"]: to_dto(CUSTOMER, r, None, relations) for r in stored}
 
     async def _insert_new(
         self,
@@ -426,13 +518,19 @@ class CustomerModuleService:
         rows: list[dict[str, Any]],
         op: str,
     ) -> None:
-        """Insert the rows whose id is new and record them (once) under the operation id."""
-        if await self._recorded(session, context) is not None:
+        """Insert the rows whose id is new and record them (once) under the operation id. On a
+        repeat, `rows` take the ids the first call used."""
+        recorded = await self._recorded(session, context)
+        if recorded is not None:
+            _reuse_ids(rows, recorded)
             return
         fresh = await self._skip_existing(session, spec, rows)
         await self._insert(session, spec, fresh)
         await events.emit_internal(session, spec.name, "created", [r["id"] for r in fresh])
-        await self._record(session, context, op, {"ids": [r["id"] for r in fresh]})
+        await self._record(
+            session, context, op,
+            {"ids": [r["id"] for r in fresh], "all_ids": [r["id"] for r in rows]},
+        )  # fmt: skip
 
     async def _insert(
         self, session: AsyncSession, spec: EntitySpec, rows: list[dict[str, Any]]
@@ -440,23 +538,39 @@ class CustomerModuleService:
         if rows:
             await session.execute(insert(table(spec)), rows)
 
-    async def _skip_existing(
+    async def _insert_returning(
         self, session: AsyncSession, spec: EntitySpec, rows: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """Rows whose id is new. An existing id must hold the same content (idempotent repeat)."""
+        """`_insert`, returning the rows as stored (server defaults filled in), in input order."""
         if not rows:
+            return []
+        tbl = table(spec)
+        result = await session.execute(insert(tbl).returning(*tbl.c), rows)
+        stored = {r.id: row_dict(r) for r in result.all()}
+        return [stored[r["id"]] for r in rows]
+
+    async def _skip_existing(
+        self,
+        session: AsyncSession,
+        spec: EntitySpec,
+        rows: list[dict[str, Any]],
+        minted: set[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows whose id is new. An existing id must hold the same content (idempotent repeat).
+        Ids in `minted` were just generated: they are new without a look-up."""
+        lookup = [r["id"] for r in rows if not minted or r["id"] not in minted]
+        if not lookup:
             return rows
         tbl = table(spec)
-        found = await session.execute(
-            select(tbl).where(tbl.c.id.in_([r["id"] for r in rows]))
-        )
+        found = await session.execute(select(tbl).where(tbl.c.id.in_(lookup)))
         existing = {r.id: row_dict(r) for r in found.all()}
         fresh = []
         for row in rows:
             old = existing.get(row["id"])
             if old is None:
                 fresh.append(row)
-            elif any(old.get(k) != v for k, v in row.items()):
+            elif old["deleted_at"] is not None or any(old.get(k) != v for k, v in row.items()):
+                # A soft-deleted row holds its id too; a repeat cannot return it as created.
                 words = spec.table_words
                 raise AlreadyExistsError(f"{words} with id: {row['id']}, already exists.", field="id")
         return fresh
@@ -503,10 +617,11 @@ class CustomerModuleService:
         """Soft delete customers and, in cascade, their live addresses (SPEC §1.7)."""
         id_list = parse_ids(customer_ids)
         context = _ctx(ctx)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return dict(recorded)
+            await self._check_exist(session, CUSTOMER, id_list, isinstance(customer_ids, str))
             customers = await self._set_deleted_at(
                 session, CUSTOMER, table(CUSTOMER).c.id.in_(id_list), True
             )
@@ -529,15 +644,17 @@ class CustomerModuleService:
         """Restore customers and their soft-deleted addresses — all of them (Medusa), or only
         `address_ids` (what a compensation cascaded). Decision 6: a taken email is an error."""
         id_list = parse_ids(customer_ids)
+        only = None if address_ids is None else parse_ids(address_ids, "address_ids")
         async with transaction(self._sessions) as session:
+            await self._check_exist(session, CUSTOMER, id_list, isinstance(customer_ids, str))
             customers = await self._set_deleted_at(
                 session, CUSTOMER, table(CUSTOMER).c.id.in_(id_list), False
             )
             addr = table(ADDRESS)
             where = (
                 addr.c.customer_id.in_(id_list)
-                if address_ids is None
-                else and_(addr.c.customer_id.in_(id_list), addr.c.id.in_(list(address_ids)))
+                if only is None
+                else and_(addr.c.customer_id.in_(id_list), addr.c.id.in_(only))
             )
             addresses = await self._set_deleted_at(session, ADDRESS, where, False)
             return {k: v for k, v in
@@ -567,7 +684,7 @@ class CustomerModuleService:
             row["id"] = item.id or ids.new_id(ids.ADDRESS)
             rows.append(row)
         context = _ctx(ctx)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             await self._insert_new(session, context, ADDRESS, rows, OP_CREATE_ADDRESSES)
             result = await list_rows(
                 session, ADDRESS, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
@@ -596,7 +713,9 @@ class CustomerModuleService:
         return await self._restore_fields(ADDRESS, restores)
 
     async def delete_customer_addresses(self, target: Target) -> None:
-        await self._delete(ADDRESS, target)
+        """Hard delete. Decision 5: an unknown address id is not_found (a selector may match
+        nothing)."""
+        await self._delete(ADDRESS, target, must_exist=True)
 
     async def delete_customer_addresses_tracked(
         self, address_ids: Sequence[str], ctx: Any = None
@@ -605,7 +724,7 @@ class CustomerModuleService:
         id_list = parse_ids(address_ids)
         context = _ctx(ctx)
         tbl = table(ADDRESS)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return list(recorded)
@@ -613,6 +732,11 @@ class CustomerModuleService:
                 delete(tbl).where(tbl.c.id.in_(id_list)).returning(*tbl.c)
             )
             rows = sorted((row_dict(r) for r in result.all()), key=lambda r: r["id"])
+            missing = sorted(set(id_list) - {r["id"] for r in rows})
+            if missing:  # decision 5: no silent no-op on a bad id
+                raise NotFoundError(
+                    f'CustomerAddress with id "{", ".join(missing)}" not found', field="ids"
+                )
             payload = [AddressDTO.model_validate(r).model_dump(mode="json") for r in rows]
             await events.emit_internal(session, "CustomerAddress", "deleted", [r["id"] for r in rows])
             await self._record(session, context, OP_DELETE_ADDRESSES, payload)
@@ -620,7 +744,16 @@ class CustomerModuleService:
 
     async def reinsert_customer_addresses(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Put deleted address rows back exactly (same ids and timestamps). Repeat-safe."""
-        values = [AddressDTO.model_validate(r).model_dump() for r in rows]
+        if not isinstance(rows, list | tuple):
+            raise InvalidDataError("Invalid rows: expected a list", field="rows")
+        values = []
+        for i, r in enumerate(rows):
+            try:
+                values.append(AddressDTO.model_validate(r).model_dump())
+            except ValidationError:
+                raise InvalidDataError(
+                    f"Invalid rows[{i}]: expected an address row", field=f"rows[{i}]"
+                ) from None
         for v in values:
             v.pop("customer", None)
         if not values:
@@ -654,10 +787,10 @@ class CustomerModuleService:
         (recorded, so a repeat returns the same list and the compensation stays exact)."""
         if flag not in _DEFAULT_FLAGS:
             raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
-        id_list = parse_ids(list(customer_ids), "customer_ids")
+        id_list = parse_ids(customer_ids, "customer_ids")
         context = _ctx(ctx)
         tbl = table(ADDRESS)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return list(recorded)
@@ -677,7 +810,7 @@ class CustomerModuleService:
         other address of the customer has taken it since (else `ConflictError`)."""
         if flag not in _DEFAULT_FLAGS:
             raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
-        id_list = parse_ids(list(address_ids), "address_ids")
+        id_list = parse_ids(address_ids, "address_ids")
         if not id_list:
             return
         async with transaction(self._sessions) as session:
@@ -725,6 +858,7 @@ class CustomerModuleService:
     async def set_default_address(self, address_id: str, flag: DefaultFlag) -> AddressDTO:
         """Make one address the default, taking the flag off the customer's other addresses, in
         one transaction serialised on the customer row (so concurrent calls leave one default)."""
+        address_id = parse_id(address_id, "address_id")
         if flag not in _DEFAULT_FLAGS:
             raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
         tbl, ctbl = table(ADDRESS), table(CUSTOMER)
@@ -767,7 +901,7 @@ class CustomerModuleService:
             row["id"] = item.id or ids.new_id(ids.GROUP)
             rows.append(row)
         context = _ctx(ctx)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             await self._insert_new(session, context, GROUP, rows, OP_CREATE_GROUPS)
             result = await list_rows(
                 session, GROUP, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
@@ -900,10 +1034,13 @@ class CustomerModuleService:
     ) -> MembershipChange:
         """Add and remove memberships in one transaction, reporting the pairs really changed
         (recorded, so a repeat reports the same and the compensation undoes exactly those)."""
+        for name, pairs in (("add", add), ("remove", remove)):
+            if not isinstance(pairs, list | tuple):
+                raise InvalidDataError(f"Invalid {name}: expected a list of pairs", field=name)
         add_pairs, _ = parse_many(MembershipInput, list(add), "add")
         remove_pairs, _ = parse_many(MembershipInput, list(remove), "remove")
         context = _ctx(ctx)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return MembershipChange.model_validate(recorded)
@@ -930,6 +1067,9 @@ class CustomerModuleService:
         """SPEC §4.7 step 1, with emails compared case-insensitively (decision 1)."""
         if not email:
             raise InvalidDataError("Email is required to create a customer", field="email")
+        if not isinstance(email, str) or "\x00" in email or len(email) > MAX_EMAIL:
+            raise InvalidDataError("Invalid email: expected an email address", field="email")
+        parse_optional_id(auth_identity_id, "auth_identity_id")
         tbl = table(CUSTOMER)
         async with transaction(self._sessions) as session:
             rows = (
@@ -949,8 +1089,11 @@ class CustomerModuleService:
         self, customer_id: str, auth_identity_id: str | None, expected: str | None, ctx: Any = None
     ) -> None:
         """Compare-and-set the customer's auth identity link (decision 8)."""
+        parse_id(customer_id, "customer_id")
+        parse_optional_id(auth_identity_id, "auth_identity_id")
+        parse_optional_id(expected, "expected")
         context = _ctx(ctx)
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, context.event_group_id) as session:
             if await self._recorded(session, context) is not None:
                 return
             await self._set_auth_identity_in(session, customer_id, auth_identity_id, expected)
@@ -1001,14 +1144,20 @@ class CustomerModuleService:
         return await self._move_events(event_group_id, events.DISCARDED)
 
     async def _move_events(self, event_group_id: str, status: str) -> int:
+        event_group_id = parse_id(event_group_id, "event_group_id")
         tbl = m.OutboxEvent.__table__
+        staged = and_(tbl.c.event_group_id == event_group_id, tbl.c.status == events.STAGED)
         async with transaction(self._sessions) as session:
-            result = await session.execute(
-                update(tbl)
-                .where(tbl.c.event_group_id == event_group_id, tbl.c.status == events.STAGED)
-                .values(status=status, status_changed_at=func.now())
-                .returning(tbl.c.id)
-            )
+            if status == events.DISCARDED:
+                # Discarded events are deleted: the outbox then is as if the run never happened.
+                result = await session.execute(delete(tbl).where(staged).returning(tbl.c.id))
+            else:
+                result = await session.execute(
+                    update(tbl)
+                    .where(staged)
+                    .values(status=status, status_changed_at=func.now())
+                    .returning(tbl.c.id)
+                )
             return len(result.all())
 
     async def list_events(
@@ -1019,6 +1168,10 @@ class CustomerModuleService:
         name: str | None = None,
         internal: bool | None = None,
     ) -> list[dict[str, Any]]:
+        for key, value, kind in (("event_group_id", event_group_id, str), ("status", status, str),
+                                 ("name", name, str), ("internal", internal, bool)):  # fmt: skip
+            if value is not None and not isinstance(value, kind):
+                raise InvalidDataError(f"Invalid {key}: expected a {kind.__name__}", field=key)
         tbl = m.OutboxEvent.__table__
         conditions = [
             c
@@ -1052,6 +1205,8 @@ class CustomerModuleService:
         operation_id = parse_ids(operation_id, "operation_id")[0]
         tbl = m.OperationRecord.__table__
         async with transaction(self._sessions) as session:
+            # The run's staged events are discarded with its event group; an undo adds none.
+            events.mute(session)
             row = (
                 await session.execute(
                     select(tbl).where(tbl.c.operation_id == operation_id).with_for_update()
@@ -1086,13 +1241,14 @@ class CustomerModuleService:
 
         async def undo(session: AsyncSession, result: Any) -> None:
             await self._delete_rows(session, CUSTOMER, result["ids"])
-            await events.discard_staged(session, events.CUSTOMER_CREATED, result["ids"])
 
         return await self._undo(operation_id, OP_CREATE_CUSTOMERS, undo)
 
     async def undo_update(self, operation_id: str, entity: str) -> bool:
         """Compare-and-set the previous values back (decision 3); a conflict fails loudly."""
-        spec = {"customer": CUSTOMER, "address": ADDRESS, "group": GROUP}[entity]
+        spec = {"customer": CUSTOMER, "address": ADDRESS, "group": GROUP}.get(entity)
+        if spec is None:
+            raise InvalidDataError(f"Invalid entity: {entity}", field="entity")
 
         async def undo(session: AsyncSession, result: Any) -> None:
             outcome = UpdateOutcome.model_validate(result)
@@ -1104,8 +1260,6 @@ class CustomerModuleService:
                 item.expected.pop("id", None)
                 item.previous.pop("id", None)
             await self._restore_fields_in(session, spec, items)
-            if spec is CUSTOMER:
-                await events.discard_staged(session, events.CUSTOMER_UPDATED, outcome.ids)
 
         return await self._undo(operation_id, op_update(spec), undo)
 
@@ -1119,11 +1273,13 @@ class CustomerModuleService:
                 await self._set_deleted_at(session, CUSTOMER, table(CUSTOMER).c.id.in_(customers), False)
             if addresses:
                 await self._set_deleted_at(session, ADDRESS, table(ADDRESS).c.id.in_(addresses), False)
-            await events.discard_staged(session, events.CUSTOMER_DELETED, customers)
 
         return await self._undo(operation_id, OP_SOFT_DELETE_CUSTOMERS, undo)
 
     async def undo_unset_default_addresses(self, operation_id: str, flag: DefaultFlag) -> bool:
+        if flag not in _DEFAULT_FLAGS:
+            raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
+
         async def undo(session: AsyncSession, result: Any) -> None:
             if result:
                 await self._reset_defaults_in(session, list(result), flag)

@@ -48,6 +48,17 @@ def parse_many(model: type[M], value: Any, root: str) -> tuple[list[M], bool]:
     return [parse(model, value, root)], True
 
 
+def parse_id(value: Any, root: str) -> str:
+    """One well-formed id (a non-empty string of at most 64 characters, without NUL)."""
+    if not isinstance(value, str) or not value or "\x00" in value or len(value) > 64:
+        raise InvalidDataError(f"Invalid {root}: expected an id", field=root)
+    return value
+
+
+def parse_optional_id(value: Any, root: str) -> str | None:
+    return None if value is None else parse_id(value, root)
+
+
 def parse_ids(value: Any, root: str = "ids") -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) and i for i in items):

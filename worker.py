@@ -1,0 +1,88 @@
+"""The worker: composition root. Reads settings once, builds engine → service → activities,
+connects to Temporal and serves every customer workflow and activity on one task queue until
+SIGINT / SIGTERM, then drains in-flight tasks and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.customer_activities import CustomerActivities
+from activities.hooks import load_hooks_module
+from customer_service import CustomerModuleService, create_engine, session_factory
+from settings import Settings, get_settings
+from workflows import ALL_WORKFLOWS
+
+log = logging.getLogger("customer_flows.worker")
+
+
+async def connect(settings: Settings, address: str | None = None) -> Client:
+    """A Temporal client with the pydantic data converter (and the payload codec when set)."""
+    target = address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
+    return await Client.connect(
+        target,
+        namespace=settings.temporal_namespace,
+        api_key=settings.temporal_api_key,
+        tls=settings.temporal_tls,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_worker(
+    client: Client,
+    activities: CustomerActivities | Sequence[Callable[..., Any]],
+    settings: Settings,
+    task_queue: str | None = None,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=ALL_WORKFLOWS,
+        activities=activities.all() if isinstance(activities, CustomerActivities) else activities,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    from devstack.database import resolve_database_url
+
+    database_url = resolve_database_url(settings)
+    engine = create_engine(database_url, pool_size=settings.db_pool_size)
+    service = CustomerModuleService(session_factory(engine))
+    activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
+    client = await connect(settings)
+    worker = build_worker(client, activities, settings)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    log.info(
+        "worker serving %d workflows and %d activities on task queue %r at %s (namespace %s), "
+        "database %s",
+        len(ALL_WORKFLOWS), len(activities.all()), settings.task_queue,
+        client.service_client.config.target_host, settings.temporal_namespace,
+        engine.url.render_as_string(hide_password=True),
+    )  # fmt: skip
+    async with worker:
+        await stop.wait()
+        log.info("shutting down: finishing in-flight tasks")
+    await engine.dispose()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,276 @@
+"""The saga mechanics every customer workflow shares.
+
+A workflow's `run` reads as its business steps; this module does the rest:
+- a compensation is registered *before* its step runs (the step may commit and still time out);
+- on failure or cancellation the compensations run in reverse, shielded from cancellation, each
+  with its own retry policy (unbounded attempts, capped backoff);
+- if one fails for good the run fails as `CompensationFailed`, listing what could not be undone;
+  otherwise it fails with the original error's type and message;
+- `SagaStatus` and the step list (the `progress` query) show all of it in the Web UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import hooks
+    from activities.models import EventGroup, HookCall
+    from customer_service import ids
+    from customer_service.errors import BUSINESS_ERROR_TYPES
+
+T = TypeVar("T")
+
+COMPENSATION_FAILED = "CompensationFailed"
+HOOK_FAILED = "hook_failed"
+
+CUSTOMER_ID = SearchAttributeKey.for_keyword_list("CustomerId")
+CUSTOMER_EMAIL = SearchAttributeKey.for_keyword_list("CustomerEmail")
+CUSTOMER_GROUP_ID = SearchAttributeKey.for_keyword_list("CustomerGroupId")
+SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
+
+# Forward steps: infrastructure errors retry with backoff for hours (a database outage is waited
+# out); business errors fail at once and the saga compensates.
+FORWARD_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=[*BUSINESS_ERROR_TYPES, HOOK_FAILED],
+)
+FORWARD_START_TO_CLOSE = timedelta(seconds=30)
+FORWARD_SCHEDULE_TO_CLOSE = timedelta(hours=6)
+
+# Compensations never give up on infrastructure errors; only a business error (a conflict: the
+# row was changed by someone else) ends one, and then the run says so as CompensationFailed.
+COMPENSATION_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    non_retryable_error_types=list(BUSINESS_ERROR_TYPES),
+)
+COMPENSATION_START_TO_CLOSE = timedelta(seconds=30)
+
+StepState = Literal["running", "completed", "failed", "compensating", "compensated",
+                    "compensation_failed", "skipped"]  # fmt: skip
+SagaState = Literal["running", "completed", "compensating", "compensated", "compensation_failed"]
+
+
+class StepProgress(BaseModel):
+    """One line of the `progress` query."""
+
+    step: str
+    summary: str
+    state: StepState
+    error: str | None = None
+
+
+@dataclass
+class Compensation:
+    activity: str
+    arg: BaseModel
+    summary: str
+    progress: StepProgress
+
+
+class Saga:
+    """Steps, their compensations and the run's visible state. One per workflow run."""
+
+    def __init__(self) -> None:
+        self.steps: list[StepProgress] = []
+        self.status: SagaState = "running"
+        self._compensations: list[Compensation] = []
+        self.event_group_id = str(workflow.uuid4())
+
+    # --- ids minted in the workflow, so a retried activity finds its own earlier effect ---------
+
+    def new_id(self, prefix: str) -> str:
+        now_ms = int(workflow.now().timestamp() * 1000)
+        return ids.make_id(prefix, now_ms, workflow.random().getrandbits(80))
+
+    def operation_id(self) -> str:
+        return f"op_{workflow.uuid4().hex}"
+
+    # --- visibility --------------------------------------------------------------------------
+
+    def set_status(self, status: SagaState) -> None:
+        self.status = status
+        workflow.upsert_search_attributes([SAGA_STATUS.value_set(status)])
+
+    def tag(
+        self,
+        customer_ids: Sequence[str] = (),
+        emails: Sequence[str | None] = (),
+        group_ids: Sequence[str] = (),
+    ) -> None:
+        """Make the run findable in the Web UI by the customers, emails and groups it touches."""
+        updates = []
+        for key, values in (
+            (CUSTOMER_ID, customer_ids),
+            (CUSTOMER_EMAIL, [e.strip().lower() for e in emails if e]),
+            (CUSTOMER_GROUP_ID, group_ids),
+        ):
+            if values:
+                current = list(workflow.info().typed_search_attributes.get(key) or [])
+                merged = list(dict.fromkeys([*current, *values]))[:100]
+                updates.append(key.value_set(merged))
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    # --- steps -------------------------------------------------------------------------------
+
+    async def step(
+        self,
+        activity: str,
+        arg: Any,
+        *,
+        result_type: type[T],
+        summary: str,
+        compensation: tuple[str, BaseModel, str] | None = None,
+    ) -> T:
+        """Run one forward step; its compensation (activity, undo, summary) is registered first."""
+        progress = StepProgress(step=activity, summary=summary, state="running")
+        self.steps.append(progress)
+        if compensation is not None:
+            name, undo, undo_summary = compensation
+            self._compensations.append(Compensation(name, undo, undo_summary, progress))
+        try:
+            result = await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=FORWARD_START_TO_CLOSE,
+                schedule_to_close_timeout=FORWARD_SCHEDULE_TO_CLOSE,
+                retry_policy=FORWARD_RETRY,
+                summary=summary,
+            )
+        except BaseException as err:
+            progress.state = "failed"
+            progress.error = _message(err)
+            raise
+        progress.state = "completed"
+        return result
+
+    async def hook(
+        self, name: str, payload: dict[str, Any], additional_data: dict[str, Any] | None
+    ) -> None:
+        """A Medusa hook point. With no handler registered it costs nothing (no activity)."""
+        if name not in hooks.registry.registered():
+            return
+        await self.step(
+            "run_hook",
+            HookCall(hook=name, payload=payload, additional_data=additional_data),
+            result_type=int,
+            summary=f"hook {name}",
+        )
+
+    async def _release_events(self) -> None:
+        """Last step: publish the run's staged events. Registered discard first, so a failure
+        anywhere earlier discards them."""
+        await self.step(
+            "release_events",
+            EventGroup(event_group_id=self.event_group_id),
+            result_type=int,
+            summary="release staged events",
+        )
+
+    def _discard_events_on_failure(self) -> None:
+        progress = StepProgress(step="stage_events", summary="stage events", state="completed")
+        self._compensations.append(
+            Compensation(
+                "discard_events",
+                EventGroup(event_group_id=self.event_group_id),
+                "compensate: discard staged events",
+                progress,
+            )
+        )
+
+    # --- running the whole thing -------------------------------------------------------------
+
+    async def run(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run the steps in `body`, then release the run's staged events as the last step; on
+        failure or cancellation, compensate (which discards the staged events, registered first)."""
+        self.set_status("running")
+        self._discard_events_on_failure()
+        try:
+            result = await body()
+            await self._release_events()
+        except BaseException as err:
+            if not isinstance(err, asyncio.CancelledError | FailureError):
+                raise  # a bug in workflow code: let the task fail and retry after a fix
+            await _shielded(self._compensate())
+            if isinstance(err, asyncio.CancelledError):
+                raise
+            raise _as_final_error(err) from err
+        self.set_status("completed")
+        return result
+
+    async def _compensate(self) -> None:
+        self.set_status("compensating")
+        failures: list[dict[str, str]] = []
+        for comp in reversed(self._compensations):
+            comp.progress.state = "compensating"
+            try:
+                await workflow.execute_activity(
+                    comp.activity,
+                    comp.arg,
+                    start_to_close_timeout=COMPENSATION_START_TO_CLOSE,
+                    retry_policy=COMPENSATION_RETRY,
+                    summary=comp.summary,
+                )
+                comp.progress.state = "compensated"
+            except ActivityError as err:
+                comp.progress.state = "compensation_failed"
+                comp.progress.error = _message(err)
+                failures.append({"step": comp.progress.step, "compensation": comp.summary,
+                                 "error": _message(err)})  # fmt: skip
+        if failures:
+            self.set_status("compensation_failed")
+            raise ApplicationError(
+                "Could not undo: "
+                + "; ".join(f"{f['compensation']} ({f['error']})" for f in failures),
+                failures,
+                type=COMPENSATION_FAILED,
+                non_retryable=True,
+            )
+        self.set_status("compensated")
+
+
+async def _shielded(work: Awaitable[None]) -> None:
+    """Await `work` to the end even if the run is cancelled meanwhile."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            await asyncio.shield(task)
+            return
+        except asyncio.CancelledError:
+            if task.done():
+                task.result()
+                return
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    while isinstance(err, ActivityError) and err.cause is not None:
+        err = err.cause
+    return err
+
+
+def _message(err: BaseException) -> str:
+    root = _root_cause(err)
+    return getattr(root, "message", None) or str(root) or type(root).__name__
+
+
+def _as_final_error(err: BaseException) -> ApplicationError:
+    """The error the run fails with: the original business error's type and message."""
+    root = _root_cause(err)
+    if isinstance(root, ApplicationError):
+        return ApplicationError(root.message, *root.details, type=root.type, non_retryable=True)
+    return ApplicationError(_message(err), type=type(root).__name__, non_retryable=True)
