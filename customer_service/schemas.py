@@ -85,6 +85,10 @@ Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
 CountryCode = Annotated[str, AfterValidator(_country)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
+# A workflow run's "<workflow id>:<run id>", so events can be traced back to the run.
+EventGroupId = Annotated[
+    str, StringConstraints(min_length=1, max_length=400), AfterValidator(_no_nul)
+]
 
 
 class Input(BaseModel):
@@ -300,7 +304,7 @@ class WriteContext(Input):
     """
 
     operation_id: EntityId | None = None
-    event_group_id: EntityId | None = None
+    event_group_id: EventGroupId | None = None
 
 
 class UpdateOutcome(BaseModel):

@@ -25,7 +25,15 @@ from triggers.client import CustomerFlows, FlowError
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-CUSTOMER_COLUMNS = ("id", "email", "first_name", "last_name", "company_name", "phone", "has_account")
+CUSTOMER_COLUMNS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "company_name",
+    "phone",
+    "has_account",
+)
 ADDRESS_COLUMNS = ("id", "customer_id", "address_name", "address_1", "city", "postal_code",
                    "country_code", "is_default_shipping", "is_default_billing")  # fmt: skip
 GROUP_COLUMNS = ("id", "name", "created_at")
@@ -550,6 +558,24 @@ async def groups_of(
         LinkResult, no_wait, as_json,
         lambda r: out.print(f"added {len(r.added)}, removed {len(r.removed)} membership(s)"),
     )  # fmt: skip
+
+
+@main.command()
+@read_options
+@run_async
+async def check(as_json: bool) -> None:
+    """Scan the database for inconsistencies (exit 1 when any is found)."""
+    flows = await connect(reads=True)
+    violations = await flows.check()
+    if as_json:
+        click.echo(json.dumps([{"rule": v.rule, **v.detail} for v in violations], default=str))
+    elif not violations:
+        out.print("no violations found")
+    else:
+        for v in violations:
+            out.print(f"[red]violation[/red] {v.rule}: {v.detail}", highlight=False)
+    if violations:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ValidationError
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from customer_service.errors import InvalidDataError
+from customer_service.invariants import Violation
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
 from settings import Settings, get_settings
 from workflows import (
@@ -103,15 +105,15 @@ class CustomerFlows:
     `service` (a `CustomerModuleService`) serves the reads; without one, only triggers work.
     """
 
-    def __init__(
-        self, client: Client, settings: Settings, service: Any | None = None
-    ) -> None:
+    def __init__(self, client: Client, settings: Settings, service: Any | None = None) -> None:
         self.client = client
         self.settings = settings
         self.service = service
 
     @classmethod
-    async def connect(cls, settings: Settings | None = None, *, reads: bool = True) -> CustomerFlows:
+    async def connect(
+        cls, settings: Settings | None = None, *, reads: bool = True
+    ) -> CustomerFlows:
         from worker import connect
 
         settings = settings or get_settings()
@@ -242,7 +244,9 @@ class CustomerFlows:
             CreateCustomerAccountWorkflow.run, arg, "create-customer-account", summary, request_id
         )
 
-    async def register_customer(self, auth_identity_id: str, customer: Any, **kw: Any) -> CustomerDTO:
+    async def register_customer(
+        self, auth_identity_id: str, customer: Any, **kw: Any
+    ) -> CustomerDTO:
         handle = await self.start_register_customer(auth_identity_id, customer, **kw)
         return (await self._result(handle, CustomerResult)).customer
 
@@ -434,9 +438,9 @@ class CustomerFlows:
     async def list_addresses(
         self, filters: Any = None, config: Any = None
     ) -> tuple[list[AddressDTO], int]:
-        result: tuple[list[AddressDTO], int] = await self._reads().list_and_count_customer_addresses(
-            filters, config
-        )
+        result: tuple[
+            list[AddressDTO], int
+        ] = await self._reads().list_and_count_customer_addresses(filters, config)
         return result
 
     async def list_groups(
@@ -446,3 +450,24 @@ class CustomerFlows:
             filters, config
         )
         return result
+
+    # --- consistency ------------------------------------------------------------------------------
+
+    async def run_outcome(self, event_group_id: str) -> str | None:
+        """The outcome of the run that staged an event group ("completed", "failed", ...)."""
+        workflow_id, _, run_id = event_group_id.rpartition(":")
+        if not workflow_id:
+            return None
+        try:
+            description = await self.client.get_workflow_handle(
+                workflow_id, run_id=run_id
+            ).describe()
+        except RPCError:
+            return None
+        return description.status.name.lower() if description.status else None
+
+    async def check(self) -> list[Violation]:
+        """Run the invariant checker over the database, asking Temporal for run outcomes."""
+        from customer_service.invariants import check_invariants
+
+        return await check_invariants(self._reads().sessions, self.run_outcome)

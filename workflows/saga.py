@@ -20,7 +20,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    is_cancelled_exception,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities import hooks
@@ -88,7 +93,10 @@ class Saga:
         self.steps: list[StepProgress] = []
         self.status: SagaState = "running"
         self._compensations: list[Compensation] = []
-        self.event_group_id = str(workflow.uuid4())
+        info = workflow.info()
+        # The run's events are staged under its own identity, so any of them can be traced back
+        # to the run (and its outcome) by the invariant checker.
+        self.event_group_id = f"{info.workflow_id}:{info.run_id}"
 
     # --- ids minted in the workflow, so a retried activity finds its own earlier effect ---------
 
@@ -207,7 +215,9 @@ class Saga:
             if not isinstance(err, asyncio.CancelledError | FailureError):
                 raise  # a bug in workflow code: let the task fail and retry after a fix
             await _shielded(self._compensate())
-            if isinstance(err, asyncio.CancelledError):
+            if is_cancelled_exception(err):
+                # Cancelling the run cancels the step in flight (an ActivityError caused by a
+                # CancelledError): re-raised as is, the run ends cancelled, not failed.
                 raise
             raise _as_final_error(err) from err
         self.set_status("completed")
