@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
 
+    # PII protection (see codec/): "id:base64key,..." or a JSON key file; the active key encrypts.
+    pii_keys: str | None = None
+    pii_active_key: str | None = None
+    pii_key_file: Path | None = None
+    pii_tag_key_id: str | None = Field(
+        default=None, description="Key whose derivative hashes CustomerEmail; keep it stable"
+    )
+    codec_server_port: int = 8234
+    codec_auth_token: str | None = None
+    codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
+    metrics_port: int | None = None
+
     hooks_module: str | None = Field(default=None, description="Module registering hook handlers")
     max_concurrent_activities: int = 64
     max_concurrent_workflow_tasks: int = 64

@@ -7,16 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import timedelta
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.customer_activities import CustomerActivities
 from activities.hooks import load_hooks_module
+from codec.converter import data_converter
 from customer_service import CustomerModuleService, create_engine, session_factory
 from settings import Settings, get_settings
 from workflows import ALL_WORKFLOWS
@@ -24,15 +25,26 @@ from workflows import ALL_WORKFLOWS
 log = logging.getLogger("customer_flows.worker")
 
 
-async def connect(settings: Settings, address: str | None = None) -> Client:
-    """A Temporal client with the pydantic data converter (and the payload codec when set)."""
+async def connect(
+    settings: Settings, address: str | None = None, runtime: Runtime | None = None
+) -> Client:
+    """A Temporal client with the pydantic data converter, encrypting payloads when a PII key is
+    configured."""
     target = address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
     return await Client.connect(
         target,
         namespace=settings.temporal_namespace,
         api_key=settings.temporal_api_key,
         tls=settings.temporal_tls,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
+        runtime=runtime,
+    )
+
+
+def metrics_runtime(port: int) -> Runtime:
+    """A Temporal runtime exporting Prometheus metrics (SDK metrics plus our saga counters)."""
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{port}"))
     )
 
 
@@ -62,7 +74,8 @@ async def main() -> None:
     engine = create_engine(database_url, pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
     activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
-    client = await connect(settings)
+    runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
+    client = await connect(settings, runtime=runtime)
     worker = build_worker(client, activities, settings)
 
     stop = asyncio.Event()
@@ -77,6 +90,8 @@ async def main() -> None:
         client.service_client.config.target_host, settings.temporal_namespace,
         engine.url.render_as_string(hide_password=True),
     )  # fmt: skip
+    if settings.metrics_port:
+        log.info("Prometheus metrics on :%d/metrics", settings.metrics_port)
     async with worker:
         await stop.wait()
         log.info("shutting down: finishing in-flight tasks")

@@ -30,6 +30,7 @@ from temporalio.exceptions import (
 with workflow.unsafe.imports_passed_through():
     from activities import hooks
     from activities.models import EventGroup, HookCall
+    from codec import tags
     from customer_service import ids
     from customer_service.errors import BUSINESS_ERROR_TYPES
 
@@ -112,6 +113,10 @@ class Saga:
     def set_status(self, status: SagaState) -> None:
         self.status = status
         workflow.upsert_search_attributes([SAGA_STATUS.value_set(status)])
+        if status in ("completed", "compensated", "compensation_failed"):
+            workflow.metric_meter().create_counter(
+                "customer_flows_saga_runs", "Saga runs that ended, by outcome"
+            ).add(1, {"outcome": status})
 
     def tag(
         self,
@@ -123,7 +128,7 @@ class Saga:
         updates = []
         for key, values in (
             (CUSTOMER_ID, customer_ids),
-            (CUSTOMER_EMAIL, [e.strip().lower() for e in emails if e]),
+            (CUSTOMER_EMAIL, [tags.email_tag(e) for e in emails if e]),
             (CUSTOMER_GROUP_ID, group_ids),
         ):
             if values:
