@@ -19,7 +19,14 @@ $(STAMP): pyproject.toml
 dev: $(STAMP) ## start the stack (embedded PostgreSQL, Temporal dev server + Web UI, worker)
 	$(BIN)/python -m devstack
 
-test: $(STAMP) ## run the test suite (starts its own PostgreSQL and Temporal)
+# System tools the tests use: Debian's docker-compose (validates docker-compose.yml).
+TOOLS_STAMP := $(VENV)/.tools
+$(TOOLS_STAMP):
+	@command -v docker-compose >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	@touch $(TOOLS_STAMP)
+
+test: $(STAMP) $(TOOLS_STAMP) ## run the test suite (starts its own PostgreSQL and Temporal)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP) ## ruff + mypy

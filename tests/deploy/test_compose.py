@@ -1,0 +1,105 @@
+"""docker-compose.yml: validated by a real compose parser, and checked for the shape production
+needs (health checks, start-up ordering, pinned versions, required secrets)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = {
+    "APP_DB_PASSWORD": "app", "POSTGRES_PASSWORD": "pg", "TEMPORAL_DB_PASSWORD": "tp",
+    "PII_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PII_ACTIVE_KEY": "k1",
+    "CODEC_AUTH_TOKEN": "token",
+}  # fmt: skip
+ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
+
+
+def compose(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is missing: `make test` installs Debian's docker-compose"
+    clean = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    return subprocess.run(
+        [binary, "-f", str(ROOT / "docker-compose.yml"), *args],
+        env={**clean, **env}, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    result = compose("config", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+    parsed: dict[str, Any] = yaml.safe_load(result.stdout)
+    return parsed
+
+
+def test_config_is_valid() -> None:
+    result = compose("config", "-q", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_each_required_secret_is_enforced(secret: str) -> None:
+    result = compose("config", "-q", env={k: v for k, v in SECRETS.items() if k != secret})
+    assert result.returncode != 0
+    assert f"set {secret}" in result.stderr
+
+
+def test_services(config: dict[str, Any]) -> None:
+    assert set(config["services"]) == {
+        "postgres", "temporal-schema", "temporal", "temporal-setup", "migrate", "worker",
+        "codec-server", "ui",
+    }  # fmt: skip
+
+
+def test_versions_are_pinned_to_the_dev_server(config: dict[str, Any]) -> None:
+    images = {name: svc["image"] for name, svc in config["services"].items()}
+    assert images["temporal"] == "temporalio/server:1.32.0"
+    assert images["temporal-schema"] == images["temporal-setup"] == "temporalio/admin-tools:1.32.0"
+    assert images["ui"] == "temporalio/ui:2.54.1"
+    assert images["postgres"].startswith("postgres:18.")
+    assert "auto-setup" not in " ".join(images.values())
+
+
+def test_long_running_services_have_health_checks(config: dict[str, Any]) -> None:
+    for name, svc in config["services"].items():
+        if name not in ONE_SHOT:
+            assert "healthcheck" in svc, f"{name} has no health check"
+
+
+def test_start_up_order_uses_conditions(config: dict[str, Any]) -> None:
+    services = config["services"]
+    for name, svc in services.items():
+        for dep, spec in svc.get("depends_on", {}).items():
+            expected = "service_completed_successfully" if dep in ONE_SHOT else "service_healthy"
+            assert spec["condition"] == expected, f"{name} → {dep}"
+    assert set(services["worker"]["depends_on"]) == {"migrate", "temporal-setup"}
+    assert services["temporal"]["depends_on"] == {
+        "temporal-schema": {"condition": "service_completed_successfully"}
+    }
+
+
+def test_ui_is_wired_to_the_codec_server_and_pii_is_encrypted(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert services["ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].endswith(":8234")
+    assert "8080:8080" in str(services["ui"]["ports"]) or services["ui"]["ports"][0][
+        "published"
+    ] in (8080, "8080")
+    for name in ("worker", "codec-server", "migrate"):
+        env = services[name]["environment"]
+        assert env["PII_KEYS"] and env["PII_ACTIVE_KEY"], name
+    assert services["worker"]["command"] == ["python", "worker.py"]
+    assert services["worker"]["deploy"]["replicas"] >= 2
+
+
+def test_dockerfile_builds_the_worker() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["python", "worker.py"]' in dockerfile
+    for package in ("customer_service", "activities", "workflows", "codec"):
+        assert f"COPY {package}" in dockerfile
