@@ -33,7 +33,17 @@ _EXPORTS = {
     "CustomerModuleService": "customer_service.service",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AlreadyExistsError",
+    "ConflictError",
+    "CustomerModuleError",
+    "CustomerModuleService",
+    "DuplicateError",
+    "InvalidDataError",
+    "NotFoundError",
+    "create_engine",
+    "session_factory",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -9,15 +9,20 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
-from customer_service.events import use_event_group
 from customer_service.errors import (
     AlreadyExistsError,
     CustomerModuleError,
     InvalidDataError,
     NotFoundError,
 )
+from customer_service.events import use_event_group
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -106,7 +111,9 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
             + ", ".join(f"{c}: {v}" for c, v in zip(cols, vals, strict=False))
             + ", already exists."
         )
-        return AlreadyExistsError(message, field=_UNIQUE_FIELDS.get(constraint, cols[0] if cols else None))
+        return AlreadyExistsError(
+            message, field=_UNIQUE_FIELDS.get(constraint, cols[0] if cols else None)
+        )
     if code == "23503":
         cols, vals = _key_values(diag.message_detail)
         if cols:

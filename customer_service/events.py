@@ -44,9 +44,7 @@ def mute(session: AsyncSession) -> None:
     session.info[_MUTED] = True
 
 
-async def emit_internal(
-    session: AsyncSession, model: str, action: str, ids: Sequence[str]
-) -> None:
+async def emit_internal(session: AsyncSession, model: str, action: str, ids: Sequence[str]) -> None:
     """One aggregated message per operation: `{id}` for one entity, `{id: [...]}` for several.
     Released at once, or staged when the transaction belongs to a workflow run."""
     if not ids or session.info.get(_MUTED):
@@ -78,4 +76,3 @@ async def stage_workflow_events(
             for i in ids
         ],
     )  # fmt: skip
-

@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
     DateTime,
+    Text,
     and_,
     exists,
     false,
-    Text,
     literal,
     literal_column,
     not_,
@@ -83,12 +84,10 @@ def free_text(spec: EntitySpec, q: Any, path: str) -> ColumnElement[bool]:
     if "\x00" in q:
         raise InvalidDataError(f"Invalid {path}: must not contain NUL characters", field=path)
     document = spec.search_document()
-    return and_(
-        *(document.ilike(f"%{escape_like(token)}%", escape="\\") for token in tokens)
-    )
+    return and_(*(document.ilike(f"%{escape_like(token)}%", escape="\\") for token in tokens))
 
 
-def _json(value: Any, path: str) -> Any:
+def _json(value: Any, path: str) -> BindParameter[Any]:
     """A JSON value bound as jsonb (so `=`, `IN` and `@>` compare jsonb with jsonb)."""
     try:
         encoded = json.dumps(value, allow_nan=False)
@@ -138,7 +137,9 @@ def _operator(
     column: InstrumentedAttribute[Any], op: str, value: Any, path: str
 ) -> ColumnElement[bool]:
     where = f"{path}.{op}"
-    is_json = isinstance(column.property.columns[0].type, JSONB)
+    column_type = column.property.columns[0].type
+    is_json = isinstance(column_type, JSONB)
+    is_text = isinstance(column_type, Text) and not is_json  # pattern operators: text only
     if op == "$eq":
         return column.is_(None) if value is None else column == _coerce(column, value, where)
     if op == "$ne":
@@ -150,6 +151,8 @@ def _operator(
         values = _values(column, value, where)
         return column.not_in(values) if values else true()
     if op in ("$gt", "$gte", "$lt", "$lte"):
+        if isinstance(column_type, Boolean):
+            raise InvalidDataError(f"Invalid {where}: true/false fields have no order", field=where)
         bound = _coerce(column, value, where)
         return {
             "$gt": column > bound,
@@ -158,12 +161,12 @@ def _operator(
             "$lte": column <= bound,
         }[op]
     if op in ("$like", "$ilike"):
-        if is_json or not isinstance(value, str):
+        if not is_text or not isinstance(value, str):
             raise InvalidDataError(f"Invalid {where}: expected a string pattern", field=where)
         pattern = _coerce(column, value, where)
         return column.like(pattern) if op == "$like" else column.ilike(pattern)
     if op == "$re":
-        if is_json or not isinstance(value, str):
+        if not is_text or not isinstance(value, str):
             raise InvalidDataError(f"Invalid {where}: expected a regular expression", field=where)
         return column.regexp_match(_coerce(column, value, where))
     if op == "$contains":
@@ -171,6 +174,8 @@ def _operator(
             if not isinstance(value, dict | list):
                 raise InvalidDataError(f"Invalid {where}: expected an object", field=where)
             return column.op("@>")(_json(value, where))  # type: ignore[no-any-return]
+        if not is_text or not isinstance(value, str):
+            raise InvalidDataError(f"Invalid {where}: expected a string", field=where)
         needle = _coerce(column, value, where)
         return column.like(f"%{escape_like(needle)}%", escape="\\")
     if op == "$exists":
@@ -262,7 +267,9 @@ def _group_customers(cond: ColumnElement[bool]) -> ColumnElement[bool]:
         select(1)
         .select_from(_P)
         .join(_C, _C.id == _P.customer_id)
-        .where(_P.customer_group_id == _G.id, _P.deleted_at.is_(None), _C.deleted_at.is_(None), cond)
+        .where(
+            _P.customer_group_id == _G.id, _P.deleted_at.is_(None), _C.deleted_at.is_(None), cond
+        )
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -74,7 +75,9 @@ class Customer(TimestampsMixin, Base):
     phone: Mapped[str | None] = mapped_column(Text)
     has_account: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     auth_identity_id: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
+        "metadata", JSONB(none_as_null=True)
+    )
     created_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
@@ -126,7 +129,9 @@ class CustomerAddress(TimestampsMixin, Base):
     province: Mapped[str | None] = mapped_column(Text)
     postal_code: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
+        "metadata", JSONB(none_as_null=True)
+    )
 
     __table_args__ = (
         Index("IDX_customer_address_customer_id", "customer_id"),
@@ -160,7 +165,9 @@ class CustomerGroup(TimestampsMixin, Base):
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text, nullable=False)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
+        "metadata", JSONB(none_as_null=True)
+    )
     created_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
@@ -196,7 +203,9 @@ class CustomerGroupCustomer(TimestampsMixin, Base):
         nullable=False,
     )
     created_by: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
+        "metadata", JSONB(none_as_null=True)
+    )
 
     __table_args__ = (
         Index(
@@ -237,6 +246,9 @@ class OutboxEvent(Base):
     status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
+        CheckConstraint(
+            "status IN ('staged', 'released', 'discarded')", name="CK_event_outbox_status"
+        ),
         Index("IDX_event_outbox_event_group_id", "event_group_id"),
         Index(
             "IDX_event_outbox_status_released",

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service import models as m
 from customer_service.errors import InvalidDataError, NotFoundError
-from customer_service.filters import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP, EntitySpec, compile_filter
+from customer_service.filters import (
+    ADDRESS,
+    CUSTOMER,
+    GROUP,
+    EntitySpec,
+    compile_filter,
+)
 from customer_service.schemas import (
     DTO,
     AddressDTO,
@@ -83,7 +89,9 @@ def _split_select(
         head, _, rest = path.partition(".")
         if rest:
             if head not in known:
-                raise InvalidDataError(f"Unknown relation '{head}' in select", field="config.select")
+                raise InvalidDataError(
+                    f"Unknown relation '{head}' in select", field="config.select"
+                )
             target = known[head]
             if rest != "*" and rest not in target.columns:
                 raise InvalidDataError(f"Unknown field '{path}' in select", field="config.select")
@@ -202,7 +210,9 @@ async def attach_relations(
         by_owner: dict[str, list[dict[str, Any]]] = defaultdict(list)
         live_target = [] if with_deleted else [ttbl.c.deleted_at.is_(None)]
         if spec is CUSTOMER and rel == "addresses":
-            query = select(ttbl).where(ttbl.c.customer_id.in_(ids), *live_target).order_by(ttbl.c.id)
+            query = (
+                select(ttbl).where(ttbl.c.customer_id.in_(ids), *live_target).order_by(ttbl.c.id)
+            )
             for r in (await session.execute(query)).all():
                 by_owner[r.customer_id].append(_sub_dto(target, row_dict(r), columns))
         elif (spec is CUSTOMER and rel == "groups") or (spec is GROUP and rel == "customers"):
@@ -229,7 +239,10 @@ async def attach_relations(
             fk = "customer_id" if rel == "customer" else "customer_group_id"
             owner_ids = {r[fk] for r in rows}
             query = select(ttbl).where(ttbl.c.id.in_(owner_ids), *live_target)
-            found = {r.id: _sub_dto(target, row_dict(r), columns) for r in (await session.execute(query)).all()}
+            found = {
+                r.id: _sub_dto(target, row_dict(r), columns)
+                for r in (await session.execute(query)).all()
+            }
             for r in rows:
                 r[rel] = found.get(r[fk])
             continue

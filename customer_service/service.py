@@ -138,6 +138,10 @@ class CustomerModuleService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessions
+
     # ------------------------------------------------------------------ generic reads
 
     async def _retrieve(self, spec: EntitySpec, entity_id: Any, config: Config) -> DTO:
@@ -997,7 +1001,9 @@ class CustomerModuleService:
 
     async def _remove_pairs(
         self, session: AsyncSession, pairs: list[MembershipInput]
-    ) -> list[tuple[str, str]]:
+    ) -> list[dict[str, Any]]:
+        """Hard-delete every row of the pairs; returns the deleted rows in full (as JSON, by id),
+        so a compensation can put back the very same rows."""
         if not pairs:
             return []
         tbl = table(MEMBERSHIP)
@@ -1005,11 +1011,24 @@ class CustomerModuleService:
         result = await session.execute(
             delete(tbl)
             .where(tuple_(tbl.c.customer_id, tbl.c.customer_group_id).in_(keys))
-            .returning(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id, tbl.c.deleted_at)
+            .returning(*tbl.c)
         )
-        rows = result.all()
-        await events.emit_internal(session, "CustomerGroupCustomer", "deleted", sorted(r.id for r in rows))
-        return sorted({(r.customer_id, r.customer_group_id) for r in rows if r.deleted_at is None})
+        rows = sorted((row_dict(r) for r in result.all()), key=lambda r: r["id"])
+        deleted_ids = [r["id"] for r in rows]
+        await events.emit_internal(session, "CustomerGroupCustomer", "deleted", deleted_ids)
+        return [MembershipDTO.model_validate(r).model_dump(mode="json") for r in rows]
+
+    async def _reinsert_memberships_in(
+        self, session: AsyncSession, rows: list[dict[str, Any]]
+    ) -> None:
+        """Put deleted membership rows back exactly (same ids and timestamps); a pair that is a
+        member again meanwhile keeps its newer row (decision 2: a set)."""
+        values = [
+            MembershipDTO.model_validate(r).model_dump(exclude={"customer", "customer_group"})
+            for r in rows
+        ]
+        if values:
+            await session.execute(pg_insert(table(MEMBERSHIP)).on_conflict_do_nothing(), values)
 
     async def add_customer_to_group(self, data: Any) -> Any:
         """Add memberships; returns `{id}` (or a list) of the membership rows. An existing member
@@ -1044,10 +1063,15 @@ class CustomerModuleService:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return MembershipChange.model_validate(recorded)
-            removed = await self._remove_pairs(session, remove_pairs)
+            deleted = await self._remove_pairs(session, remove_pairs)
+            removed = sorted(
+                {(r["customer_id"], r["customer_group_id"]) for r in deleted if not r["deleted_at"]}
+            )
             membership_ids, added = await self._add_pairs(session, add_pairs)
             change = MembershipChange(added=added, removed=removed, membership_ids=membership_ids)
-            await self._record(session, context, OP_CHANGE_MEMBERSHIPS, change.model_dump(mode="json"))
+            # The deleted rows are recorded too: the compensation re-inserts them as they were.
+            record = {**change.model_dump(mode="json"), "removed_rows": deleted}
+            await self._record(session, context, OP_CHANGE_MEMBERSHIPS, record)
             return change
 
     async def delete_customer_group_customers(self, target: Target) -> None:
@@ -1144,7 +1168,13 @@ class CustomerModuleService:
         return await self._move_events(event_group_id, events.DISCARDED)
 
     async def _move_events(self, event_group_id: str, status: str) -> int:
-        event_group_id = parse_id(event_group_id, "event_group_id")
+        # A run's "<workflow id>:<run id>" (schemas.EventGroupId) is longer than an entity id.
+        try:
+            valid = isinstance(event_group_id, str) and WriteContext(event_group_id=event_group_id)
+        except ValidationError:
+            valid = False
+        if not valid:
+            raise InvalidDataError("Invalid event_group_id: expected an id", field="event_group_id")
         tbl = m.OutboxEvent.__table__
         staged = and_(tbl.c.event_group_id == event_group_id, tbl.c.status == events.STAGED)
         async with transaction(self._sessions) as session:
@@ -1317,7 +1347,7 @@ class CustomerModuleService:
         return await self._undo(operation_id, OP_SOFT_DELETE_GROUPS, undo)
 
     async def undo_change_memberships(self, operation_id: str) -> bool:
-        """Remove only the pairs that operation added; re-add only the pairs it removed."""
+        """Remove only the pairs that operation added; put back exactly the rows it removed."""
 
         async def undo(session: AsyncSession, result: Any) -> None:
             change = MembershipChange.model_validate(result)
@@ -1325,9 +1355,12 @@ class CustomerModuleService:
             await self._remove_pairs(
                 session, [pair(customer_id=c, customer_group_id=g) for c, g in change.added]
             )
-            await self._add_pairs(
-                session, [pair(customer_id=c, customer_group_id=g) for c, g in change.removed]
-            )
+            if "removed_rows" in result:
+                await self._reinsert_memberships_in(session, result["removed_rows"])
+            else:  # recorded without its rows: re-add the pairs (new membership rows)
+                await self._add_pairs(
+                    session, [pair(customer_id=c, customer_group_id=g) for c, g in change.removed]
+                )
 
         return await self._undo(operation_id, OP_CHANGE_MEMBERSHIPS, undo)
 
