@@ -19,11 +19,17 @@ $(STAMP): pyproject.toml
 dev: $(STAMP) ## start the stack (embedded PostgreSQL, Temporal dev server + Web UI, worker)
 	$(BIN)/python -m devstack
 
-# System tools the tests use: Debian's docker-compose (validates docker-compose.yml).
+# System tools the tests use, from Debian: docker-compose (validates docker-compose.yml) and
+# chromium (the Web UI browser test).
 TOOLS_STAMP := $(VENV)/.tools
 $(TOOLS_STAMP):
-	@command -v docker-compose >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	@missing=""; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing (Debian packages, for the tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 	@touch $(TOOLS_STAMP)
 
 test: $(STAMP) $(TOOLS_STAMP) ## run the test suite (starts its own PostgreSQL and Temporal)

@@ -12,6 +12,7 @@ import hmac
 import logging
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
@@ -48,13 +49,16 @@ def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPReq
             self.send_response(HTTPStatus.NO_CONTENT)
             self._cors()
             self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+            requested = self.headers.get("Access-Control-Request-Headers")
             self.send_header(
-                "Access-Control-Allow-Headers", "Content-Type, Authorization, X-Namespace"
+                "Access-Control-Allow-Headers",
+                requested or "Content-Type, Authorization, X-Namespace",
             )
             self.end_headers()
 
         def do_POST(self) -> None:
-            if self.path not in ("/encode", "/decode"):
+            path = urlsplit(self.path).path.rstrip("/")
+            if path not in ("/encode", "/decode"):
                 self._reply(HTTPStatus.NOT_FOUND, b"not found")
                 return
             if token is not None:
@@ -68,10 +72,10 @@ def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPReq
                 return
             try:
                 payloads = json_format.Parse(self.rfile.read(length), Payloads())
-                work = codec.encode if self.path == "/encode" else codec.decode
+                work = codec.encode if path == "/encode" else codec.decode
                 result = asyncio.run(work(list(payloads.payloads)))
             except Exception as exc:  # a bad body or an unknown key: tell the caller, not a 500
-                self._reply(HTTPStatus.BAD_REQUEST, f"cannot {self.path[1:]}: {exc}".encode())
+                self._reply(HTTPStatus.BAD_REQUEST, f"cannot {path[1:]}: {exc}".encode())
                 return
             body = json_format.MessageToJson(Payloads(payloads=result)).encode()
             self._reply(HTTPStatus.OK, body, "application/json")

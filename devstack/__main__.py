@@ -14,6 +14,7 @@ import sys
 import time
 from types import FrameType
 
+from codec.keys import load_key_ring
 from customer_service.migrate import upgrade_to_head
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
@@ -27,6 +28,7 @@ BANNER = """
   Temporal address  {temporal}
   PostgreSQL        {database}
   Worker log        {worker_log}
+  PII encryption    {pii}
 
   Try, in another terminal:
     .venv/bin/customers create --email peter.hayes@example.com --first-name Peter \\
@@ -35,6 +37,19 @@ BANNER = """
 
   Ctrl-C stops everything (data is kept in .data/).
 """
+
+
+def await_ui(url: str, timeout: float = 30) -> None:
+    """The dev server opens its gRPC port before the Web UI: wait until the UI answers too."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
 
 
 def main() -> int:
@@ -52,6 +67,7 @@ def main() -> int:
     postgres = None
     temporal = None
     worker = None
+    codec: subprocess.Popen[bytes] | None = None
     try:
         if settings.database_url:
             database_url = settings.database_url
@@ -62,6 +78,17 @@ def main() -> int:
             database_url = postgres.url
         upgrade_to_head(database_url)
 
+        codec_endpoint = None
+        if load_key_ring(settings) is not None:
+            # PII encryption is on: the Web UI decrypts through the codec server.
+            codec_endpoint = f"http://127.0.0.1:{settings.codec_server_port}"
+            codec = subprocess.Popen(
+                [sys.executable, "-m", "codec.server"],
+                stdout=(settings.data_dir / "codec.log").open("ab"), stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=die_with_parent,
+            )  # fmt: skip
+            print(f"starting the codec server on {codec_endpoint}")
+
         temporal_address = settings.temporal_address
         ui = settings.temporal_ui_url
         if not temporal_address:
@@ -71,11 +98,13 @@ def main() -> int:
                 db_file=settings.data_dir / "temporal.db",
                 log_file=settings.data_dir / "temporal.log",
                 namespace=settings.temporal_namespace,
+                codec_endpoint=codec_endpoint,
             )
             print(f"starting the Temporal dev server on {temporal.address}")
             temporal.start()
             temporal_address = temporal.address
             ui = temporal.ui_url or ui
+        await_ui(ui)
 
         env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address}
         worker_log = settings.data_dir / "worker.log"
@@ -87,7 +116,8 @@ def main() -> int:
         )  # fmt: skip
         print(BANNER.format(ui=ui, temporal=temporal_address,
                             database=database_url.replace("+psycopg", ""),
-                            worker_log=worker_log))  # fmt: skip
+                            worker_log=worker_log,
+                            pii=f"on (codec server {codec_endpoint})" if codec_endpoint else "off"))  # fmt: skip
         sys.stdout.flush()
         while not stopping:
             if worker.poll() is not None:
@@ -103,6 +133,8 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        if codec is not None:
+            codec.terminate()
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             try:

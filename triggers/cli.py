@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -22,8 +23,9 @@ from rich.table import Table
 from customer_service.errors import CustomerModuleError, InvalidDataError
 from triggers.client import CustomerFlows, FlowError
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output is not cut at 80 columns: ids and emails must survive whole.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 240)
 
 CUSTOMER_COLUMNS = (
     "id",
@@ -89,19 +91,28 @@ def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        code = 0
         try:
             asyncio.run(fn(*args, **kwargs))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
         except FlowError as exc:
             err.print(f"[red]error[/red] [bold]{exc.type}[/bold]: {exc.message}", highlight=False)
             err.print(f"run: {exc.workflow_id}", highlight=False)
-            sys.exit(1)
+            code = 1
         except CustomerModuleError as exc:
             err.print(f"[red]error[/red] [bold]{exc.type}[/bold]: {exc.message}", highlight=False)
-            sys.exit(1)
+            code = 1
         except (ConnectionError, OSError, RuntimeError) as exc:
             err.print(f"[red]error[/red] [bold]unavailable[/bold]: {exc}", highlight=False)
             err.print("is the stack running? start it with `make dev`", highlight=False)
-            sys.exit(1)
+            code = 1
+        # Exit without interpreter finalisation: the Temporal client's native runtime threads can
+        # abort a normal shutdown ("PyGILState_Release ... finalizing"), which would turn a
+        # finished command into a crash. Everything is flushed first; nothing else is pending.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
     return wrapper
 
@@ -561,6 +572,29 @@ async def groups_of(
 
 
 @main.command()
+@click.option("--email", default=None)
+@click.option("--customer", "customer_id", default=None)
+@click.option("--group", "group_id", default=None)
+@click.option("--status", "saga_status", default=None,
+              type=click.Choice(["running", "completed", "compensating", "compensated",
+                                 "compensation_failed"]))  # fmt: skip
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@read_options
+@run_async
+async def runs(
+    email: str | None, customer_id: str | None, group_id: str | None, saga_status: str | None,
+    limit: int, as_json: bool,
+) -> None:  # fmt: skip
+    """Find workflow runs by customer email or id, group id or saga status."""
+    flows = await connect()
+    found = await flows.find_runs(
+        email=email, customer_id=customer_id, group_id=group_id, saga_status=saga_status,
+        limit=limit,
+    )  # fmt: skip
+    show_rows(found, ("workflow_id", "type", "status", "start_time", "ui"), "runs", as_json)
+
+
+@main.command()
 @read_options
 @run_async
 async def check(as_json: bool) -> None:
@@ -575,7 +609,7 @@ async def check(as_json: bool) -> None:
         for v in violations:
             out.print(f"[red]violation[/red] {v.rule}: {v.detail}", highlight=False)
     if violations:
-        sys.exit(1)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -451,6 +451,43 @@ class CustomerFlows:
         )
         return result
 
+    # --- finding runs ---------------------------------------------------------------------------
+
+    async def find_runs(
+        self,
+        *,
+        email: str | None = None,
+        customer_id: str | None = None,
+        group_id: str | None = None,
+        saga_status: str | None = None,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
+        """Runs by the search attributes the Web UI uses. `email` is matched through its tag
+        (a keyed hash when a PII key is configured), so callers just pass the address."""
+        from codec.tags import email_tag
+
+        clauses = []
+        for attribute, value in (
+            ("CustomerEmail", email_tag(email) if email else None),
+            ("CustomerId", customer_id),
+            ("CustomerGroupId", group_id),
+            ("SagaStatus", saga_status),
+        ):
+            if value:
+                escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+                clauses.append(f'{attribute} = "{escaped}"')
+        query = " AND ".join(clauses) or None
+        runs: list[dict[str, Any]] = []
+        async for execution in self.client.list_workflows(query, limit=limit):
+            runs.append({
+                "workflow_id": execution.id,
+                "type": execution.workflow_type,
+                "status": execution.status.name.lower() if execution.status else None,
+                "start_time": execution.start_time.isoformat(),
+                "ui": self.ui_link(execution.id),
+            })  # fmt: skip
+        return runs
+
     # --- consistency ------------------------------------------------------------------------------
 
     async def run_outcome(self, event_group_id: str) -> str | None:
