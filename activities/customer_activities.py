@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -27,8 +28,8 @@ from activities.models import (
     ListQuery,
     SetAuthIdentityStep,
     SoftDeleteStep,
-    UnsetDefaultsStep,
     Undo,
+    UnsetDefaultsStep,
     UpdateStep,
     ValidateAccountStep,
 )
@@ -212,13 +213,13 @@ class CustomerActivities:
     @business_errors
     async def list_entities(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read (ids and plain values) for a step that decides on current state."""
-        read = {
+        read: dict[str, Callable[..., Awaitable[Sequence[BaseModel]]]] = {
             "customer": self._service.list_customers,
             "address": self._service.list_customer_addresses,
             "group": self._service.list_customer_groups,
             "membership": self._service.list_customer_group_customers,
-        }[query.entity]
-        rows = await read(query.filters, query.config)
+        }
+        rows = await read[query.entity](query.filters, query.config)
         return [row.model_dump(mode="json") for row in rows]
 
     @activity.defn

@@ -154,12 +154,13 @@ def _operator(
         if isinstance(column_type, Boolean):
             raise InvalidDataError(f"Invalid {where}: true/false fields have no order", field=where)
         bound = _coerce(column, value, where)
-        return {
+        comparisons: dict[str, ColumnElement[bool]] = {
             "$gt": column > bound,
             "$gte": column >= bound,
             "$lt": column < bound,
             "$lte": column <= bound,
-        }[op]
+        }
+        return comparisons[op]
     if op in ("$like", "$ilike"):
         if not is_text or not isinstance(value, str):
             raise InvalidDataError(f"Invalid {where}: expected a string pattern", field=where)
@@ -173,7 +174,8 @@ def _operator(
         if is_json:
             if not isinstance(value, dict | list):
                 raise InvalidDataError(f"Invalid {where}: expected an object", field=where)
-            return column.op("@>")(_json(value, where))  # type: ignore[no-any-return]
+            contains: ColumnElement[bool] = column.op("@>")(_json(value, where))
+            return contains
         if not is_text or not isinstance(value, str):
             raise InvalidDataError(f"Invalid {where}: expected a string", field=where)
         needle = _coerce(column, value, where)
@@ -201,10 +203,12 @@ def _field_condition(
         if not all(isinstance(k, str) and k.startswith("$") for k in value):
             is_json = isinstance(column.property.columns[0].type, JSONB)
             if is_json:
-                return column.op("@>")(_json(dict(value), path))  # type: ignore[no-any-return]
+                contains: ColumnElement[bool] = column.op("@>")(_json(dict(value), path))
+                return contains
             raise InvalidDataError(f"Invalid {path}: expected a value or operator map", field=path)
         return and_(*(_operator(column, op, v, path) for op, v in value.items()))
-    return column == _coerce(column, value, path)
+    equal: ColumnElement[bool] = column == _coerce(column, value, path)
+    return equal
 
 
 def compile_filter(

@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from customer_service.service import COMPENSATED, OP_CREATE_ADDRESSES, OP_CREATE_CUSTOMERS, OP_CREATE_GROUPS
+from customer_service.service import (
+    COMPENSATED,
+    OP_CREATE_ADDRESSES,
+    OP_CREATE_CUSTOMERS,
+    OP_CREATE_GROUPS,
+)
 
 RunOutcome = Callable[[str], Awaitable[str | None]]
 

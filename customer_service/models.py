@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     MetaData,
+    Table,
     Text,
     func,
     text,
@@ -52,6 +53,11 @@ def search_document_sql(columns: tuple[str, ...], table: str | None = None) -> s
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class (typed as a Table, which it always is here)."""
+    return model.__table__  # type: ignore[return-value]
 
 
 def _now_column() -> Mapped[datetime]:

@@ -243,8 +243,8 @@ async def attach_relations(
                 r.id: _sub_dto(target, row_dict(r), columns)
                 for r in (await session.execute(query)).all()
             }
-            for r in rows:
-                r[rel] = found.get(r[fk])
+            for owner in rows:
+                owner[rel] = found.get(owner[fk])
             continue
-        for r in rows:
-            r[rel] = by_owner.get(r["id"], [])
+        for owner in rows:
+            owner[rel] = by_owner.get(owner["id"], [])

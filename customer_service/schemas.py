@@ -215,6 +215,8 @@ class DTO(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    id: str | None = None
+
     def model_dump(self, **kwargs: Any) -> dict[str, Any]:
         kwargs.setdefault("exclude_unset", True)
         return super().model_dump(**kwargs)

@@ -25,7 +25,14 @@ from customer_service.errors import (
     InvalidDataError,
     NotFoundError,
 )
-from customer_service.filters import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP, EntitySpec, compile_filter
+from customer_service.filters import (
+    ADDRESS,
+    CUSTOMER,
+    GROUP,
+    MEMBERSHIP,
+    EntitySpec,
+    compile_filter,
+)
 from customer_service.queries import (
     attach_relations,
     count_rows,
@@ -473,7 +480,7 @@ class CustomerModuleService:
             others = [r["id"] for r in customer_rows if r["id"] not in inserted]
             config = FindConfig(relations=["addresses"])
             result = await list_rows(session, CUSTOMER, {"id": others}, config) if others else []
-        by_id = {**inserted, **{r.id: r for r in result}}
+        by_id: dict[str, DTO] = {**inserted, **{str(r.id): r for r in result}}
         out = [by_id[r["id"]] for r in customer_rows]
         return out[0] if single else out
 
@@ -586,7 +593,7 @@ class CustomerModuleService:
     @overload
     async def update_customers(
         self,
-        target: Sequence[str] | Mapping[str, Any],
+        target: list[str] | tuple[str, ...] | Mapping[str, Any],
         data: UpdateCustomerInput | Mapping[str, Any],
         ctx: Any = None,
     ) -> list[CustomerDTO]: ...
@@ -1170,12 +1177,14 @@ class CustomerModuleService:
     async def _move_events(self, event_group_id: str, status: str) -> int:
         # A run's "<workflow id>:<run id>" (schemas.EventGroupId) is longer than an entity id.
         try:
-            valid = isinstance(event_group_id, str) and WriteContext(event_group_id=event_group_id)
+            valid = isinstance(event_group_id, str) and bool(
+                WriteContext(event_group_id=event_group_id)
+            )
         except ValidationError:
             valid = False
         if not valid:
             raise InvalidDataError("Invalid event_group_id: expected an id", field="event_group_id")
-        tbl = m.OutboxEvent.__table__
+        tbl = m.table_of(m.OutboxEvent)
         staged = and_(tbl.c.event_group_id == event_group_id, tbl.c.status == events.STAGED)
         async with transaction(self._sessions) as session:
             if status == events.DISCARDED:
@@ -1202,7 +1211,7 @@ class CustomerModuleService:
                                  ("name", name, str), ("internal", internal, bool)):  # fmt: skip
             if value is not None and not isinstance(value, kind):
                 raise InvalidDataError(f"Invalid {key}: expected a {kind.__name__}", field=key)
-        tbl = m.OutboxEvent.__table__
+        tbl = m.table_of(m.OutboxEvent)
         conditions = [
             c
             for c, v in (
@@ -1233,7 +1242,7 @@ class CustomerModuleService:
         flight on some worker) fails instead of committing after the saga has moved on. Returns
         whether anything was undone; repeats are no-ops."""
         operation_id = parse_ids(operation_id, "operation_id")[0]
-        tbl = m.OperationRecord.__table__
+        tbl = m.table_of(m.OperationRecord)
         async with transaction(self._sessions) as session:
             # The run's staged events are discarded with its event group; an undo adds none.
             events.mute(session)

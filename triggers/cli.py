@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 import click
@@ -86,7 +86,7 @@ def show_rows(rows: Sequence[Any], columns: Sequence[str], title: str, as_json: 
     out.print(table)
 
 
-def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run the async command; turn every expected failure into one clear line and exit 1."""
 
     @functools.wraps(fn)

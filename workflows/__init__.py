@@ -36,4 +36,19 @@ ALL_WORKFLOWS: list[type] = [
     LinkCustomerGroupsToCustomerWorkflow,
 ]
 
-__all__ = [w.__name__ for w in ALL_WORKFLOWS] + ["ALL_WORKFLOWS"]
+__all__ = [
+    "ALL_WORKFLOWS",
+    "CreateCustomerAccountWorkflow",
+    "CreateCustomerAddressesWorkflow",
+    "CreateCustomerGroupsWorkflow",
+    "CreateCustomersWorkflow",
+    "DeleteCustomerAddressesWorkflow",
+    "DeleteCustomerGroupsWorkflow",
+    "DeleteCustomersWorkflow",
+    "LinkCustomerGroupsToCustomerWorkflow",
+    "LinkCustomersToCustomerGroupWorkflow",
+    "RemoveCustomerAccountWorkflow",
+    "UpdateCustomerAddressesWorkflow",
+    "UpdateCustomerGroupsWorkflow",
+    "UpdateCustomersWorkflow",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 
@@ -114,7 +115,7 @@ class UpdateCustomerAddressesWorkflow(SagaWorkflow):
                     "list_entities",
                     ListQuery(entity="address", filters=input.selector,
                               config={"select": ["id", "customer_id"]}),
-                    result_type=list[dict],
+                    result_type=list[dict[str, Any]],
                     summary="Read the addresses to update",
                 )  # fmt: skip
                 customers = sorted({fields.get("customer_id") or r["customer_id"] for r in matched})
@@ -147,7 +148,7 @@ class DeleteCustomerAddressesWorkflow(SagaWorkflow):
             rows = await self.saga.step(
                 "delete_customer_addresses",
                 DeleteAddressesStep(ids=input.ids, operation_id=op, event_group_id=self.saga.event_group_id),
-                result_type=list[dict],
+                result_type=list[dict[str, Any]],
                 summary=f"Delete address(es) {', '.join(input.ids[:3])}",
                 compensation=("reinsert_deleted_addresses", Undo(operation_id=op),
                               "compensate: re-create deleted address(es)"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 
 from workflows import steps
@@ -145,7 +147,7 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
                 "list_entities",
                 ListQuery(entity="customer", filters={"id": customer_id},
                           config={"select": ["id", "email", "has_account", "auth_identity_id"]}),
-                result_type=list[dict],
+                result_type=list[dict[str, Any]],
                 summary=f"Read customer {customer_id}",
             )  # fmt: skip
             if not rows:

@@ -156,7 +156,7 @@ class Saga:
             name, undo, undo_summary = compensation
             self._compensations.append(Compensation(name, undo, undo_summary, progress))
         try:
-            result = await workflow.execute_activity(
+            result: T = await workflow.execute_activity(
                 activity,
                 arg,
                 result_type=result_type,

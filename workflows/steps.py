@@ -92,10 +92,10 @@ async def update(
     target: Any = selector["id"] if ids_only else selector
     return await saga.step(
         "update_entities",
-        UpdateStep(entity=entity, selector=target, update=changes, operation_id=op,  # type: ignore[arg-type]
+        UpdateStep(entity=entity, selector=target, update=changes, operation_id=op,
                    event_group_id=saga.event_group_id),
         result_type=UpdateOutcome,
         summary=summary,
-        compensation=("restore_updated_fields", Undo(operation_id=op, entity=entity),  # type: ignore[arg-type]
+        compensation=("restore_updated_fields", Undo(operation_id=op, entity=entity),
                       f"compensate: restore {entity} fields {', '.join(changes)}"),
     )  # fmt: skip
