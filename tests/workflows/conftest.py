@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typing
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 
+from activities import hooks as hook_points
 from activities.customer_activities import CustomerActivities
 from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
@@ -99,7 +100,8 @@ class Env:
         return await handle.result()
 
     async def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        """Every row of the four tables and the outbox, to compare before/after a compensated run."""
+        """Every row of the four tables and the outbox, to compare before / after a compensated
+        run (see `assert_restored`)."""
         out: dict[str, list[dict[str, Any]]] = {}
         async with self.engine.connect() as conn:
             for table in (*SNAPSHOT_TABLES, "event_outbox"):
@@ -113,12 +115,22 @@ class Env:
 
 
 @pytest.fixture
-def hooks() -> HookRegistry:
-    return HookRegistry()
+def hooks() -> Iterator[HookRegistry]:
+    """The process-wide hook registry, emptied after the test. It must be that one: a workflow
+    decides whether a hook point runs at all by asking `activities.hooks.registry`."""
+    registry = hook_points.registry
+    assert not registry.registered(), f"hooks left over: {registry.registered()}"
+    try:
+        yield registry
+    finally:
+        registry._handlers.clear()
 
 
 @pytest.fixture
 async def env(
-    temporal_client: Client, service: CustomerModuleService, engine: AsyncEngine, hooks: HookRegistry
+    temporal_client: Client,
+    service: CustomerModuleService,
+    engine: AsyncEngine,
+    hooks: HookRegistry,
 ) -> Env:
     return Env(temporal_client, CustomerActivities(service, hooks), engine)

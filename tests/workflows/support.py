@@ -1,0 +1,204 @@
+"""Helpers shared by the workflow tests: seed data, reading a run's failure and history, and
+comparing database snapshots taken before and after a compensated run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+
+from customer_service import CustomerModuleService
+from workflows.base import Progress
+
+Snapshot = dict[str, list[dict[str, Any]]]
+
+# The compensation activities (each undoes one operation_id, or fences it off if it never ran).
+COMPENSATIONS = frozenset({
+    "delete_created_customers", "restore_updated_fields", "restore_deleted_customers",
+    "restore_auth_identity", "reset_default_addresses", "delete_created_addresses",
+    "reinsert_deleted_addresses", "delete_created_groups", "restore_deleted_groups",
+    "revert_membership_changes", "discard_events",
+})  # fmt: skip
+
+
+async def failure_of(handle: WorkflowHandle[Any, Any]) -> Any:
+    """The cause the run failed with (fails the test if the run succeeded)."""
+    with pytest.raises(WorkflowFailureError) as info:
+        await handle.result()
+    return info.value.cause
+
+
+@dataclass
+class ActivityRecord:
+    """One activity of a run, as its history tells it."""
+
+    name: str
+    summary: str
+    scheduled_event_id: int
+    attempts_started: list[int]
+    outcome: str | None = None  # completed / failed / timed_out / canceled; None while running
+
+
+async def activity_records(handle: WorkflowHandle[Any, Any]) -> list[ActivityRecord]:
+    """The run's activities in the order they were scheduled."""
+    history = await handle.fetch_history()
+    records: dict[int, ActivityRecord] = {}
+    outcomes = {
+        EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: ("completed", "activity_task_completed"),
+        EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: ("failed", "activity_task_failed"),
+        EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: ("timed_out", "activity_task_timed_out"),
+        EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: ("canceled", "activity_task_canceled"),
+    }
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            summary = event.user_metadata.summary
+            text = json.loads(summary.data) if summary.data else ""
+            records[event.event_id] = ActivityRecord(name, text, event.event_id, [])
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attrs = event.activity_task_started_event_attributes
+            records[attrs.scheduled_event_id].attempts_started.append(attrs.attempt)
+        elif event.event_type in outcomes:
+            outcome, field = outcomes[event.event_type]
+            scheduled = getattr(event, f"{field}_event_attributes").scheduled_event_id
+            records[scheduled].outcome = outcome
+    return list(records.values())
+
+
+async def scheduled(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """Activity types in the order the run scheduled them."""
+    return [r.name for r in await activity_records(handle)]
+
+
+def after_failure(names: list[str], failed: str) -> list[str]:
+    """What the run scheduled after the last `failed` activity: its compensations."""
+    index = len(names) - 1 - names[::-1].index(failed)
+    return names[index + 1 :]
+
+
+async def progress_of(handle: WorkflowHandle[Any, Any]) -> Progress:
+    return await handle.query("progress", result_type=Progress)
+
+
+def _strip_updated_at(snapshot: Snapshot) -> Snapshot:
+    return {t: [{k: v for k, v in r.items() if k != "updated_at"} for r in rows]
+            for t, rows in snapshot.items()}  # fmt: skip
+
+
+def assert_restored(before: Snapshot, after: Snapshot) -> None:
+    """Every row is back exactly as it was (ids, values, created_at, deleted_at, the outbox);
+    only `updated_at` may have moved, and only forward: undoing a change is a write too, and a
+    reader that syncs by `updated_at` must see the row again."""
+    assert _strip_updated_at(after) == _strip_updated_at(before)
+    for table, rows in before.items():
+        for old, new in zip(rows, after[table], strict=True):
+            if "updated_at" in old:
+                assert isinstance(new["updated_at"], datetime)
+                assert new["updated_at"] >= old["updated_at"], (table, old["id"])
+
+
+async def eventually(check: Any, within: float = 10.0, interval: float = 0.1) -> Any:
+    """Poll `check()` (async) until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
+        await asyncio.sleep(interval)
+
+
+# --- holding an activity -------------------------------------------------------------------------
+
+
+class Gate:
+    """Holds an activity at its start until the test opens it; records how the real call ended."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.opened = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.error: BaseException | None = None
+
+
+def held(activity_fn: Callable[..., Awaitable[Any]], gate: Gate) -> Any:
+    """An activity registered under `activity_fn`'s name that waits for `gate` to open, then
+    runs the real activity."""
+    hints = typing.get_type_hints(activity_fn)
+    param = next(k for k in hints if k != "return")
+
+    async def wrapper(arg: Any) -> Any:
+        gate.entered.set()
+        await gate.opened.wait()
+        try:
+            return await activity_fn(arg)
+        except BaseException as err:
+            gate.error = err
+            raise
+        finally:
+            gate.finished.set()
+
+    wrapper.__annotations__ = {"arg": hints[param], "return": hints["return"]}
+    wrapper.__name__ = activity_fn.__name__
+    return activity.defn(name=activity_fn.__name__)(wrapper)
+
+
+# --- seed data ------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """Rows that exist before a run: a guest with a default and a plain address and one group, a
+    registered customer with an address, and a group without members."""
+
+    guest: str
+    default_address: str
+    other_address: str
+    registered: str
+    registered_address: str
+    auth_identity_id: str
+    group: str
+    empty_group: str
+
+
+async def seed(service: CustomerModuleService) -> World:
+    guest = await service.create_customers(
+        {"email": "ana.guest@example.com", "first_name": "Ana", "company_name": "Acme",
+         "metadata": {"tier": "gold"},
+         "addresses": [
+             {"address_name": "home", "city": "Lisbon", "country_code": "pt",
+              "is_default_shipping": True, "is_default_billing": True},
+             {"address_name": "work", "city": "Porto", "country_code": "pt"},
+         ]}
+    )  # fmt: skip
+    registered = await service.create_customers(
+        {"email": "rui.member@example.com", "first_name": "Rui", "has_account": True,
+         "auth_identity_id": "authid_rui", "addresses": [{"city": "Faro", "country_code": "pt"}]}
+    )  # fmt: skip
+    group = await service.create_customer_groups({"name": "VIP", "metadata": {"level": 1}})
+    empty = await service.create_customer_groups({"name": "Wholesale"})
+    await service.add_customer_to_group({"customer_id": guest.id, "customer_group_id": group.id})
+    default, other = sorted(guest.addresses or [], key=lambda a: a.address_name or "")
+    assert default.is_default_shipping and not other.is_default_shipping
+    assert guest.id and registered.id and group.id and empty.id
+    assert default.id and other.id and registered.addresses and registered.addresses[0].id
+    return World(
+        guest=guest.id,
+        default_address=default.id,
+        other_address=other.id,
+        registered=registered.id,
+        registered_address=registered.addresses[0].id,
+        auth_identity_id="authid_rui",
+        group=group.id,
+        empty_group=empty.id,
+    )

@@ -1,0 +1,184 @@
+"""Business errors fail the run at once (DESIGN rule 6): the failing activity ran one attempt,
+nothing was retried, the run fails with Medusa's error type and message, and nothing changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from customer_service import CustomerModuleService
+from tests.workflows.conftest import Env
+from tests.workflows.support import (
+    COMPENSATIONS,
+    World,
+    activity_records,
+    after_failure,
+    assert_restored,
+    failure_of,
+    seed,
+)
+from workflows import (
+    CreateCustomerAccountWorkflow,
+    CreateCustomerAddressesWorkflow,
+    CreateCustomerGroupsWorkflow,
+    CreateCustomersWorkflow,
+    DeleteCustomerAddressesWorkflow,
+    DeleteCustomersWorkflow,
+    LinkCustomersToCustomerGroupWorkflow,
+    RemoveCustomerAccountWorkflow,
+    UpdateCustomerGroupsWorkflow,
+    UpdateCustomersWorkflow,
+)
+from workflows import models as wm
+
+
+@dataclass
+class Case:
+    workflow: Any
+    make_input: Callable[[World], Any]
+    type: str
+    message: Callable[[World], str]
+    activity: str | None  # the activity that fails; None when the workflow itself rejects it
+
+
+CASES = {
+    "duplicate email (case-insensitive)": Case(
+        CreateCustomersWorkflow.run,
+        lambda w: wm.CreateCustomersInput.model_validate(
+            {"customers_data": [{"email": "Ana.Guest@Example.com"}]}
+        ),
+        "invalid_data",
+        lambda w: "Customer with email: ana.guest@example.com, has_account: false, already exists.",
+        "create_customers",
+    ),
+    "duplicate group name": Case(
+        CreateCustomerGroupsWorkflow.run,
+        lambda w: wm.CreateCustomerGroupsInput.model_validate({"groups": [{"name": "VIP"}]}),
+        "invalid_data",
+        lambda w: "Customer group with name: VIP, already exists.",
+        "create_customer_groups",
+    ),
+    "account already registered": Case(
+        CreateCustomerAccountWorkflow.run,
+        lambda w: wm.CreateCustomerAccountInput.model_validate(
+            {
+                "auth_identity_id": "authid_other",
+                "customer_data": {"email": "rui.member@example.com"},
+            }
+        ),
+        "duplicate_error",
+        lambda w: "Customer with this email already has an account",
+        "validate_customer_account_creation",
+    ),
+    "delete unknown customer": Case(
+        DeleteCustomersWorkflow.run,
+        lambda w: wm.DeleteCustomersInput(ids=[w.guest, "cus_unknown"]),
+        "not_found",
+        lambda w: 'Customer with id "cus_unknown" not found',
+        "soft_delete_customers",
+    ),
+    "update unknown customer": Case(
+        UpdateCustomersWorkflow.run,
+        lambda w: wm.UpdateCustomersInput(
+            selector={"id": "cus_unknown"}, update={"first_name": "X"}
+        ),
+        "not_found",
+        lambda w: 'Customer with id "cus_unknown" not found',
+        "update_entities",
+    ),
+    "update group with a taken name": Case(
+        UpdateCustomerGroupsWorkflow.run,
+        lambda w: wm.UpdateCustomerGroupsInput(
+            selector={"id": w.empty_group}, update={"name": "VIP"}
+        ),
+        "invalid_data",
+        lambda w: "Customer group with name: VIP, already exists.",
+        "update_entities",
+    ),
+    "address for unknown customer": Case(
+        CreateCustomerAddressesWorkflow.run,
+        lambda w: wm.CreateCustomerAddressesInput.model_validate(
+            {"addresses": [{"customer_id": "cus_unknown", "city": "Nowhere"}]}
+        ),
+        "not_found",
+        lambda w: (
+            "You tried to set relationship customer_id: cus_unknown, but such entity does not exist"
+        ),
+        "create_customer_addresses",
+    ),
+    "delete unknown address": Case(
+        DeleteCustomerAddressesWorkflow.run,
+        lambda w: wm.DeleteCustomerAddressesInput(ids=[w.other_address, "cuaddr_unknown"]),
+        "not_found",
+        lambda w: 'CustomerAddress with id "cuaddr_unknown" not found',
+        "delete_customer_addresses",
+    ),
+    "link to unknown group": Case(
+        LinkCustomersToCustomerGroupWorkflow.run,
+        lambda w: wm.LinkInput(id="does-not-exist", add=[w.registered]),
+        "not_found",
+        lambda w: (
+            "You tried to set relationship customer_group_id: does-not-exist, "
+            "but such entity does not exist"
+        ),
+        "change_memberships",
+    ),
+    "remove account of unknown customer": Case(
+        RemoveCustomerAccountWorkflow.run,
+        lambda w: wm.RemoveCustomerAccountInput(customer_id="cus_unknown"),
+        "not_found",
+        lambda w: "Customer with id: cus_unknown was not found",
+        None,
+    ),
+    "update with a bad email": Case(
+        UpdateCustomersWorkflow.run,
+        lambda w: wm.UpdateCustomersInput(
+            selector={"id": w.guest}, update={"email": "not-an-email"}
+        ),
+        "invalid_data",
+        lambda w: "Invalid update.email: is not a valid email address",
+        None,
+    ),
+    "update with an unknown field": Case(
+        UpdateCustomersWorkflow.run,
+        lambda w: wm.UpdateCustomersInput(selector={"id": w.guest}, update={"has_account": True}),
+        "invalid_data",
+        lambda w: "Unrecognized field: 'update.has_account'",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_business_error_fails_the_run_on_the_first_attempt(
+    env: Env, service: CustomerModuleService, name: str
+) -> None:
+    case = CASES[name]
+    world = await seed(service)
+    before = await env.snapshot()
+    async with env.worker():
+        handle = await env.start(case.workflow, case.make_input(world))
+        cause = await failure_of(handle)
+    assert cause.type == case.type
+    assert cause.message == case.message(world)
+    assert cause.non_retryable
+    # Medusa's error shape travels in the details too.
+    if cause.details:
+        assert cause.details[0]["type"] == case.type
+        assert cause.details[0]["message"] == case.message(world)
+
+    records = await activity_records(handle)
+    # Nothing ran twice: every activity started exactly once, on attempt 1.
+    assert all(r.attempts_started == [1] for r in records), records
+    failed = [r.name for r in records if r.outcome == "failed"]
+    assert failed == ([case.activity] if case.activity else [])
+    if case.activity is None:
+        # Rejected by the workflow itself: no write was scheduled at all.
+        assert {r.name for r in records} <= {"list_entities", *COMPENSATIONS}, records
+    else:
+        # After the failure only compensations ran (each a no-op here).
+        assert set(after_failure([r.name for r in records], case.activity)) <= COMPENSATIONS
+    assert_restored(before, await env.snapshot())

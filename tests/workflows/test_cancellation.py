@@ -1,0 +1,185 @@
+"""Cancellation compensates too (DESIGN rule 5): a run cancelled while a later step is in flight
+undoes its completed steps, in reverse, before it ends as cancelled; a step still in flight when
+its compensation ran cannot commit afterwards (the compensation fenced its operation off)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError, CancelledError
+
+from activities.hooks import HookRegistry
+from customer_service import CustomerModuleService
+from tests.workflows.conftest import Env, wrap
+from tests.workflows.support import (
+    Gate,
+    activity_records,
+    after_failure,
+    assert_restored,
+    failure_of,
+    held,
+    progress_of,
+    seed,
+)
+from workflows import (
+    LinkCustomersToCustomerGroupWorkflow,
+    RemoveCustomerAccountWorkflow,
+    UpdateCustomersWorkflow,
+)
+from workflows import models as wm
+
+
+async def cancel_when_held(env: Env, handle: Any, gate: Gate) -> Any:
+    """Cancel the run once the gated step is in flight; returns the run's failure cause."""
+    await asyncio.wait_for(gate.entered.wait(), 15)
+    await handle.cancel()
+    return await failure_of(handle)
+
+
+async def test_cancel_while_releasing_events_restores_every_completed_step(
+    env: Env, service: CustomerModuleService
+) -> None:
+    """remove-customer-account has soft-deleted the customer and unlinked its auth identity;
+    it is cancelled while its last step runs: both are undone, last first."""
+    world = await seed(service)
+    before = await env.snapshot()
+    gate = Gate()
+    async with env.worker(release_events=held(env.activities.release_events, gate)):
+        try:
+            handle = await env.start(
+                RemoveCustomerAccountWorkflow.run,
+                wm.RemoveCustomerAccountInput(customer_id=world.registered),
+            )
+            cause = await cancel_when_held(env, handle, gate)
+            progress = await progress_of(handle)
+        finally:
+            gate.opened.set()
+        await asyncio.wait_for(gate.finished.wait(), 15)
+
+    assert isinstance(cause, CancelledError)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    names = [r.name for r in await activity_records(handle)]
+    assert after_failure(names, "release_events") == [
+        "restore_auth_identity",
+        "restore_deleted_customers",
+        "discard_events",
+    ]
+    assert progress.status == "compensated"
+    assert [s.state for s in progress.steps if s.step != "release_events"] == [
+        "completed",  # list_entities: a read, nothing to undo
+        "compensated",
+        "compensated",
+    ]
+    # The held release ran after the discard: there was nothing left to publish.
+    assert_restored(before, await env.snapshot())
+    assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.deleted'") == 0
+
+
+async def test_cancel_while_a_hook_runs_restores_the_update(
+    env: Env, service: CustomerModuleService, hooks: HookRegistry
+) -> None:
+    world = await seed(service)
+    before = await env.snapshot()
+    gate = Gate()
+
+    async def slow_handler(payload: dict[str, Any], additional_data: Any) -> None:
+        gate.entered.set()
+        await gate.opened.wait()
+        gate.finished.set()
+
+    hooks.register("customersUpdated", slow_handler)
+    async with env.worker():
+        try:
+            handle = await env.start(
+                UpdateCustomersWorkflow.run,
+                wm.UpdateCustomersInput(
+                    selector={"id": world.guest},
+                    update={"first_name": "Cancelled", "metadata": {"tier": ""}},
+                ),
+            )
+            cause = await cancel_when_held(env, handle, gate)
+        finally:
+            gate.opened.set()
+        await asyncio.wait_for(gate.finished.wait(), 15)
+
+    assert isinstance(cause, CancelledError)
+    names = [r.name for r in await activity_records(handle)]
+    assert after_failure(names, "run_hook") == ["restore_updated_fields", "discard_events"]
+    assert_restored(before, await env.snapshot())
+
+
+async def test_a_step_still_in_flight_when_cancelled_cannot_commit_later(
+    env: Env, service: CustomerModuleService
+) -> None:
+    """The membership change is held before it touches the database; the run is cancelled and
+    its compensation finds nothing to undo, so it fences the operation off. When the held
+    attempt finally runs, it is refused (conflict) instead of committing behind the saga."""
+    world = await seed(service)
+    before = await env.snapshot()
+    gate = Gate()
+    async with env.worker(change_memberships=held(env.activities.change_memberships, gate)):
+        try:
+            handle = await env.start(
+                LinkCustomersToCustomerGroupWorkflow.run,
+                wm.LinkInput(id=world.group, add=[world.registered], remove=[world.guest]),
+            )
+            cause = await cancel_when_held(env, handle, gate)
+        finally:
+            gate.opened.set()
+        await asyncio.wait_for(gate.finished.wait(), 15)
+
+    assert isinstance(cause, CancelledError)
+    names = [r.name for r in await activity_records(handle)]
+    assert after_failure(names, "change_memberships") == [
+        "revert_membership_changes",
+        "discard_events",
+    ]
+    assert isinstance(gate.error, ApplicationError)
+    assert gate.error.type == "conflict"
+    assert "already compensated" in gate.error.message
+    assert_restored(before, await env.snapshot())
+
+
+async def test_cancel_during_compensation_lets_the_compensation_finish(
+    env: Env, service: CustomerModuleService
+) -> None:
+    """Compensations are shielded: cancelling a run that is already compensating neither
+    interrupts the compensation in flight nor skips the ones after it."""
+    world = await seed(service)
+    before = await env.snapshot()
+    gate = Gate()
+
+    async def fail_release(arg: Any) -> None:
+        raise ApplicationError("release: injected failure", type="injected_failure",
+                               non_retryable=True)  # fmt: skip
+
+    replace = {
+        "release_events": wrap(env.activities.release_events, before=fail_release),
+        "restore_updated_fields": held(env.activities.restore_updated_fields, gate),
+    }
+    async with env.worker(**replace):
+        try:
+            handle = await env.start(
+                UpdateCustomersWorkflow.run,
+                wm.UpdateCustomersInput(selector={"id": world.guest}, update={"last_name": "X"}),
+            )
+            await asyncio.wait_for(gate.entered.wait(), 15)
+            await handle.cancel()
+            await asyncio.sleep(0.3)  # let the cancellation reach the workflow first
+        finally:
+            gate.opened.set()
+        cause = await failure_of(handle)
+        progress = await progress_of(handle)
+        await asyncio.wait_for(gate.finished.wait(), 15)
+
+    assert gate.error is None
+    assert cause.type == "injected_failure"
+    records = await activity_records(handle)
+    assert [(r.name, r.outcome) for r in records][-2:] == [
+        ("restore_updated_fields", "completed"),
+        ("discard_events", "completed"),
+    ]
+    assert progress.status == "compensated"
+    assert_restored(before, await env.snapshot())

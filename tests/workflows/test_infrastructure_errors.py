@@ -1,0 +1,61 @@
+"""Infrastructure errors retry (DESIGN rule 6): with PostgreSQL down, the step keeps retrying with
+backoff; when the database is back the run completes, with one effect."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from customer_service import CustomerModuleService
+from devstack.postgres import EmbeddedPostgres
+from tests.workflows.conftest import Env
+from tests.workflows.support import activity_records, eventually
+from workflows import CreateCustomersWorkflow
+from workflows import models as wm
+
+
+async def test_database_outage_is_retried_until_the_database_is_back(
+    env: Env, service: CustomerModuleService, postgres: EmbeddedPostgres | None
+) -> None:
+    if postgres is None:
+        pytest.fail(
+            "DATABASE_URL is set: this test must stop and start PostgreSQL itself, which it can "
+            "only do with the embedded server. Unset DATABASE_URL to run it."
+        )
+    arg = wm.CreateCustomersInput.model_validate(
+        {"customers_data": [{"email": "outage@example.com", "addresses": [{"city": "Lagos"}]}]}
+    )
+    async with env.worker():
+        await asyncio.to_thread(postgres.stop)
+        try:
+            handle = await env.start(CreateCustomersWorkflow.run, arg)
+
+            async def retrying() -> object:
+                description = await handle.describe()
+                pending = description.raw_description.pending_activities
+                return next((p for p in pending if p.attempt > 1), None)
+
+            pending = await eventually(retrying, within=30, interval=0.1)
+            assert pending.activity_type.name == "create_customers"
+            failure = pending.last_failure
+            assert failure.message  # the connection error, as the Web UI shows it
+            assert not failure.application_failure_info.non_retryable
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        finally:
+            await asyncio.to_thread(postgres.start)
+        result = await asyncio.wait_for(handle.result(), 60)
+
+    customer_id = result.customers[0].id
+    assert await env.count("SELECT count(*) FROM customer WHERE email = 'outage@example.com'") == 1
+    assert await env.count(
+        "SELECT count(*) FROM customer_address WHERE customer_id = :c", c=customer_id
+    ) == 1  # fmt: skip
+    released = await env.count(
+        "SELECT count(*) FROM event_outbox WHERE name = 'customer.created' AND status = 'released'"
+    )
+    assert released == 1
+    create = next(r for r in await activity_records(handle) if r.name == "create_customers")
+    assert create.outcome == "completed"
+    assert create.attempts_started[-1] > 1
