@@ -17,6 +17,7 @@ from customer_service.schemas import (
     CreateCustomerInput,
     CreateGroupInput,
     CustomerDTO,
+    EntityId,
     GroupDTO,
 )
 
@@ -39,16 +40,16 @@ class UpdateCustomersInput(WorkflowInput):
 
 
 class DeleteCustomersInput(WorkflowInput):
-    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    ids: list[EntityId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class CreateCustomerAccountInput(WorkflowInput):
-    auth_identity_id: str = Field(min_length=1, max_length=64)
+    auth_identity_id: EntityId
     customer_data: CreateCustomerInput
 
 
 class RemoveCustomerAccountInput(WorkflowInput):
-    customer_id: str = Field(min_length=1, max_length=64)
+    customer_id: EntityId
 
 
 class CreateCustomerAddressesInput(WorkflowInput):
@@ -63,7 +64,7 @@ class UpdateCustomerAddressesInput(WorkflowInput):
 
 
 class DeleteCustomerAddressesInput(WorkflowInput):
-    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    ids: list[EntityId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class CreateCustomerGroupsInput(WorkflowInput):
@@ -76,15 +77,15 @@ class UpdateCustomerGroupsInput(WorkflowInput):
 
 
 class DeleteCustomerGroupsInput(WorkflowInput):
-    ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+    ids: list[EntityId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class LinkInput(WorkflowInput):
     """Medusa's LinkWorkflowInput: the group (or customer) id, and the ids to add and remove."""
 
-    id: str = Field(min_length=1, max_length=64)
-    add: list[str] = Field(default=[], max_length=MAX_BATCH)
-    remove: list[str] = Field(default=[], max_length=MAX_BATCH)
+    id: EntityId
+    add: list[EntityId] = Field(default=[], max_length=MAX_BATCH)
+    remove: list[EntityId] = Field(default=[], max_length=MAX_BATCH)
 
 
 class CustomersResult(BaseModel):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import (
@@ -217,7 +217,11 @@ class Saga:
             result = await body()
             await self._release_events()
         except BaseException as err:
-            if not isinstance(err, asyncio.CancelledError | FailureError):
+            if isinstance(err, ValidationError):
+                # Input the step models reject (the client validates first; a direct start may
+                # not): a typed, final error — never a workflow task retrying forever.
+                err = _invalid_data(err)
+            elif not isinstance(err, asyncio.CancelledError | FailureError):
                 raise  # a bug in workflow code: let the task fail and retry after a fix
             await _shielded(self._compensate())
             if is_cancelled_exception(err):
@@ -270,6 +274,18 @@ async def _shielded(work: Awaitable[None]) -> None:
             if task.done():
                 task.result()
                 return
+
+
+def _invalid_data(err: ValidationError) -> ApplicationError:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or err.title
+    message = f"Invalid {where}: {first['msg'].removeprefix('Value error, ')}"
+    return ApplicationError(
+        message,
+        {"type": "invalid_data", "message": message, "field": where},
+        type="invalid_data",
+        non_retryable=True,
+    )
 
 
 def _root_cause(err: BaseException) -> BaseException:
