@@ -36,14 +36,16 @@ _SQL_RULES: dict[str, str] = {
         SELECT a.id AS address_id, a.customer_id FROM customer_address a
         LEFT JOIN customer c ON c.id = a.customer_id
         WHERE a.deleted_at IS NULL AND (c.id IS NULL OR c.deleted_at IS NOT NULL)""",
-    "membership of a missing or deleted customer": """
+    # Soft-deleting a customer or a group leaves its pivot rows as they are (SPEC §1.7: reads
+    # filter them; a restore brings the memberships back), so only a missing row is a violation.
+    "membership of a missing customer": """
         SELECT p.id AS membership_id, p.customer_id FROM customer_group_customer p
         LEFT JOIN customer c ON c.id = p.customer_id
-        WHERE p.deleted_at IS NULL AND (c.id IS NULL OR c.deleted_at IS NOT NULL)""",
-    "membership of a missing or deleted group": """
+        WHERE p.deleted_at IS NULL AND c.id IS NULL""",
+    "membership of a missing group": """
         SELECT p.id AS membership_id, p.customer_group_id FROM customer_group_customer p
         LEFT JOIN customer_group g ON g.id = p.customer_group_id
-        WHERE p.deleted_at IS NULL AND (g.id IS NULL OR g.deleted_at IS NOT NULL)""",
+        WHERE p.deleted_at IS NULL AND g.id IS NULL""",
     "more than one default billing address": """
         SELECT customer_id, count(*) AS n FROM customer_address
         WHERE deleted_at IS NULL AND is_default_billing GROUP BY customer_id HAVING count(*) > 1""",

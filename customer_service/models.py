@@ -81,9 +81,7 @@ class Customer(TimestampsMixin, Base):
     phone: Mapped[str | None] = mapped_column(Text)
     has_account: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     auth_identity_id: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
-        "metadata", JSONB(none_as_null=True)
-    )
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
     created_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
@@ -135,9 +133,7 @@ class CustomerAddress(TimestampsMixin, Base):
     province: Mapped[str | None] = mapped_column(Text)
     postal_code: Mapped[str | None] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
-        "metadata", JSONB(none_as_null=True)
-    )
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
 
     __table_args__ = (
         Index("IDX_customer_address_customer_id", "customer_id"),
@@ -171,9 +167,7 @@ class CustomerGroup(TimestampsMixin, Base):
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
     name: Mapped[str] = mapped_column(Text, nullable=False)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
-        "metadata", JSONB(none_as_null=True)
-    )
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
     created_by: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
@@ -184,7 +178,9 @@ class CustomerGroup(TimestampsMixin, Base):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index(
-            "IDX_customer_group_deleted_at", "deleted_at", postgresql_where=text("deleted_at IS NULL")
+            "IDX_customer_group_deleted_at",
+            "deleted_at",
+            postgresql_where=text("deleted_at IS NULL"),
         ),
         Index(
             "IDX_customer_group_search_trgm",
@@ -209,9 +205,7 @@ class CustomerGroupCustomer(TimestampsMixin, Base):
         nullable=False,
     )
     created_by: Mapped[str | None] = mapped_column(Text)
-    metadata_: Mapped[dict[str, Any] | None] = mapped_column(
-        "metadata", JSONB(none_as_null=True)
-    )
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONB(none_as_null=True))
 
     __table_args__ = (
         Index(

@@ -85,9 +85,9 @@ Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
 CountryCode = Annotated[str, AfterValidator(_country)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
-# A workflow run's "<workflow id>:<run id>", so events can be traced back to the run.
+# A workflow run's "<workflow id>:<run id>" (Temporal ids are at most 1000 characters).
 EventGroupId = Annotated[
-    str, StringConstraints(min_length=1, max_length=400), AfterValidator(_no_nul)
+    str, StringConstraints(min_length=1, max_length=1100), AfterValidator(_no_nul)
 ]
 
 
@@ -332,3 +332,4 @@ class MembershipChange(BaseModel):
     added: list[tuple[str, str]] = []
     removed: list[tuple[str, str]] = []
     membership_ids: list[str] = []
+    added_ids: list[str] = []  # the membership rows this operation created

@@ -109,7 +109,9 @@ def op_unset_default(flag: str) -> str:
     return f"unset {flag}"
 
 
-def merge_metadata(current: Mapping[str, Any] | None, incoming: Mapping[str, Any]) -> dict[str, Any]:
+def merge_metadata(
+    current: Mapping[str, Any] | None, incoming: Mapping[str, Any]
+) -> dict[str, Any]:
     """SPEC §2.6: shallow; incoming keys overwrite; `""` deletes a key; `None` is stored."""
     merged = dict(current or {})
     for key, value in incoming.items():
@@ -234,7 +236,9 @@ class CustomerModuleService:
         if isinstance(target, Mapping | str):
             pass
         elif not isinstance(target, list | tuple):
-            raise InvalidDataError("Invalid selector: expected an id, ids or a filter", field="selector")
+            raise InvalidDataError(
+                "Invalid selector: expected an id, ids or a filter", field="selector"
+            )
         fields = [f for f in data.model_fields_set]
         values = data.model_dump(include=set(fields))
         if "metadata" in values and not values["metadata"]:
@@ -254,7 +258,9 @@ class CustomerModuleService:
                 written.append({"id": row["id"], **new})
                 if new:
                     await session.execute(
-                        update(tbl).where(tbl.c.id == row["id"]).values(**new, updated_at=func.now())
+                        update(tbl)
+                        .where(tbl.c.id == row["id"])
+                        .values(**new, updated_at=func.now())
                     )
             row_ids = [r["id"] for r in rows]
             await events.emit_internal(session, spec.name, "updated", row_ids)
@@ -335,12 +341,16 @@ class CustomerModuleService:
                 )
             for entity_id, changes in writes:
                 await session.execute(
-                    update(tbl).where(tbl.c.id == entity_id).values(**changes, updated_at=func.now())
+                    update(tbl)
+                    .where(tbl.c.id == entity_id)
+                    .values(**changes, updated_at=func.now())
                 )
             await events.emit_internal(session, spec.name, "updated", [w[0] for w in writes])
             return [w[0] for w in writes]
 
-    async def _delete(self, spec: EntitySpec, target: Target, must_exist: bool = False) -> list[str]:
+    async def _delete(
+        self, spec: EntitySpec, target: Target, must_exist: bool = False
+    ) -> list[str]:
         """Hard delete by id(s) or selector. With `must_exist`, an id that matches no row is
         not_found (decision 5) and nothing is deleted."""
         tbl = table(spec)
@@ -375,7 +385,9 @@ class CustomerModuleService:
     ) -> None:
         """No silent no-op on a bad id: every id must name a row (live or soft-deleted)."""
         tbl = table(spec)
-        found = set((await session.execute(select(tbl.c.id).where(tbl.c.id.in_(id_list)))).scalars())
+        found = set(
+            (await session.execute(select(tbl.c.id).where(tbl.c.id.in_(id_list)))).scalars()
+        )
         missing = [i for i in id_list if i not in found]
         if missing:
             raise NotFoundError(
@@ -399,7 +411,9 @@ class CustomerModuleService:
             .returning(tbl.c.id)
         )
         changed = sorted(r.id for r in result.all())
-        await events.emit_internal(session, spec.name, "deleted" if deleting else "restored", changed)
+        await events.emit_internal(
+            session, spec.name, "deleted" if deleting else "restored", changed
+        )
         return changed
 
     async def _soft_delete_or_restore(
@@ -439,7 +453,9 @@ class CustomerModuleService:
     ) -> CustomerDTO: ...
     @overload
     async def create_customers(
-        self, data: Sequence[CreateCustomerInput | Mapping[str, Any]], ctx: WriteContext | None = None
+        self,
+        data: Sequence[CreateCustomerInput | Mapping[str, Any]],
+        ctx: WriteContext | None = None,
     ) -> list[CustomerDTO]: ...
     async def create_customers(self, data: Any, ctx: Any = None) -> Any:
         """Create customers with their nested addresses in one transaction (SPEC §2.2).
@@ -583,7 +599,9 @@ class CustomerModuleService:
             elif old["deleted_at"] is not None or any(old.get(k) != v for k, v in row.items()):
                 # A soft-deleted row holds its id too; a repeat cannot return it as created.
                 words = spec.table_words
-                raise AlreadyExistsError(f"{words} with id: {row['id']}, already exists.", field="id")
+                raise AlreadyExistsError(
+                    f"{words} with id: {row['id']}, already exists.", field="id"
+                )
         return fresh
 
     @overload
@@ -749,7 +767,9 @@ class CustomerModuleService:
                     f'CustomerAddress with id "{", ".join(missing)}" not found', field="ids"
                 )
             payload = [AddressDTO.model_validate(r).model_dump(mode="json") for r in rows]
-            await events.emit_internal(session, "CustomerAddress", "deleted", [r["id"] for r in rows])
+            await events.emit_internal(
+                session, "CustomerAddress", "deleted", [r["id"] for r in rows]
+            )
             await self._record(session, context, OP_DELETE_ADDRESSES, payload)
             return payload
 
@@ -852,7 +872,9 @@ class CustomerModuleService:
                 )
             ).all()
             if holders:
-                details = [{"id": h.id, "field": flag, "customer_id": h.customer_id} for h in holders]
+                details = [
+                    {"id": h.id, "field": flag, "customer_id": h.customer_id} for h in holders
+                ]
                 raise ConflictError(
                     f"Another address became the {flag.removeprefix('is_')} address since: "
                     + ", ".join(h.id for h in holders),
@@ -878,15 +900,25 @@ class CustomerModuleService:
                 await session.execute(select(tbl).where(tbl.c.id == address_id, live(ADDRESS)))
             ).first()
             if row is None:
-                raise NotFoundError(f"CustomerAddress with id: {address_id} was not found", field="id")
-            await session.execute(select(ctbl.c.id).where(ctbl.c.id == row.customer_id).with_for_update())
+                raise NotFoundError(
+                    f"CustomerAddress with id: {address_id} was not found", field="id"
+                )
+            await session.execute(
+                select(ctbl.c.id).where(ctbl.c.id == row.customer_id).with_for_update()
+            )
             await session.execute(
                 update(tbl)
-                .where(tbl.c.customer_id == row.customer_id, tbl.c.id != address_id, tbl.c[flag].is_(True))
+                .where(
+                    tbl.c.customer_id == row.customer_id,
+                    tbl.c.id != address_id,
+                    tbl.c[flag].is_(True),
+                )
                 .values({flag: False, "updated_at": func.now()})
             )
             await session.execute(
-                update(tbl).where(tbl.c.id == address_id).values({flag: True, "updated_at": func.now()})
+                update(tbl)
+                .where(tbl.c.id == address_id)
+                .values({flag: True, "updated_at": func.now()})
             )
             await events.emit_internal(session, "CustomerAddress", "updated", [address_id])
             return await retrieve_row(session, ADDRESS, address_id, FindConfig())  # type: ignore[return-value]
@@ -896,7 +928,9 @@ class CustomerModuleService:
     async def retrieve_customer_group(self, group_id: str, config: Config = None) -> GroupDTO:
         return await self._retrieve(GROUP, group_id, config)  # type: ignore[return-value]
 
-    async def list_customer_groups(self, filters: Any = None, config: Config = None) -> list[GroupDTO]:
+    async def list_customer_groups(
+        self, filters: Any = None, config: Config = None
+    ) -> list[GroupDTO]:
         return await self._list(GROUP, filters, config)  # type: ignore[return-value]
 
     async def list_and_count_customer_groups(
@@ -943,9 +977,13 @@ class CustomerModuleService:
     async def delete_customer_groups(self, target: Target) -> None:
         await self._delete(GROUP, target)
 
-    async def soft_delete_customer_groups(self, group_ids: Any, ctx: Any = None) -> dict[str, list[str]]:
+    async def soft_delete_customer_groups(
+        self, group_ids: Any, ctx: Any = None
+    ) -> dict[str, list[str]]:
         """Soft delete groups; nothing cascades (SPEC §1.7)."""
-        return await self._soft_delete_or_restore(GROUP, group_ids, True, ctx, OP_SOFT_DELETE_GROUPS)
+        return await self._soft_delete_or_restore(
+            GROUP, group_ids, True, ctx, OP_SOFT_DELETE_GROUPS
+        )
 
     async def restore_customer_groups(self, group_ids: Any) -> dict[str, list[str]]:
         return await self._soft_delete_or_restore(GROUP, group_ids, False)
@@ -1075,7 +1113,16 @@ class CustomerModuleService:
                 {(r["customer_id"], r["customer_group_id"]) for r in deleted if not r["deleted_at"]}
             )
             membership_ids, added = await self._add_pairs(session, add_pairs)
-            change = MembershipChange(added=added, removed=removed, membership_ids=membership_ids)
+            by_pair = {
+                (p.customer_id, p.customer_group_id): i
+                for p, i in zip(add_pairs, membership_ids, strict=True)
+            }
+            change = MembershipChange(
+                added=added,
+                removed=removed,
+                membership_ids=membership_ids,
+                added_ids=[by_pair[pair] for pair in added],
+            )
             # The deleted rows are recorded too: the compensation re-inserts them as they were.
             record = {**change.model_dump(mode="json"), "removed_rows": deleted}
             await self._record(session, context, OP_CHANGE_MEMBERSHIPS, record)
@@ -1084,7 +1131,9 @@ class CustomerModuleService:
     async def delete_customer_group_customers(self, target: Target) -> None:
         await self._delete(MEMBERSHIP, target)
 
-    async def soft_delete_customer_group_customers(self, membership_ids: Any) -> dict[str, list[str]]:
+    async def soft_delete_customer_group_customers(
+        self, membership_ids: Any
+    ) -> dict[str, list[str]]:
         return await self._soft_delete_or_restore(MEMBERSHIP, membership_ids, True)
 
     async def restore_customer_group_customers(self, membership_ids: Any) -> dict[str, list[str]]:
@@ -1226,7 +1275,6 @@ class CustomerModuleService:
             result = await session.execute(select(tbl).where(*conditions).order_by(tbl.c.id))
             return [row_dict(r) for r in result.all()]
 
-
     # ------------------------------------------------------------------ compensations
 
     async def _undo(
@@ -1265,15 +1313,23 @@ class CustomerModuleService:
                 )
             await undo(session, row.result)
             await session.execute(
-                update(tbl).where(tbl.c.operation_id == operation_id).values(name=kind + COMPENSATED)
+                update(tbl)
+                .where(tbl.c.operation_id == operation_id)
+                .values(name=kind + COMPENSATED)
             )
             return True
 
-    async def _delete_rows(self, session: AsyncSession, spec: EntitySpec, row_ids: list[str]) -> None:
+    async def _delete_rows(
+        self, session: AsyncSession, spec: EntitySpec, row_ids: list[str]
+    ) -> None:
         if row_ids:
             tbl = table(spec)
-            result = await session.execute(delete(tbl).where(tbl.c.id.in_(row_ids)).returning(tbl.c.id))
-            await events.emit_internal(session, spec.name, "deleted", sorted(r.id for r in result.all()))
+            result = await session.execute(
+                delete(tbl).where(tbl.c.id.in_(row_ids)).returning(tbl.c.id)
+            )
+            await events.emit_internal(
+                session, spec.name, "deleted", sorted(r.id for r in result.all())
+            )
 
     async def undo_create_customers(self, operation_id: str) -> bool:
         """Hard-delete the customers (and addresses) that operation created; nothing else."""
@@ -1309,9 +1365,13 @@ class CustomerModuleService:
             customers = result.get("customer_id", [])
             addresses = result.get("customer_address_id", [])
             if customers:
-                await self._set_deleted_at(session, CUSTOMER, table(CUSTOMER).c.id.in_(customers), False)
+                await self._set_deleted_at(
+                    session, CUSTOMER, table(CUSTOMER).c.id.in_(customers), False
+                )
             if addresses:
-                await self._set_deleted_at(session, ADDRESS, table(ADDRESS).c.id.in_(addresses), False)
+                await self._set_deleted_at(
+                    session, ADDRESS, table(ADDRESS).c.id.in_(addresses), False
+                )
 
         return await self._undo(operation_id, OP_SOFT_DELETE_CUSTOMERS, undo)
 
@@ -1361,9 +1421,12 @@ class CustomerModuleService:
         async def undo(session: AsyncSession, result: Any) -> None:
             change = MembershipChange.model_validate(result)
             pair = MembershipInput
-            await self._remove_pairs(
-                session, [pair(customer_id=c, customer_group_id=g) for c, g in change.added]
-            )
+            if change.added_ids:  # only the rows this operation created, nothing older
+                await self._delete_rows(session, MEMBERSHIP, change.added_ids)
+            else:
+                await self._remove_pairs(
+                    session, [pair(customer_id=c, customer_group_id=g) for c, g in change.added]
+                )
             if "removed_rows" in result:
                 await self._reinsert_memberships_in(session, result["removed_rows"])
             else:  # recorded without its rows: re-add the pairs (new membership rows)

@@ -43,7 +43,9 @@ def parse_many(model: type[M], value: Any, root: str) -> tuple[list[M], bool]:
     """One object or a list of them; returns the models and whether the input was a single one."""
     if isinstance(value, list | tuple):
         if len(value) > MAX_BATCH:
-            raise InvalidDataError(f"Invalid {root}: at most {MAX_BATCH} items per call", field=root)
+            raise InvalidDataError(
+                f"Invalid {root}: at most {MAX_BATCH} items per call", field=root
+            )
         return [parse(model, v, f"{root}[{i}]") for i, v in enumerate(value)], False
     return [parse(model, value, root)], True
 

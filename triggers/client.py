@@ -59,6 +59,7 @@ from workflows.models import (
 )
 
 R = TypeVar("R")
+MAX_REQUEST_ID = 200
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -143,6 +144,14 @@ class CustomerFlows:
         summary: str,
         request_id: str | None,
     ) -> WorkflowHandle[Any, Any]:
+        if request_id is not None and not (
+            isinstance(request_id, str) and 0 < len(request_id) <= MAX_REQUEST_ID
+            and request_id.isprintable()
+        ):  # fmt: skip
+            raise InvalidDataError(
+                f"Invalid request_id: 1 to {MAX_REQUEST_ID} printable characters",
+                field="request_id",
+            )
         workflow_id = f"{kind}-{request_id or uuid.uuid4().hex}"
         try:
             return await self.client.start_workflow(
