@@ -46,6 +46,7 @@ class Stack:
             "CODEC_SERVER_PORT": str(free_port()),
             "CODEC_CORS_ORIGINS": self.ui,
             "PII_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+            "METRICS_PORT": str(free_port()),
         }  # fmt: skip
         self.log = root / "stack.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -185,6 +186,42 @@ def test_web_ui_finds_the_run_and_shows_the_decrypted_email(stack: Stack) -> Non
     shot = _chromium("--virtual-time-budget=20000", "--window-size=1440,1000",
                      f"--screenshot={docs / 'web-ui-run.png'}", page)  # fmt: skip
     assert (docs / "web-ui-run.png").exists(), shot.stderr[-2000:]
+
+
+def test_worker_exports_metrics_with_saga_outcomes(stack: Stack) -> None:
+    import urllib.request
+
+    assert stack.cli("create", "--email", f"m.{uuid.uuid4().hex[:6]}@example.com").returncode == 0
+    assert stack.cli("create", "--email", "not-valid").returncode == 1  # rejected before a run
+    url = f"http://127.0.0.1:{stack.env['METRICS_PORT']}/metrics"
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                body = response.read().decode()
+            if "customer_flows_saga_runs{" in body:
+                break
+        except OSError:
+            body = ""
+        assert time.monotonic() < deadline, f"no saga counter at {url}:\n{body[-1500:]}"
+        time.sleep(0.5)
+    lines = [line for line in body.splitlines() if line.startswith("customer_flows_saga_runs")]
+    assert any(
+        'outcome="completed"' in line and "CreateCustomersWorkflow" in line for line in lines
+    )
+    assert "temporal_workflow_completed" in body or "temporal_" in body  # the SDK's own metrics
+
+
+def test_a_taken_port_is_reported_clearly(stack: Stack, tmp_path: Path) -> None:
+    second = Stack(tmp_path)
+    second.env["TEMPORAL_PORT"] = stack.env["TEMPORAL_PORT"]  # already served by the first stack
+    process = subprocess.run(
+        [sys.executable, "-m", "devstack"], cwd=ROOT, env=second.env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert process.returncode == 1
+    assert f"port {stack.env['TEMPORAL_PORT']} is taken" in process.stderr
+    assert "Traceback" not in process.stderr + process.stdout
 
 
 def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(stack: Stack) -> None:
