@@ -4,11 +4,16 @@ backoff; when the database is back the run completes, with one effect."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus
 
-from customer_service import CustomerModuleService
+from activities.customer_activities import CustomerActivities
+from customer_service import CustomerModuleService, create_engine, session_factory
+from customer_service.migrate import upgrade_to_head
+from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
 from tests.workflows.conftest import Env
 from tests.workflows.support import activity_records, eventually
@@ -16,14 +21,28 @@ from workflows import CreateCustomersWorkflow
 from workflows import models as wm
 
 
+@pytest.fixture
+async def outage_env(
+    temporal_client: Client, tmp_path: Path
+) -> AsyncIterator[tuple[Env, EmbeddedPostgres]]:
+    """A PostgreSQL of this test's own (the session's may be an external DATABASE_URL, which a
+    test must not stop), migrated, behind the same kind of worker."""
+    postgres = EmbeddedPostgres(tmp_path / "pg", free_port())
+    await asyncio.to_thread(postgres.start)
+    await asyncio.to_thread(upgrade_to_head, postgres.url)
+    engine = create_engine(postgres.url, pool_size=4)
+    try:
+        service = CustomerModuleService(session_factory(engine))
+        yield Env(temporal_client, CustomerActivities(service), engine), postgres
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(postgres.destroy)
+
+
 async def test_database_outage_is_retried_until_the_database_is_back(
-    env: Env, service: CustomerModuleService, postgres: EmbeddedPostgres | None
+    outage_env: tuple[Env, EmbeddedPostgres],
 ) -> None:
-    if postgres is None:
-        pytest.fail(
-            "DATABASE_URL is set: this test must stop and start PostgreSQL itself, which it can "
-            "only do with the embedded server. Unset DATABASE_URL to run it."
-        )
+    env, postgres = outage_env
     arg = wm.CreateCustomersInput.model_validate(
         {"customers_data": [{"email": "outage@example.com", "addresses": [{"city": "Lagos"}]}]}
     )

@@ -1,0 +1,126 @@
+"""Temporal dev server restarts (state in its SQLite file) during ~50 runs, on a server of the
+test's own: the worker processes reconnect by themselves, the client repeats its idempotent calls
+(starts carry a request id) around the outage, and every run completes, once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from customer_service import CustomerModuleService
+from settings import Settings
+from tests.chaos.support import (
+    Ledger,
+    assert_saga_statuses,
+    connect_client,
+    dedicated_temporal,
+    invariant_violations,
+    report,
+    scalar,
+    total_retries,
+    worker_pool,
+)
+from triggers.client import CustomerFlows
+
+pytestmark = pytest.mark.chaos
+
+CHAINS = 25  # create, then update: 50 runs
+OUTAGES = (1.5, 4.0)  # seconds of load before each restart
+DOWN = 3.0
+
+
+async def test_temporal_restarts_are_survived(
+    database_url: str, chaos_service: CustomerModuleService, engine: AsyncEngine, tmp_path: Path
+) -> None:
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    tag = uuid.uuid4().hex[:8]
+    task_queue = f"chaos-temporal-{tag}"
+    ledger = Ledger(retry_rpc=True)
+    restarts = 0
+    in_flight_at_stop: list[int] = []
+
+    with dedicated_temporal() as server:
+        client = await connect_client(server.address)
+        flows = CustomerFlows(client, Settings(task_queue=task_queue), chaos_service)
+        async with worker_pool(
+            2,
+            database_url=database_url,
+            temporal_address=server.address,
+            task_queue=task_queue,
+            log_dir=tmp_path,
+        ) as pool:
+
+            async def chain(k: int) -> None:
+                await asyncio.sleep(k * 0.3)
+                created = await ledger.call(
+                    "create customer", flows.start_create_customers,
+                    [{"email": f"tmp-{tag}-{k}@example.com", "first_name": f"First{k}",
+                      "addresses": [{"city": "Faro", "is_default_billing": True}]}],
+                    additional_data={"chaos_delay": round(rng.uniform(0.1, 0.8), 2)},
+                    request_id=f"{tag}-create-{k}", repeat=rng.random() < 0.3,
+                )  # fmt: skip
+                if created.status == "completed":
+                    await ledger.call(
+                        "update customer", flows.start_update_customers,
+                        created.result.customers[0].id, {"first_name": f"Updated{k}"},
+                        additional_data={"chaos_delay": round(rng.uniform(0.1, 0.8), 2)},
+                        request_id=f"{tag}-update-{k}", repeat=rng.random() < 0.3,
+                    )  # fmt: skip
+
+            async def restarter() -> None:
+                nonlocal restarts
+                for pause in OUTAGES:
+                    await asyncio.sleep(pause)
+                    in_flight_at_stop.append(ledger.open)
+                    await asyncio.to_thread(server.stop)
+                    await asyncio.sleep(DOWN)
+                    await asyncio.to_thread(server.start)
+                    restarts += 1
+
+            await asyncio.wait_for(
+                asyncio.gather(asyncio.gather(*(chain(k) for k in range(CHAINS))), restarter()),
+                timeout=180,
+            )
+            pool.assert_all_running()
+            assert ledger.unexpected() == []
+            await assert_saga_statuses(ledger)
+            retries = await total_retries(ledger)
+        violations = await invariant_violations(chaos_service, flows)
+
+    duplicates = []
+    for k in range(CHAINS):
+        email = f"tmp-{tag}-{k}@example.com"
+        n = await scalar(engine, "SELECT count(*) FROM customer WHERE email = :e", e=email)
+        name = await scalar(
+            engine, "SELECT string_agg(first_name, ',') FROM customer WHERE email = :e", e=email
+        )
+        if n != 1 or name != f"Updated{k}":
+            duplicates.append(f"{email}: {n} customers, first_name {name}")
+    for sql, want in (
+        ("SELECT count(*) FROM customer_address", CHAINS),
+        ("SELECT count(*) FROM event_outbox WHERE name IN ('customer.created', "
+         "'customer.updated') AND status = 'released'", 2 * CHAINS),
+        ("SELECT count(*) FROM event_outbox WHERE status <> 'released'", 0),
+        ("SELECT count(*) FROM operation_log", 2 * CHAINS),
+    ):  # fmt: skip
+        n = await scalar(engine, sql)
+        if n != want:
+            duplicates.append(f"{sql}: {n}, expected {want}")
+
+    report(
+        "test_temporal_restarts_are_survived",
+        runs=len(ledger.runs), restarts=restarts, repeated_triggers=ledger.repeated_starts,
+        activity_retries=retries.activity_attempts,
+        workflow_task_timeouts=retries.workflow_task_timeouts,
+        violations=len(violations), duplicates=len(duplicates), seed=seed,
+    )  # fmt: skip
+    assert restarts == len(OUTAGES)
+    assert all(n > 0 for n in in_flight_at_stop), in_flight_at_stop
+    assert violations == []
+    assert duplicates == []
