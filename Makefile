@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench-service migrate clean
+.PHONY: help dev test lint bench-service bench-flows migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: $(STAMP) ## ruff + mypy
 
 bench-service: $(STAMP) ## Customer Module benchmark (1M customers)
 	$(BIN)/python bench/bench_service.py
+
+bench-flows: $(STAMP) ## Customer workflows on Temporal benchmark (latency, throughput, worker RSS)
+	$(BIN)/python bench/bench_flows.py
 
 migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database)
 	$(BIN)/python -m devstack.database

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import and_, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -305,48 +305,45 @@ class CustomerModuleService:
         self, session: AsyncSession, spec: EntitySpec, items: list[FieldRestore]
     ) -> list[str]:
         tbl = table(spec)
-        if True:
-            wanted = sorted({i.id for i in items})
-            query = select(tbl).where(tbl.c.id.in_(wanted)).order_by(tbl.c.id).with_for_update()
-            current = {r.id: row_dict(r) for r in (await session.execute(query)).all()}
-            conflicts: list[dict[str, Any]] = []
-            writes: list[tuple[str, dict[str, Any]]] = []
-            for item in items:
-                row = current.get(item.id)
-                if row is None or row["deleted_at"] is not None:
-                    conflicts.append({"id": item.id, "field": "*", "reason": "row is gone"})
+        wanted = sorted({i.id for i in items})
+        query = select(tbl).where(tbl.c.id.in_(wanted)).order_by(tbl.c.id).with_for_update()
+        current = {r.id: row_dict(r) for r in (await session.execute(query)).all()}
+        conflicts: list[dict[str, Any]] = []
+        writes: list[tuple[str, dict[str, Any]]] = []
+        for item in items:
+            row = current.get(item.id)
+            if row is None or row["deleted_at"] is not None:
+                conflicts.append({"id": item.id, "field": "*", "reason": "row is gone"})
+                continue
+            changes: dict[str, Any] = {}
+            for field, before in item.previous.items():
+                if field not in spec.columns or field in ("id", "created_at", "deleted_at"):
+                    raise InvalidDataError(f"Unknown field '{field}'", field=field)
+                now = row[field]
+                if now == before:
                     continue
-                changes: dict[str, Any] = {}
-                for field, before in item.previous.items():
-                    if field not in spec.columns or field in ("id", "created_at", "deleted_at"):
-                        raise InvalidDataError(f"Unknown field '{field}'", field=field)
-                    now = row[field]
-                    if now == before:
-                        continue
-                    if field in item.expected and now == item.expected[field]:
-                        changes[field] = before
-                    else:
-                        conflicts.append(
-                            {"id": item.id, "field": field, "expected": item.expected.get(field),
-                             "actual": now}
-                        )  # fmt: skip
-                if changes:
-                    writes.append((item.id, changes))
-            if conflicts:
-                names = ", ".join(f"{c['id']}.{c['field']}" for c in conflicts)
-                raise ConflictError(
-                    f"{spec.name} changed since this run wrote it: {names}",
-                    field=conflicts[0]["field"],
-                    details=conflicts,
-                )
-            for entity_id, changes in writes:
-                await session.execute(
-                    update(tbl)
-                    .where(tbl.c.id == entity_id)
-                    .values(**changes, updated_at=func.now())
-                )
-            await events.emit_internal(session, spec.name, "updated", [w[0] for w in writes])
-            return [w[0] for w in writes]
+                if field in item.expected and now == item.expected[field]:
+                    changes[field] = before
+                else:
+                    conflicts.append(
+                        {"id": item.id, "field": field, "expected": item.expected.get(field),
+                         "actual": now}
+                    )  # fmt: skip
+            if changes:
+                writes.append((item.id, changes))
+        if conflicts:
+            names = ", ".join(f"{c['id']}.{c['field']}" for c in conflicts)
+            raise ConflictError(
+                f"{spec.name} changed since this run wrote it: {names}",
+                field=conflicts[0]["field"],
+                details=conflicts,
+            )
+        for entity_id, changes in writes:
+            await session.execute(
+                update(tbl).where(tbl.c.id == entity_id).values(**changes, updated_at=func.now())
+            )
+        await events.emit_internal(session, spec.name, "updated", [w[0] for w in writes])
+        return [w[0] for w in writes]
 
     async def _delete(
         self, spec: EntitySpec, target: Target, must_exist: bool = False
@@ -796,14 +793,13 @@ class CustomerModuleService:
         self, session: AsyncSession, values: list[dict[str, Any]]
     ) -> list[str]:
         tbl = table(ADDRESS)
-        if True:
-            result = await session.execute(
-                pg_insert(tbl).on_conflict_do_nothing(index_elements=["id"]).returning(tbl.c.id),
-                values,
-            )
-            inserted = sorted(r.id for r in result.all())
-            await events.emit_internal(session, "CustomerAddress", "created", inserted)
-            return inserted
+        result = await session.execute(
+            pg_insert(tbl).on_conflict_do_nothing(index_elements=["id"]).returning(tbl.c.id),
+            values,
+        )
+        inserted = sorted(r.id for r in result.all())
+        await events.emit_internal(session, "CustomerAddress", "created", inserted)
+        return inserted
 
     async def soft_delete_customer_addresses(self, address_ids: Any) -> dict[str, list[str]]:
         return await self._soft_delete_or_restore(ADDRESS, address_ids, True)
@@ -851,42 +847,39 @@ class CustomerModuleService:
         self, session: AsyncSession, id_list: list[str], flag: DefaultFlag
     ) -> None:
         tbl = table(ADDRESS)
-        if True:
-            rows = (
-                await session.execute(
-                    select(tbl.c.id, tbl.c.customer_id, tbl.c[flag].label("flag"))
-                    .where(tbl.c.id.in_(id_list))
-                    .with_for_update()
-                )
-            ).all()
-            todo = [r for r in rows if not r.flag]
-            if not todo:
-                return
-            holders = (
-                await session.execute(
-                    select(tbl.c.id, tbl.c.customer_id).where(
-                        tbl.c.customer_id.in_({r.customer_id for r in todo}),
-                        tbl.c[flag].is_(True),
-                        tbl.c.id.not_in(id_list),
-                    )
-                )
-            ).all()
-            if holders:
-                details = [
-                    {"id": h.id, "field": flag, "customer_id": h.customer_id} for h in holders
-                ]
-                raise ConflictError(
-                    f"Another address became the {flag.removeprefix('is_')} address since: "
-                    + ", ".join(h.id for h in holders),
-                    field=flag,
-                    details=details,
-                )
+        rows = (
             await session.execute(
-                update(tbl)
-                .where(tbl.c.id.in_([r.id for r in todo]))
-                .values({flag: True, "updated_at": func.now()})
+                select(tbl.c.id, tbl.c.customer_id, tbl.c[flag].label("flag"))
+                .where(tbl.c.id.in_(id_list))
+                .with_for_update()
             )
-            await events.emit_internal(session, "CustomerAddress", "updated", [r.id for r in todo])
+        ).all()
+        todo = [r for r in rows if not r.flag]
+        if not todo:
+            return
+        holders = (
+            await session.execute(
+                select(tbl.c.id, tbl.c.customer_id).where(
+                    tbl.c.customer_id.in_({r.customer_id for r in todo}),
+                    tbl.c[flag].is_(True),
+                    tbl.c.id.not_in(id_list),
+                )
+            )
+        ).all()
+        if holders:
+            details = [{"id": h.id, "field": flag, "customer_id": h.customer_id} for h in holders]
+            raise ConflictError(
+                f"Another address became the {flag.removeprefix('is_')} address since: "
+                + ", ".join(h.id for h in holders),
+                field=flag,
+                details=details,
+            )
+        await session.execute(
+            update(tbl)
+            .where(tbl.c.id.in_([r.id for r in todo]))
+            .values({flag: True, "updated_at": func.now()})
+        )
+        await events.emit_internal(session, "CustomerAddress", "updated", [r.id for r in todo])
 
     async def set_default_address(self, address_id: str, flag: DefaultFlag) -> AddressDTO:
         """Make one address the default, taking the flag off the customer's other addresses, in
@@ -1005,6 +998,17 @@ class CustomerModuleService:
     ) -> tuple[list[MembershipDTO], int]:
         return await self._list_and_count(MEMBERSHIP, filters, config)  # type: ignore[return-value]
 
+    @staticmethod
+    async def _lock_memberships(session: AsyncSession, keys: list[str]) -> int:
+        """Lock the pairs `keys` ("customer_id/group_id", sorted: two operations never wait on
+        each other crosswise) and return this transaction's id. Operations on one pair then run
+        one at a time, and their transaction ids give their order."""
+        for key in keys:
+            await session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended("membership " + key, 0)))
+            )
+        return int((await session.execute(text("SELECT pg_current_xact_id()::text"))).scalar_one())
+
     async def _add_pairs(
         self, session: AsyncSession, pairs: list[MembershipInput]
     ) -> tuple[list[str], list[tuple[str, str]]]:
@@ -1108,6 +1112,12 @@ class CustomerModuleService:
             recorded = await self._recorded(session, context)
             if recorded is not None:
                 return MembershipChange.model_validate(recorded)
+            # Every pair asked for is recorded, no-ops included: a compensation must not undo a
+            # pair that a later operation asked for (the undo below).
+            requested = sorted(
+                {f"{p.customer_id}/{p.customer_group_id}" for p in [*add_pairs, *remove_pairs]}
+            )
+            xid = await self._lock_memberships(session, requested)
             deleted = await self._remove_pairs(session, remove_pairs)
             removed = sorted(
                 {(r["customer_id"], r["customer_group_id"]) for r in deleted if not r["deleted_at"]}
@@ -1124,7 +1134,12 @@ class CustomerModuleService:
                 added_ids=[by_pair[pair] for pair in added],
             )
             # The deleted rows are recorded too: the compensation re-inserts them as they were.
-            record = {**change.model_dump(mode="json"), "removed_rows": deleted}
+            record = {
+                **change.model_dump(mode="json"),
+                "removed_rows": deleted,
+                "requested": requested,
+                "xid": xid,
+            }
             await self._record(session, context, OP_CHANGE_MEMBERSHIPS, record)
             return change
 
@@ -1190,28 +1205,27 @@ class CustomerModuleService:
         expected: str | None,
     ) -> None:
         tbl = table(CUSTOMER)
-        if True:
-            row = (
-                await session.execute(
-                    select(tbl.c.auth_identity_id).where(tbl.c.id == customer_id).with_for_update()
-                )
-            ).first()
-            if row is None:
-                raise NotFoundError(f"Customer with id: {customer_id} was not found", field="id")
-            if row.auth_identity_id == auth_identity_id:
-                return
-            if row.auth_identity_id != expected:
-                raise ConflictError(
-                    f"Customer {customer_id} auth identity changed since",
-                    field="auth_identity_id",
-                    details=[{"id": customer_id, "field": "auth_identity_id",
-                              "expected": expected, "actual": row.auth_identity_id}],
-                )  # fmt: skip
+        row = (
             await session.execute(
-                update(tbl)
-                .where(tbl.c.id == customer_id)
-                .values(auth_identity_id=auth_identity_id, updated_at=func.now())
+                select(tbl.c.auth_identity_id).where(tbl.c.id == customer_id).with_for_update()
             )
+        ).first()
+        if row is None:
+            raise NotFoundError(f"Customer with id: {customer_id} was not found", field="id")
+        if row.auth_identity_id == auth_identity_id:
+            return
+        if row.auth_identity_id != expected:
+            raise ConflictError(
+                f"Customer {customer_id} auth identity changed since",
+                field="auth_identity_id",
+                details=[{"id": customer_id, "field": "auth_identity_id",
+                          "expected": expected, "actual": row.auth_identity_id}],
+            )  # fmt: skip
+        await session.execute(
+            update(tbl)
+            .where(tbl.c.id == customer_id)
+            .values(auth_identity_id=auth_identity_id, updated_at=func.now())
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -1416,11 +1430,42 @@ class CustomerModuleService:
         return await self._undo(operation_id, OP_SOFT_DELETE_GROUPS, undo)
 
     async def undo_change_memberships(self, operation_id: str) -> bool:
-        """Remove only the pairs that operation added; put back exactly the rows it removed."""
+        """Remove only the pairs that operation added; put back exactly the rows it removed.
+
+        Compare-and-set per pair (decision 3): when a later operation that is not compensated
+        asked for one of the pairs this one changed — even as a no-op, like adding a member
+        again — undoing it would overwrite that operation's outcome. That is a conflict: nothing
+        is undone and the run reports it."""
 
         async def undo(session: AsyncSession, result: Any) -> None:
             change = MembershipChange.model_validate(result)
             pair = MembershipInput
+            if "xid" in result:
+                changed = sorted({f"{c}/{g}" for c, g in [*change.added, *change.removed]})
+                await self._lock_memberships(session, changed)
+                later = await session.execute(
+                    text(
+                        "SELECT operation_id, result->'requested' FROM operation_log "
+                        "WHERE name = :name AND operation_id <> :op "
+                        "AND (result->>'xid')::bigint > :xid AND result->'requested' ?| :keys "
+                        "ORDER BY operation_id"
+                    ),
+                    {"name": OP_CHANGE_MEMBERSHIPS, "op": operation_id, "xid": result["xid"],
+                     "keys": changed},
+                )  # fmt: skip
+                conflicts = [
+                    {"pair": key, "operation_id": op}
+                    for op, requested in later.all()
+                    for key in requested
+                    if key in changed
+                ]
+                if conflicts:
+                    raise ConflictError(
+                        "Membership changed by a later operation since this run changed it: "
+                        + ", ".join(sorted({c["pair"] for c in conflicts})),
+                        field="membership",
+                        details=conflicts,
+                    )
             if change.added_ids:  # only the rows this operation created, nothing older
                 await self._delete_rows(session, MEMBERSHIP, change.added_ids)
             else:

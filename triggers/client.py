@@ -164,6 +164,9 @@ class CustomerFlows:
                 # only a failed (compensated) run may be started again under the same id.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                # With a worker on this client's task queue in this process, its first workflow
+                # task comes back with the start response; otherwise this changes nothing.
+                request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
             return self.client.get_workflow_handle_for(run, workflow_id)

@@ -487,12 +487,12 @@ class InFlight:
 
 def slowed(
     activity_fn: Callable[..., Awaitable[Any]],
-    delay: Callable[[], float],
+    delay: Callable[[Any], float],
     tracker: InFlight,
     fail: Callable[[], Awaitable[None]] | None = None,
 ) -> Any:
-    """An activity registered under `activity_fn`'s name that waits `delay()` seconds, then calls
-    `fail()` (which may raise) and the real activity."""
+    """An activity registered under `activity_fn`'s name that waits `delay(arg)` seconds, then
+    calls `fail()` (which may raise) and the real activity."""
     import typing
 
     from temporalio import activity
@@ -504,7 +504,7 @@ def slowed(
         tracker.running += 1
         tracker.calls += 1
         try:
-            await asyncio.sleep(delay())
+            await asyncio.sleep(delay(arg))
             if fail is not None:
                 await fail()
             return await activity_fn(arg)

@@ -75,8 +75,8 @@ async def test_cancelled_runs_are_fully_compensated(
     activities = CustomerActivities(service, hook_points.registry)
     acts = {a.__name__: a for a in activities.all()}
     for name in FORWARD:
-        acts[name] = slowed(acts[name], lambda: rng.uniform(0.0, 0.5), tracker)
-    acts["release_events"] = slowed(acts["release_events"], lambda: HELD_RELEASE, tracker)
+        acts[name] = slowed(acts[name], lambda _: rng.uniform(0.0, 0.5), tracker)
+    acts["release_events"] = slowed(acts["release_events"], lambda _: HELD_RELEASE, tracker)
     ledger = Ledger()
 
     async def cancelled(i: int) -> Run:
