@@ -534,6 +534,26 @@ class CustomerModuleService:
         relations: dict[str, list[str] | None] = {"addresses": None}
         return {r["id"]: to_dto(CUSTOMER, r, None, relations) for r in stored}
 
+    async def _create(
+        self, spec: EntitySpec, model: type[BaseModel], op: str, data: Any, ctx: Any
+    ) -> Any:
+        """Create rows of a flat entity (addresses, groups): one, or a list in the same shape."""
+        inputs, single = parse_many(model, data, "data")
+        rows = []
+        for item in inputs:
+            row = _row_values(item, set())
+            row["id"] = row.get("id") or ids.new_id(_PREFIX[spec.name])
+            rows.append(row)
+        context = _ctx(ctx)
+        async with transaction(self._sessions, context.event_group_id) as session:
+            await self._insert_new(session, context, spec, rows, op)
+            result = await list_rows(
+                session, spec, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
+            )
+        by_id = {r.id: r for r in result}
+        out = [by_id[r["id"]] for r in rows]
+        return out[0] if single else out
+
     async def _insert_new(
         self,
         session: AsyncSession,
@@ -703,21 +723,7 @@ class CustomerModuleService:
 
     async def create_customer_addresses(self, data: Any, ctx: Any = None) -> Any:
         """Create addresses (one or a list). Module level: a second default is an error."""
-        inputs, single = parse_many(CreateAddressInput, data, "data")
-        rows = []
-        for item in inputs:
-            row = _row_values(item, set())
-            row["id"] = item.id or ids.new_id(ids.ADDRESS)
-            rows.append(row)
-        context = _ctx(ctx)
-        async with transaction(self._sessions, context.event_group_id) as session:
-            await self._insert_new(session, context, ADDRESS, rows, OP_CREATE_ADDRESSES)
-            result = await list_rows(
-                session, ADDRESS, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
-            )
-        by_id = {r.id: r for r in result}
-        out = [by_id[r["id"]] for r in rows]
-        return out[0] if single else out
+        return await self._create(ADDRESS, CreateAddressInput, OP_CREATE_ADDRESSES, data, ctx)
 
     async def update_customer_addresses(self, target: Any, data: Any, ctx: Any = None) -> Any:
         outcome, single = await self._update(
@@ -932,21 +938,8 @@ class CustomerModuleService:
         return await self._list_and_count(GROUP, filters, config)  # type: ignore[return-value]
 
     async def create_customer_groups(self, data: Any, ctx: Any = None) -> Any:
-        inputs, single = parse_many(CreateGroupInput, data, "data")
-        rows = []
-        for item in inputs:
-            row = _row_values(item, set())
-            row["id"] = item.id or ids.new_id(ids.GROUP)
-            rows.append(row)
-        context = _ctx(ctx)
-        async with transaction(self._sessions, context.event_group_id) as session:
-            await self._insert_new(session, context, GROUP, rows, OP_CREATE_GROUPS)
-            result = await list_rows(
-                session, GROUP, {"id": [r["id"] for r in rows]}, FindConfig(with_deleted=True)
-            )
-        by_id = {r.id: r for r in result}
-        out = [by_id[r["id"]] for r in rows]
-        return out[0] if single else out
+        """Create groups (one or a list). A live group's name is taken."""
+        return await self._create(GROUP, CreateGroupInput, OP_CREATE_GROUPS, data, ctx)
 
     async def update_customer_groups(self, target: Any, data: Any, ctx: Any = None) -> Any:
         outcome, single = await self._update(
