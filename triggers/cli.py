@@ -169,6 +169,14 @@ def main() -> None:
 # --- customers -----------------------------------------------------------------------------------
 
 
+def customer_data(metadata: str | None = None, **fields: str | None) -> dict[str, Any]:
+    """The customer fields given on the command line (absent ones are left out)."""
+    data: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+    if metadata is not None:
+        data["metadata"] = parse_json(metadata, "--metadata")
+    return data
+
+
 def customer_fields(fn: Callable[..., Any]) -> Callable[..., Any]:
     for name in ("phone", "company-name", "last-name", "first-name", "email"):
         fn = click.option(f"--{name}", default=None)(fn)
@@ -181,18 +189,13 @@ def customer_fields(fn: Callable[..., Any]) -> Callable[..., Any]:
 @trigger_options
 @run_async
 async def create(
-    email: str | None, first_name: str | None, last_name: str | None, company_name: str | None,
-    phone: str | None, metadata: str | None, addresses: tuple[str, ...],
-    request_id: str | None, no_wait: bool, as_json: bool,
+    addresses: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool,
+    **fields: Any,
 ) -> None:  # fmt: skip
     """Create a customer (with addresses)."""
     from workflows.models import CustomersResult
 
-    data: dict[str, Any] = {k: v for k, v in {
-        "email": email, "first_name": first_name, "last_name": last_name,
-        "company_name": company_name, "phone": phone,
-        "metadata": parse_json(metadata, "--metadata"),
-    }.items() if v is not None}  # fmt: skip
+    data = customer_data(**fields)
     data["addresses"] = [parse_pairs(a, "--address") for a in addresses]
     flows = await connect()
     await finish(
@@ -208,18 +211,12 @@ async def create(
 @trigger_options
 @run_async
 async def update(
-    customer_id: str, email: str | None, first_name: str | None, last_name: str | None,
-    company_name: str | None, phone: str | None, metadata: str | None,
-    request_id: str | None, no_wait: bool, as_json: bool,
-) -> None:  # fmt: skip
+    customer_id: str, request_id: str | None, no_wait: bool, as_json: bool, **fields: Any
+) -> None:
     """Update a customer (only the fields given)."""
     from workflows.models import CustomersResult
 
-    changes = {k: v for k, v in {
-        "email": email, "first_name": first_name, "last_name": last_name,
-        "company_name": company_name, "phone": phone,
-        "metadata": parse_json(metadata, "--metadata"),
-    }.items() if v is not None}  # fmt: skip
+    changes = customer_data(**fields)
     flows = await connect()
     await finish(
         flows, flows.start_update_customers(customer_id, changes, request_id=request_id),
@@ -251,18 +248,12 @@ async def delete(
 @trigger_options
 @run_async
 async def register(
-    auth_identity_id: str, email: str | None, first_name: str | None, last_name: str | None,
-    company_name: str | None, phone: str | None, metadata: str | None,
-    request_id: str | None, no_wait: bool, as_json: bool,
-) -> None:  # fmt: skip
+    auth_identity_id: str, request_id: str | None, no_wait: bool, as_json: bool, **fields: Any
+) -> None:
     """Register a customer account linked to an auth identity."""
     from workflows.models import CustomerResult
 
-    data = {k: v for k, v in {
-        "email": email, "first_name": first_name, "last_name": last_name,
-        "company_name": company_name, "phone": phone,
-        "metadata": parse_json(metadata, "--metadata"),
-    }.items() if v is not None}  # fmt: skip
+    data = customer_data(**fields)
     flows = await connect()
     await finish(
         flows, flows.start_register_customer(auth_identity_id, data, request_id=request_id),
