@@ -80,13 +80,18 @@ async def through_outage(call: Callable[[], Awaitable[T]], within: float = 90.0)
 
 async def connect_client(address: str, within: float = 60.0) -> Client:
     """A client with the project's data converter; the dev server opens its port a moment before
-    its frontend answers, so connecting is retried for a while."""
+    its frontend answers, so connecting is retried for a while. Its runtime logs errors only:
+    the retries it makes while the server is away on purpose are not news."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
     from worker import connect
 
+    quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
+    runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
     deadline = time.monotonic() + within
     while True:
         try:
-            client = await connect(Settings(), address)
+            client = await connect(Settings(), address, runtime=runtime)
             break
         except RuntimeError:
             if time.monotonic() > deadline:
@@ -270,6 +275,8 @@ class Run:
     error_type: str | None = None
     error: BaseException | None = None
     result: Any = None
+    started: float = field(default_factory=time.monotonic)
+    ended: float = float("inf")
 
 
 @dataclass
@@ -319,6 +326,7 @@ class Ledger:
                 run.error_type = cause.type if isinstance(cause, ApplicationError) else None
         finally:
             self.open -= 1
+            run.ended = time.monotonic()
         return run
 
     async def call(

@@ -19,6 +19,7 @@ from tests.chaos.support import (
     assert_saga_statuses,
     connect_client,
     dedicated_temporal,
+    eventually,
     invariant_violations,
     report,
     scalar,
@@ -30,7 +31,7 @@ from triggers.client import CustomerFlows
 pytestmark = pytest.mark.chaos
 
 CHAINS = 25  # create, then update: 50 runs
-OUTAGES = (1.5, 4.0)  # seconds of load before each restart
+OUTAGES = (1.5, 2.0)  # seconds of load before each restart
 DOWN = 3.0
 
 
@@ -57,7 +58,7 @@ async def test_temporal_restarts_are_survived(
         ) as pool:
 
             async def chain(k: int) -> None:
-                await asyncio.sleep(k * 0.3)
+                await asyncio.sleep(k * 0.35)
                 created = await ledger.call(
                     "create customer", flows.start_create_customers,
                     [{"email": f"tmp-{tag}-{k}@example.com", "first_name": f"First{k}",
@@ -77,6 +78,11 @@ async def test_temporal_restarts_are_survived(
                 nonlocal restarts
                 for pause in OUTAGES:
                     await asyncio.sleep(pause)
+
+                    async def busy() -> bool:
+                        return ledger.open > 0
+
+                    await eventually(busy, within=10, interval=0.05)
                     in_flight_at_stop.append(ledger.open)
                     await asyncio.to_thread(server.stop)
                     await asyncio.sleep(DOWN)
