@@ -93,6 +93,10 @@ class TemporalDevServer:
         # The dev server's one history shard reads new tasks at most 20 times a second by
         # default: every workflow / activity task then waits ~40 ms before it is dispatched.
         cmd += ["--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000"]
+        # One partition per task queue: with 4 (the default) and a worker's few pollers, new
+        # runs' first tasks wait seconds in partitions no poller is on, under load.
+        cmd += ["--dynamic-config-value", "matching.numTaskqueueReadPartitions=1"]
+        cmd += ["--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
         return cmd
 
     def start(self, timeout: float = 60) -> None:

@@ -1,0 +1,852 @@
+"""Customer workflows on Temporal benchmark (`make bench-flows`).
+
+One run:
+  1. starts its own embedded PostgreSQL and Temporal dev server (as devstack runs it) in temp dirs
+     on free ports (or uses DATABASE_URL / TEMPORAL_ADDRESS), migrates, seeds customers, and
+     starts the worker as a separate process (`bench/bench_worker.py`: the product's worker plus a
+     bare reference workflow), so its RSS and CPU can be measured;
+  2. counts the activities each measured workflow runs (from a run's history) and runs the bare
+     reference workflow with that many no-op activities, on the same server and worker;
+  3. latency: trigger-to-result p50 / p95 over BENCH_RUNS (200) sequential runs of the reference,
+     CreateCustomersWorkflow (one customer, one address), UpdateCustomersWorkflow (first_name of
+     an existing customer) and LinkCustomersToCustomerGroupWorkflow (one customer into a group),
+     each started through `CustomerFlows`, as the product starts runs;
+  4. throughput (runs/s) with 16 and 32 concurrent clients, BENCH_SECONDS (20) each, same four,
+     with the CPU time each component (worker, Temporal, PostgreSQL) spent per run;
+  5. worker RSS with BENCH_OPEN (1,000) runs open: UpdateCustomersWorkflow runs blocked in their
+     first step on row locks the benchmark holds (then released; runs not finished 10 s later are
+     terminated), then, on a fresh worker process, reference runs waiting for a signal;
+and prints a results table, also written to bench/results/bench_flows.json.
+
+Environment: DATABASE_URL, TEMPORAL_ADDRESS (use those servers: the run adds ~35,000 customers,
+named seed.* / bench.*, to that database); BENCH_RUNS, BENCH_WARMUP,
+BENCH_SECONDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN. Levers, to measure one against the default:
+BENCH_WORKER=inprocess (the worker in this process, sharing the client: eager workflow start
+applies), BENCH_TEMPORAL_DB=memory (dev server state in memory, not a SQLite file),
+BENCH_DYNAMIC_CONFIG / BENCH_SQLITE_PRAGMAS (extra dev server values, "key=value,..."),
+BENCH_WORKER_OPTIONS (JSON `Worker` keyword arguments), BENCH_SANDBOX_PASSTHROUGH (modules the
+workflow sandbox shares between runs), BENCH_PYC=1 (the worker's modules compiled to bytecode
+ahead: with PYTHONDONTWRITEBYTECODE set, the sandbox otherwise compiles the workflow modules'
+source for every run), and the product's own settings (e.g. DB_POOL_SIZE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import bench_worker  # noqa: E402
+import psutil  # noqa: E402
+from bench_worker import READY_LINE, ReferenceInput, ReferenceWorkflow  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+from temporalio.api.enums.v1 import EventType  # noqa: E402
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle  # noqa: E402
+
+from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
+from customer_service.migrate import upgrade_to_head  # noqa: E402
+from devstack.ports import free_port  # noqa: E402
+from devstack.postgres import EmbeddedPostgres  # noqa: E402
+from devstack.temporal import TemporalDevServer, die_with_parent, ensure_search_attributes  # noqa: E402
+from settings import Settings, normalise_database_url  # noqa: E402
+from triggers.client import CustomerFlows  # noqa: E402
+from worker import connect  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "200"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
+CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "16,32").split(",")]
+OPEN_RUNS = int(os.environ.get("BENCH_OPEN", "1000"))
+TEMPORAL_DB = os.environ.get("BENCH_TEMPORAL_DB", "file")
+DYNAMIC_CONFIG = [v for v in os.environ.get("BENCH_DYNAMIC_CONFIG", "").split(",") if v]
+SQLITE_PRAGMAS = [v for v in os.environ.get("BENCH_SQLITE_PRAGMAS", "").split(",") if v]
+IN_PROCESS = os.environ.get("BENCH_WORKER", "process") == "inprocess"
+PYC = os.environ.get("BENCH_PYC") == "1"
+RELEASE_WAIT_S = 10.0
+SEED_CUSTOMERS = 30_000  # link runs each add a fresh customer; update clients get their own
+RESULTS = ROOT / "bench" / "results" / "bench_flows.json"
+
+TARGET_CREATE_P50_MS = 15.0
+TARGET_CREATE_RPS = 120.0
+TARGET_VS_REFERENCE = 0.9
+TARGET_RSS_MB = 250.0
+
+WORKFLOWS = ("create", "update", "link")
+LABELS = {
+    "create": "CreateCustomersWorkflow",
+    "update": "UpdateCustomersWorkflow",
+    "link": "LinkCustomersToCustomerGroupWorkflow",
+}
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(samples_s: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in samples_s]
+    return {
+        "n": len(ms),
+        "p50_ms": round(percentile(ms, 50), 2),
+        "p95_ms": round(percentile(ms, 95), 2),
+        "p99_ms": round(percentile(ms, 99), 2),
+        "mean_ms": round(statistics.fmean(ms), 2),
+        "min_ms": round(min(ms), 2),
+    }
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+
+class Stack:
+    """PostgreSQL, Temporal and the worker process, with the pids whose CPU / RSS we measure."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="customer-flows-bench-flows-"))
+        self.postgres: EmbeddedPostgres | None = None
+        self.temporal: BenchTemporalServer | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.worker_log = self.root / "worker.log"
+        self.task_queue = f"bench-flows-{uuid.uuid4().hex[:8]}"
+        self.database_url = ""
+        self.temporal_address = ""
+
+    def start_servers(self) -> None:
+        if os.environ.get("DATABASE_URL"):
+            self.database_url = normalise_database_url(os.environ["DATABASE_URL"])
+            log("PostgreSQL: DATABASE_URL")
+        else:
+            self.postgres = EmbeddedPostgres(self.root / "pg", free_port())
+            log(f"starting embedded PostgreSQL on port {self.postgres.port} ...")
+            self.postgres.start()
+            self.database_url = self.postgres.url
+        if os.environ.get("TEMPORAL_ADDRESS"):
+            self.temporal_address = os.environ["TEMPORAL_ADDRESS"]
+            log(f"Temporal: TEMPORAL_ADDRESS {self.temporal_address}")
+        else:
+            db_file = self.root / "temporal.db" if TEMPORAL_DB == "file" else None
+            self.temporal = BenchTemporalServer(
+                port=free_port(), ui_port=None, db_file=db_file,
+                log_file=self.root / "temporal.log",
+            )  # fmt: skip
+            log(
+                f"starting Temporal dev server on port {self.temporal.port} "
+                f"(state: {'SQLite file' if db_file else 'in memory'}"
+                f"{', dynamic config ' + ' '.join(DYNAMIC_CONFIG) if DYNAMIC_CONFIG else ''}) ..."
+            )
+            self.temporal.start()
+            self.temporal_address = self.temporal.address
+
+    def start_worker(self, timeout: float = 90) -> None:
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.database_url,
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "TASK_QUEUE": self.task_queue,
+        }
+        if PYC:  # bytecode compiled ahead, kept outside the work tree; the sandbox loads it
+            env["PYTHONPYCACHEPREFIX"] = str(self.root / "pycache")
+            subprocess.run(
+                [sys.executable, "-m", "compileall", "-q", "workflows", "activities",
+                 "customer_service", "bench/bench_worker.py"],
+                cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+        out = self.worker_log.open("ab")
+        self.worker = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "bench_worker.py")],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if READY_LINE in self.worker_log.read_text(errors="replace"):
+                log(f"worker process {self.worker.pid} ready on task queue {self.task_queue}")
+                return
+            if self.worker.poll() is not None:
+                break
+            time.sleep(0.1)
+        tail = self.worker_log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"the worker did not start:\n{tail}")
+
+    def processes(self) -> dict[str, list[psutil.Process]]:
+        """Our processes by component (PostgreSQL: the postmaster and its backends)."""
+        out: dict[str, list[psutil.Process]] = {}
+        if self.worker is not None:
+            out["worker"] = [psutil.Process(self.worker.pid)]
+        elif IN_PROCESS:
+            out["worker"] = [psutil.Process()]  # the worker and the clients: one process
+        if self.temporal is not None and self.temporal.pid is not None:
+            out["temporal"] = [psutil.Process(self.temporal.pid)]
+        if self.postgres is not None:
+            pid_file = self.postgres.data_dir / "postmaster.pid"
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                master = psutil.Process(int(pid_file.read_text().split()[0]))
+                out["postgres"] = [master, *master.children(recursive=True)]
+        if not IN_PROCESS:
+            out["bench"] = [psutil.Process()]
+        return out
+
+    def worker_rss_mb(self) -> float:
+        process = psutil.Process(self.worker.pid) if self.worker else psutil.Process()
+        return float(process.memory_info().rss / 2**20)
+
+    def restart_worker(self) -> None:
+        """A fresh worker process (for a measurement that must not see the last one's memory)."""
+        self.stop_worker()
+        self.start_worker()
+
+    def stop_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()
+            try:
+                self.worker.wait(20)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait()
+
+    def stop(self) -> None:
+        self.stop_worker()
+        if self.temporal is not None:
+            self.temporal.stop()
+        if self.postgres is not None:
+            self.postgres.destroy()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class BenchTemporalServer(TemporalDevServer):
+    """The dev server as devstack runs it, plus BENCH_DYNAMIC_CONFIG values; exposes its pid."""
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        for value in DYNAMIC_CONFIG:
+            cmd += ["--dynamic-config-value", value]
+        for value in SQLITE_PRAGMAS:
+            cmd += ["--sqlite-pragma", value]
+        return cmd
+
+    @property
+    def pid(self) -> int | None:
+        process = self._process
+        return process.pid if process is not None else None
+
+
+class CpuMeter:
+    """CPU seconds used by each of our components, and by the whole machine, over a phase."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.start, self.start_machine, self.start_wall = self._sample()
+
+    def _sample(self) -> tuple[dict[str, dict[int, float]], float, float]:
+        """CPU seconds per component and pid (a PostgreSQL backend may come or go meanwhile),
+        the machine's busy CPU seconds, and the time."""
+        out: dict[str, dict[int, float]] = {}
+        for name, procs in self.stack.processes().items():
+            out[name] = {}
+            for p in procs:
+                with contextlib.suppress(psutil.Error):
+                    t = p.cpu_times()
+                    out[name][p.pid] = t.user + t.system
+        machine = psutil.cpu_times()
+        busy = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return out, busy, time.perf_counter()
+
+    def stop(self, runs: int) -> dict[str, Any]:
+        end, end_machine, end_wall = self._sample()
+        wall = end_wall - self.start_wall
+        ours = {
+            name: sum(cpu - self.start.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+            for name, pids in end.items()
+        }
+        busy = end_machine - self.start_machine
+        return {
+            "cpu_ms_per_run": {k: round(v * 1000 / max(runs, 1), 2) for k, v in ours.items()},
+            "cores_used": {k: round(v / wall, 2) for k, v in ours.items()},
+            "machine_cores_busy": round(busy / wall, 2),
+            "others_cores_busy": round(max(busy - sum(ours.values()), 0.0) / wall, 2),
+        }
+
+
+# --- the workload ------------------------------------------------------------------------------
+
+
+@dataclass
+class Workload:
+    flows: CustomerFlows
+    client: Client
+    group_id: str
+    customers: list[str]  # seeded, for update (one per client) and link (a fresh one per run)
+    ref_activities: dict[str, int] = field(default_factory=dict)  # workflow -> activities
+    _fresh: Iterator[str] = field(default_factory=lambda: iter(()))
+    _counter: int = 0
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+
+    def next_n(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    async def create(self, client_no: int) -> Any:
+        n = self.next_n()
+        return await self.flows.create_customers(
+            [
+                {
+                    "first_name": "Bench",
+                    "last_name": f"Create{n}",
+                    "email": f"bench.{self.tag}.{n}@example.com",
+                    "phone": f"+1555{n:07d}",
+                    "addresses": [
+                        {
+                            "address_name": "home",
+                            "first_name": "Bench",
+                            "last_name": f"Create{n}",
+                            "address_1": f"{n} Main Street",
+                            "city": "Springfield",
+                            "country_code": "us",
+                            "postal_code": "12345",
+                            "is_default_shipping": True,
+                        }
+                    ],
+                }
+            ]
+        )
+
+    async def update(self, client_no: int) -> Any:
+        n = self.next_n()
+        customer_id = self.customers[client_no % 64]
+        return await self.flows.update_customers(customer_id, {"first_name": f"Updated{n}"})
+
+    async def link(self, client_no: int) -> Any:
+        customer_id = next(self._fresh, None)
+        if customer_id is None:  # every seeded customer is a member: use a new group
+            self.group_id = await create_group(self.flows, f"bench group {uuid.uuid4().hex[:8]}")
+            self._fresh = iter(self.customers[64:])
+            customer_id = next(self._fresh)
+        return await self.flows.link_customers_to_group(self.group_id, add=[customer_id])
+
+    async def reference(self, activities: int, hold: bool = False) -> WorkflowHandle[Any, Any]:
+        # The client's own start path (same options: id policies, summary, ...).
+        return await self.flows._start(
+            ReferenceWorkflow.run,
+            ReferenceInput(activities=activities, hold=hold),
+            "bench-reference",
+            f"Reference: {activities} no-op activities",
+            None,
+        )
+
+    def op(self, name: str) -> Callable[[int], Awaitable[Any]]:
+        if name.startswith("reference"):
+            activities = int(name.split(":")[1])
+
+            async def run(client_no: int) -> Any:
+                return await (await self.reference(activities)).result()
+
+            return run
+        return {"create": self.create, "update": self.update, "link": self.link}[name]
+
+
+async def create_group(flows: CustomerFlows, name: str) -> str:
+    groups = await flows.create_groups([{"name": name}])
+    return groups[0].id
+
+
+async def seed_customers(database_url: str, count: int, tag: str) -> list[str]:
+    """Customers for update / link runs, created in bulk through the service (not measured)."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        service = CustomerModuleService(session_factory(engine))
+        ids: list[str] = []
+        for start in range(0, count, 10_000):
+            batch = [
+                {"first_name": "Seed", "last_name": f"S{i}", "email": f"seed.{tag}.{i}@example.com"}
+                for i in range(start, min(start + 10_000, count))
+            ]
+            ids += [c.id for c in await service.create_customers(batch)]
+        return ids
+    finally:
+        await engine.dispose()
+
+
+async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
+    scheduled: list[str] = []
+    workflow_tasks = events = 0
+    async for event in handle.fetch_history_events():
+        events += 1
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            workflow_tasks += 1
+    return {"activities": scheduled, "workflow_tasks": workflow_tasks, "history_events": events}
+
+
+async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
+    """One run of `name` started through the client's `start_*` method, finished; its handle."""
+    if name.startswith("reference"):
+        handle = await w.reference(int(name.split(":")[1]))
+    elif name == "create":
+        n = w.next_n()
+        handle = await w.flows.start_create_customers(
+            [{"first_name": "Bench", "email": f"bench.{w.tag}.first{n}@example.com",
+              "addresses": [{"address_1": "1 Main Street", "country_code": "us"}]}]
+        )  # fmt: skip
+    elif name == "update":
+        handle = await w.flows.start_update_customers(w.customers[0], {"first_name": "First"})
+    else:
+        handle = await w.flows.start_link_customers_to_group(w.group_id, add=[next(w._fresh)])
+    await handle.result()
+    return handle
+
+
+# --- phases ------------------------------------------------------------------------------------
+
+
+async def latency(name: str, op: Callable[[int], Awaitable[Any]], stack: Stack) -> dict[str, Any]:
+    for _ in range(WARMUP):
+        await op(0)
+    samples: list[float] = []
+    meter = CpuMeter(stack)
+    for i in range(RUNS):
+        t0 = time.perf_counter()
+        await op(0)
+        samples.append(time.perf_counter() - t0)
+        if (i + 1) % 50 == 0:
+            log(
+                f"  {name:<14} {i + 1:>4}/{RUNS}  p50 so far {percentile(samples, 50) * 1000:6.1f} ms"
+            )
+    s = summary(samples)
+    s["cpu"] = meter.stop(RUNS)
+    log(
+        f"  {name:<14} p50 {s['p50_ms']:6.1f} ms  p95 {s['p95_ms']:6.1f} ms  "
+        f"mean {s['mean_ms']:6.1f} ms"
+    )
+    return s
+
+
+async def throughput(
+    name: str, op: Callable[[int], Awaitable[Any]], clients: int, stack: Stack
+) -> dict[str, Any]:
+    samples: list[float] = []
+    errors: list[str] = []
+    start = time.perf_counter()
+    deadline = start + SECONDS
+    meter = CpuMeter(stack)
+
+    async def client(no: int) -> None:
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                await op(no)
+            except Exception as err:  # counted and reported: a run must not fail here
+                errors.append(f"{type(err).__name__}: {err}")
+                continue
+            samples.append(time.perf_counter() - t0)
+
+    async def progress() -> None:
+        last, last_t = 0, start
+        while True:
+            await asyncio.sleep(5)
+            now = time.perf_counter()
+            done = len(samples)
+            log(
+                f"  {name:<14} x{clients:<3} {now - start:5.1f}s  {done:>6} runs  "
+                f"{(done - last) / (now - last_t):6.1f} runs/s now"
+            )
+            last, last_t = done, now
+
+    async def at_deadline() -> tuple[int, dict[str, Any]]:
+        # Runs completed in the window, and the CPU spent in it; runs in flight at the deadline
+        # finish afterwards (the drain) and are not counted.
+        await asyncio.sleep(max(deadline - time.perf_counter(), 0))
+        done = len(samples)
+        return done, meter.stop(done)
+
+    ticker = asyncio.create_task(progress())
+    window = asyncio.create_task(at_deadline())
+    try:
+        await asyncio.gather(*(client(i) for i in range(clients)))
+    finally:
+        ticker.cancel()
+    in_window, cpu = await window
+    drain = time.perf_counter() - deadline
+    out: dict[str, Any] = {
+        "clients": clients,
+        "seconds": SECONDS,
+        "runs": in_window,
+        "runs_per_s": round(in_window / SECONDS, 1),
+        "drain_s": round(drain, 2),
+        "latency": summary(samples) if samples else {},
+        "max_ms": round(max(samples) * 1000, 1) if samples else None,
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
+        "cpu": cpu,
+    }
+    log(
+        f"  {name:<14} x{clients:<3} {out['runs_per_s']:7.1f} runs/s  "
+        f"(p50 {out['latency'].get('p50_ms', 0):.0f} ms, max {out['max_ms']} ms, "
+        f"errors {len(errors)}; machine {cpu['machine_cores_busy']} cores busy, "
+        f"others {cpu['others_cores_busy']})"
+    )
+    if errors:
+        log(f"    first error: {errors[0]}")
+    return out
+
+
+async def gather_limited(coros: list[Awaitable[Any]], limit: int = 50) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(c: Awaitable[Any]) -> Any:
+        async with gate:
+            return await c
+
+    return await asyncio.gather(*(one(c) for c in coros))
+
+
+async def open_reference_runs(w: Workload, stack: Stack) -> dict[str, Any]:
+    """OPEN_RUNS reference runs waiting for a signal; the worker's RSS; then the signal (they
+    then finish at once: no activities after it)."""
+    before = stack.worker_rss_mb()
+    log(f"  starting {OPEN_RUNS} reference runs that wait for a signal ...")
+    t0 = time.perf_counter()
+    handles = await gather_limited([w.reference(0, hold=True) for _ in range(OPEN_RUNS)])
+    # A query is answered by the worker from its cached run: all answered = all open there.
+    held = await gather_limited([h.query(ReferenceWorkflow.held) for h in handles])
+    assert all(held), "a reference run was released early"
+    open_s = time.perf_counter() - t0
+    await asyncio.sleep(1)
+    open_rss = stack.worker_rss_mb()
+    log(f"  {OPEN_RUNS} runs open: worker RSS {open_rss:.0f} MB (before {before:.0f} MB)")
+    await gather_limited([h.signal(ReferenceWorkflow.release) for h in handles])
+    results = await gather_limited([h.result() for h in handles], limit=200)
+    assert all(r == 0 for r in results)
+    after = stack.worker_rss_mb()
+    log(f"  released: all completed; worker RSS {after:.0f} MB")
+    return {
+        "open_runs": OPEN_RUNS,
+        "rss_before_mb": round(before, 1),
+        "rss_open_mb": round(open_rss, 1),
+        "rss_after_mb": round(after, 1),
+        "open_s": round(open_s, 1),
+        "completed": len(results),
+    }
+
+
+async def open_real_runs(w: Workload, stack: Stack, database_url: str) -> dict[str, Any]:
+    """OPEN_RUNS UpdateCustomersWorkflow runs blocked in their first step (the benchmark holds
+    row locks on their customers); the worker's RSS; then the locks go. Runs still open after
+    RELEASE_WAIT_S are terminated (finishing 1,000 runs takes longer than the bench's budget)."""
+    targets = w.customers[-OPEN_RUNS:]
+    before = stack.worker_rss_mb()
+    engine = create_engine(database_url, pool_size=1)
+    conn = await engine.connect()
+    try:
+        transaction = await conn.begin()
+        await conn.execute(
+            text("SELECT id FROM customer WHERE id = ANY(:ids) FOR UPDATE"), {"ids": targets}
+        )
+        log(f"  {OPEN_RUNS} customers locked; starting {OPEN_RUNS} update runs on them ...")
+        t0 = time.perf_counter()
+        handles = await gather_limited(
+            [w.flows.start_update_customers(c, {"first_name": "Held"}) for c in targets]
+        )
+
+        async def in_first_step(h: WorkflowHandle[Any, Any]) -> bool:
+            for _ in range(300):
+                progress = await h.query("progress")
+                if progress["steps"]:
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+
+        blocked = await gather_limited([in_first_step(h) for h in handles])
+        assert all(blocked), "an update run did not reach its first step"
+        open_s = time.perf_counter() - t0
+        await asyncio.sleep(1)
+        open_rss = stack.worker_rss_mb()
+        log(
+            f"  {OPEN_RUNS} runs open, blocked in update_entities: worker RSS {open_rss:.0f} MB "
+            f"(before {before:.0f} MB; all open after {open_s:.1f}s)"
+        )
+        await transaction.rollback()
+    finally:
+        await conn.close()
+        await engine.dispose()
+    t1 = time.perf_counter()
+    done = asyncio.gather(*(h.result() for h in handles))
+    try:
+        await asyncio.wait_for(asyncio.shield(done), RELEASE_WAIT_S)
+        completed = OPEN_RUNS
+    except TimeoutError:
+        completed = sum(await gather_limited([_closed(h) for h in handles]))
+        await gather_limited([_terminate(h) for h in handles])
+        done.cancel()
+        with contextlib.suppress(BaseException):
+            await done
+    after = stack.worker_rss_mb()
+    log(
+        f"  released: {completed} completed in {time.perf_counter() - t1:.1f}s"
+        f"{'' if completed == OPEN_RUNS else f', {OPEN_RUNS - completed} terminated'}; "
+        f"worker RSS {after:.0f} MB"
+    )
+    return {
+        "open_runs": OPEN_RUNS,
+        "rss_before_mb": round(before, 1),
+        "rss_open_mb": round(open_rss, 1),
+        "rss_after_mb": round(after, 1),
+        "open_s": round(open_s, 1),
+        "completed": completed,
+    }
+
+
+async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:
+    description = await handle.describe()
+    return description.status is not None and description.status != WorkflowExecutionStatus.RUNNING
+
+
+async def _terminate(handle: WorkflowHandle[Any, Any]) -> None:
+    with contextlib.suppress(Exception):  # already finished
+        await handle.terminate("bench_flows: RSS phase over")
+
+
+# --- the benchmark -----------------------------------------------------------------------------
+
+
+async def run_benchmarks(stack: Stack) -> dict[str, Any]:
+    settings = Settings(
+        database_url=stack.database_url,
+        temporal_address=stack.temporal_address,
+        task_queue=stack.task_queue,
+    )
+    client = await connect(settings)
+    await ensure_search_attributes(client, client.namespace)
+    if not IN_PROCESS:
+        return await run_phases(stack, settings, client)
+    # The worker shares this process and its client: eager workflow start applies.
+    worker, engine = await bench_worker.build(settings, client)
+    try:
+        async with worker:
+            log(f"in-process worker ready on task queue {stack.task_queue}")
+            return await run_phases(stack, settings, client)
+    finally:
+        await engine.dispose()
+
+
+async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[str, Any]:
+    flows = CustomerFlows(client, settings)
+    tag = uuid.uuid4().hex[:6]
+    log(f"seeding {SEED_CUSTOMERS:,} customers and a group ...")
+    customers = await seed_customers(stack.database_url, SEED_CUSTOMERS, tag)
+    group_id = await create_group(flows, f"bench group {tag}")
+    w = Workload(flows, client, group_id, customers, tag=tag)
+    # Link runs use customers after the first 64 (the update clients') and before the last
+    # OPEN_RUNS (the RSS phase's).
+    w._fresh = iter(customers[64 : len(customers) - OPEN_RUNS])
+
+    log("counting the activities of each workflow (from a run's history) ...")
+    histories: dict[str, Any] = {}
+    for name in WORKFLOWS:
+        histories[name] = await activity_counts(client, await first_run(w, name))
+        w.ref_activities[name] = len(histories[name]["activities"])
+        log(f"  {LABELS[name]}: {histories[name]}")
+    ref_names = sorted({f"reference:{n}" for n in w.ref_activities.values()})
+    for ref in ref_names:
+        histories[ref] = await activity_counts(client, await first_run(w, ref))
+        log(f"  {ref}: {histories[ref]}")
+
+    # The reference first, then the real workflows right after it, in every phase.
+    names = [*ref_names, *WORKFLOWS]
+    log(f"latency: {WARMUP} warm-up + {RUNS} sequential runs each")
+    lat = {name: await latency(name, w.op(name), stack) for name in names}
+
+    thr: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for clients in CLIENTS:
+        log(f"throughput: {clients} concurrent clients, {SECONDS:g}s per workflow")
+        for name in names:
+            thr[name][str(clients)] = await throughput(name, w.op(name), clients, stack)
+
+    log(f"worker RSS with {OPEN_RUNS} runs open: real runs, on the worker as the phases left it")
+    if IN_PROCESS:  # no fresh process to be had: the reference first, on the same one
+        rss_reference = await open_reference_runs(w, stack)
+    rss_real = await open_real_runs(w, stack, stack.database_url)
+    if not IN_PROCESS:
+        log("  a fresh worker process for the reference runs (RSS is not given back to the OS)")
+        await asyncio.to_thread(stack.restart_worker)
+        for _ in range(WARMUP):
+            await w.op(ref_names[0])(0)
+        rss_reference = await open_reference_runs(w, stack)
+    return {
+        "histories": histories,
+        "reference_for": {n: f"reference:{a}" for n, a in w.ref_activities.items()},
+        "latency": lat,
+        "throughput": thr,
+        "rss": {"update_blocked": rss_real, "reference_held": rss_reference},
+    }
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    p50 = results["latency"]["create"]["p50_ms"]
+    out[f"create p50 <= {TARGET_CREATE_P50_MS:g} ms"] = {
+        "value": f"{p50:.1f} ms", "met": p50 <= TARGET_CREATE_P50_MS,
+    }  # fmt: skip
+    ref = results["reference_for"]["create"]
+    for clients in CLIENTS:
+        c = str(clients)
+        rps = results["throughput"]["create"][c]["runs_per_s"]
+        ref_rps = results["throughput"][ref][c]["runs_per_s"]
+        out[f"create throughput >= {TARGET_CREATE_RPS:g} runs/s (x{clients})"] = {
+            "value": f"{rps:.1f}/s", "met": rps >= TARGET_CREATE_RPS,
+        }  # fmt: skip
+        ratio = rps / ref_rps if ref_rps else 0.0
+        out[f"create / reference >= {TARGET_VS_REFERENCE:g} (x{clients})"] = {
+            "value": f"{ratio:.2f}", "met": ratio >= TARGET_VS_REFERENCE,
+        }  # fmt: skip
+    for kind, label in (("update_blocked", "real runs"), ("reference_held", "reference runs")):
+        r = results["rss"][kind]
+        out[f"worker RSS <= {TARGET_RSS_MB:g} MB, {OPEN_RUNS} {label} open"] = {
+            "value": f"{r['rss_open_mb']:.0f} MB", "met": r["rss_open_mb"] <= TARGET_RSS_MB,
+        }  # fmt: skip
+    return out
+
+
+def levers() -> list[str]:
+    """The non-default settings of this run (environment), for the report."""
+    names = ("BENCH_WORKER", "BENCH_PYC", "BENCH_TEMPORAL_DB", "BENCH_DYNAMIC_CONFIG", "BENCH_SQLITE_PRAGMAS",
+             "BENCH_WORKER_OPTIONS", "BENCH_SANDBOX_PASSTHROUGH", "DB_POOL_SIZE")  # fmt: skip
+    return [f"{n}={os.environ[n]}" for n in names if os.environ.get(n)]
+
+
+def report(results: dict[str, Any]) -> str:
+    width = 116
+    lines = ["=" * width]
+    lines.append(
+        f"Customer workflows on Temporal — {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, temporalio {results['temporalio']}, Temporal dev server "
+        f"({results['temporal_db']}), worker {'in process' if IN_PROCESS else 'in its own process'}"
+    )
+    lines.append(
+        f"bench wall time {results['wall_s']}s; settings: {' '.join(results['levers']) or 'defaults'}"
+    )
+    lines.append("-" * width)
+    head = f"{'workflow':<38}{'acts':>5}{'p50':>9}{'p95':>9}{'mean':>9}"
+    for c in CLIENTS:
+        head += f"{f'x{c} runs/s':>12}{f'x{c} p50':>10}"
+    head += f"{'CPU ms/run w/T/pg':>20}"
+    lines.append(head)
+    for name, lat in results["latency"].items():
+        label = LABELS.get(name) or f"reference ({name.split(':')[1]} no-op activities)"
+        acts = len(results["histories"][name]["activities"])
+        row = f"{label:<38}{acts:>5}{lat['p50_ms']:>7.1f}ms{lat['p95_ms']:>7.1f}ms{lat['mean_ms']:>7.1f}ms"
+        for c in CLIENTS:
+            t = results["throughput"][name][str(c)]
+            row += f"{t['runs_per_s']:>12.1f}{t['latency'].get('p50_ms', 0):>8.0f}ms"
+        cpu = results["throughput"][name][str(CLIENTS[-1])]["cpu"]["cpu_ms_per_run"]
+        cpu_text = (
+            f"{cpu.get('worker', 0):.1f}/{cpu.get('temporal', 0):.1f}/{cpu.get('postgres', 0):.1f}"
+        )
+        lines.append(row + f"{cpu_text:>20}")
+    lines.append(
+        "  latency: trigger (CustomerFlows) to result, sequential; throughput: runs completed per"
+        " second with N concurrent clients"
+    )
+    lines.append(
+        f"  CPU ms/run: worker / Temporal / PostgreSQL CPU time per run at x{CLIENTS[-1]}"
+        + (" (worker: the whole bench process)" if IN_PROCESS else "")
+    )
+    for name in WORKFLOWS:
+        h = results["histories"][name]
+        lines.append(
+            f"  {LABELS[name]}: activities {', '.join(h['activities'])}; "
+            f"{h['workflow_tasks']} workflow tasks, {h['history_events']} history events"
+        )
+    busy = [
+        t["cpu"]["others_cores_busy"]
+        for per in results["throughput"].values()
+        for t in per.values()
+    ]
+    lines.append(
+        f"  other processes on the machine during throughput phases: {min(busy):.2f}-"
+        f"{max(busy):.2f} cores busy"
+    )
+    lines.append("-" * width)
+    real, ref = results["rss"]["update_blocked"], results["rss"]["reference_held"]
+    lines.append(
+        f"worker RSS, {real['open_runs']} UpdateCustomersWorkflow runs open (blocked on row locks): "
+        f"{real['rss_open_mb']:.0f} MB (before {real['rss_before_mb']:.0f} MB: "
+        f"{(real['rss_open_mb'] - real['rss_before_mb']) * 1024 / real['open_runs']:+.0f} KB/run;"
+        f" all open after {real['open_s']}s; {real['completed']} finished within "
+        f"{RELEASE_WAIT_S:g}s of the release)"
+    )
+    lines.append(
+        f"worker RSS, {ref['open_runs']} reference runs open (waiting for a signal"
+        f"{'; before the real ones' if IN_PROCESS else '; fresh worker'}): "
+        f"{ref['rss_open_mb']:.0f} MB (before "
+        f"{ref['rss_before_mb']:.0f} MB: "
+        f"{(ref['rss_open_mb'] - ref['rss_before_mb']) * 1024 / ref['open_runs']:+.0f} KB/run)"
+    )
+    lines.append("-" * width)
+    for name, t in results["targets"].items():
+        lines.append(f"target {name:<56} {t['value']:>10}  {'MET' if t['met'] else 'MISSED'}")
+    lines.append("=" * width)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import temporalio
+
+    wall = time.perf_counter()
+    stack = Stack()
+    try:
+        stack.start_servers()
+        log("migrating ...")
+        upgrade_to_head(stack.database_url)
+        if not IN_PROCESS:
+            stack.start_worker()
+        results: dict[str, Any] = asyncio.run(run_benchmarks(stack))
+        if not IN_PROCESS:
+            results["worker_log_tail"] = stack.worker_log.read_text(errors="replace")[-2000:]
+    finally:
+        stack.stop()
+    results["wall_s"] = round(time.perf_counter() - wall, 1)
+    results["temporalio"] = temporalio.__version__
+    results["temporal_db"] = (
+        "external" if os.environ.get("TEMPORAL_ADDRESS") else f"state {TEMPORAL_DB}"
+    )
+    results["levers"] = levers()
+    results["targets"] = targets(results)
+    table = report(results)
+    print("\n" + table, flush=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    results["table"] = table.splitlines()
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(
+        f"results written to {RESULTS.relative_to(ROOT) if RESULTS.is_relative_to(ROOT) else RESULTS}"
+    )
+
+
+if __name__ == "__main__":
+    main()
