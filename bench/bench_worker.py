@@ -25,6 +25,7 @@ READY_LINE = "bench worker ready"
 class ReferenceInput(BaseModel):
     activities: int = 2
     hold: bool = False  # wait for the `release` signal before the activities (runs kept open)
+    local: bool = False  # local activities (as the saga's forward steps run first)
 
 
 @activity.defn(name="bench_noop")
@@ -34,7 +35,8 @@ async def bench_noop(step: int) -> int:
 
 @workflow.defn(name="BenchReferenceWorkflow")
 class ReferenceWorkflow:
-    """`activities` sequential no-op activities, with the saga's forward timeouts and retry."""
+    """`activities` sequential no-op activities, with the saga's forward timeouts and retry;
+    ordinary activities, or local ones with the saga's local-attempt options."""
 
     def __init__(self) -> None:
         self._released = False
@@ -52,6 +54,15 @@ class ReferenceWorkflow:
         if input.hold:
             await workflow.wait_condition(lambda: self._released)
         for step in range(input.activities):
+            if input.local:
+                await workflow.execute_local_activity(
+                    bench_noop,
+                    step,
+                    start_to_close_timeout=timedelta(seconds=10),
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                )
+                continue
             await workflow.execute_activity(
                 bench_noop,
                 step,

@@ -50,9 +50,15 @@ async def unset_defaults(saga: Saga, customers_by_flag: dict[DefaultFlag, list[s
                           f"compensate: restore previous {label} address"),
         )  # fmt: skip
 
-    await asyncio.gather(
-        *(unset(flag, sorted(set(c))) for flag, c in customers_by_flag.items() if c)
+    # Both settle before a failure propagates, so compensation never starts beside a step
+    # still in flight (runs from before `local-first-steps` replay as they ran).
+    outcomes = await asyncio.gather(
+        *(unset(flag, sorted(set(c))) for flag, c in customers_by_flag.items() if c),
+        return_exceptions=saga.local_first,
     )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 @workflow.defn

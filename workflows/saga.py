@@ -52,8 +52,28 @@ FORWARD_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=[*BUSINESS_ERROR_TYPES, HOOK_FAILED],
 )
+FINAL_ERROR_TYPES = frozenset({*BUSINESS_ERROR_TYPES, HOOK_FAILED})
 FORWARD_START_TO_CLOSE = timedelta(seconds=30)
 FORWARD_SCHEDULE_TO_CLOSE = timedelta(hours=6)
+
+# The run's first forward step runs as a local activity: one database transaction in the worker
+# during the run's first workflow task, its result recorded in the history when that task
+# completes, no task-queue round trip. One attempt only. If it fails for an infrastructure reason
+# (database down, timeout, worker trouble), the same step (same operation_id, so a committed
+# attempt is found, not repeated) is handed to an ordinary activity, which the server retries for
+# hours, visibly (attempt, last failure) in the Web UI. Business errors end the step at once.
+#
+# Only the first step: a local activity can commit in a workflow task attempt that is then lost
+# (worker crash; a completion the server rejects because a cancellation arrived meanwhile). The
+# retried task may take another path, e.g. straight to compensation if the cancellation is now in
+# it. The first step's compensation is registered before anything else in every attempt, so its
+# effect is always undone or repeated idempotently; a later local step could be left behind
+# unknown to the run, and a local event release could publish for a run that then compensates
+# (tests/chaos/test_cancellation.py catches both). Every later step is an ordinary activity, its
+# scheduling durable before it runs.
+LOCAL_FIRST_PATCH = "local-first-steps"
+LOCAL_ATTEMPT = RetryPolicy(maximum_attempts=1)
+LOCAL_START_TO_CLOSE = timedelta(seconds=10)
 
 # Compensations never give up on infrastructure errors; only a business error (a conflict: the
 # row was changed by someone else) ends one, and then the run says so as CompensationFailed.
@@ -98,11 +118,16 @@ class Saga:
         # The run's events are staged under its own identity, so any of them can be traced back
         # to the run (and its outcome) by the invariant checker.
         self.event_group_id = f"{info.workflow_id}:{info.run_id}"
+        # Runs started before local-first steps existed replay as they ran: every step an activity.
+        self.local_first = workflow.patched(LOCAL_FIRST_PATCH)
 
     # --- ids minted in the workflow, so a retried activity finds its own earlier effect ---------
 
     def new_id(self, prefix: str) -> str:
-        now_ms = int(workflow.now().timestamp() * 1000)
+        # The run's start time, not the workflow task's: every attempt of the first task (whose
+        # local step may already have committed) mints the same ids.
+        when = workflow.info().start_time if self.local_first else workflow.now()
+        now_ms = int(when.timestamp() * 1000)
         return ids.make_id(prefix, now_ms, workflow.random().getrandbits(80))
 
     def operation_id(self) -> str:
@@ -148,6 +173,7 @@ class Saga:
         result_type: type[T],
         summary: str,
         compensation: tuple[str, BaseModel, str] | None = None,
+        local_first: bool = True,
     ) -> T:
         """Run one forward step; its compensation (activity, undo, summary) is registered first."""
         progress = StepProgress(step=activity, summary=summary, state="running")
@@ -156,21 +182,44 @@ class Saga:
             name, undo, undo_summary = compensation
             self._compensations.append(Compensation(name, undo, undo_summary, progress))
         try:
-            result: T = await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                start_to_close_timeout=FORWARD_START_TO_CLOSE,
-                schedule_to_close_timeout=FORWARD_SCHEDULE_TO_CLOSE,
-                retry_policy=FORWARD_RETRY,
-                summary=summary,
-            )
+            result = await self._execute(activity, arg, result_type, summary, local_first)
         except BaseException as err:
             progress.state = "failed"
             progress.error = _message(err)
             raise
         progress.state = "completed"
         return result
+
+    async def _execute(
+        self, activity: str, arg: Any, result_type: type[T], summary: str, local_first: bool
+    ) -> T:
+        if local_first and self.local_first and len(self.steps) == 1:
+            try:
+                local: T = await workflow.execute_local_activity(
+                    activity,
+                    arg,
+                    result_type=result_type,
+                    start_to_close_timeout=LOCAL_START_TO_CLOSE,
+                    retry_policy=LOCAL_ATTEMPT,
+                    # A cancelled run compensates only once its in-flight step has stopped.
+                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                    summary=summary,
+                )
+                return local
+            except FailureError as err:
+                # (a local activity's own failure arrives unwrapped, not as an ActivityError)
+                if is_cancelled_exception(err) or _is_final(err):
+                    raise
+        durable: T = await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=FORWARD_START_TO_CLOSE,
+            schedule_to_close_timeout=FORWARD_SCHEDULE_TO_CLOSE,
+            retry_policy=FORWARD_RETRY,
+            summary=summary,
+        )
+        return durable
 
     async def hook(
         self, name: str, payload: dict[str, Any], additional_data: dict[str, Any] | None
@@ -183,6 +232,9 @@ class Saga:
             HookCall(hook=name, payload=payload, additional_data=additional_data),
             result_type=int,
             summary=f"hook {name}",
+            # A handler may call slow outside systems: it runs as an ordinary activity, never
+            # cut short by the local-activity timeout and then run again.
+            local_first=False,
         )
 
     async def _release_events(self) -> None:
@@ -292,6 +344,14 @@ def _root_cause(err: BaseException) -> BaseException:
     while isinstance(err, ActivityError) and err.cause is not None:
         err = err.cause
     return err
+
+
+def _is_final(err: FailureError) -> bool:
+    """A failure no retry can change: a business error, a failed hook, anything non-retryable."""
+    root = _root_cause(err)
+    return isinstance(root, ApplicationError) and (
+        root.non_retryable or root.type in FINAL_ERROR_TYPES
+    )
 
 
 def _message(err: BaseException) -> str:

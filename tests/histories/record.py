@@ -3,8 +3,9 @@
 Runs every workflow once against real servers — an embedded PostgreSQL and a Temporal dev server
 started in a temporary folder and removed afterwards — and writes each run's history as
 `tests/histories/<name>.json` (workflow id `history-<name>`). Each scenario starts from fresh
-seed data. Re-record after a deliberate, `workflow.patched`-guarded change, and keep the old files
-for the versions still running in production.
+seed data. Before re-recording after a deliberate, `workflow.patched`-guarded change, move the
+current files into a new `tests/histories/vN/` folder: the versions whose runs may still be open
+must keep replaying.
 
     .venv/bin/python -m tests.histories.record
 """

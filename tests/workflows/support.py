@@ -46,10 +46,12 @@ class ActivityRecord:
     scheduled_event_id: int
     attempts_started: list[int]
     outcome: str | None = None  # completed / failed / timed_out / canceled; None while running
+    local: bool = False  # a local activity (its one attempt recorded as a marker)
 
 
 async def activity_records(handle: WorkflowHandle[Any, Any]) -> list[ActivityRecord]:
-    """The run's activities in the order they were scheduled."""
+    """The run's activities, local and ordinary, in the order they were scheduled (a local
+    activity is recorded when it ends, so it takes the place of its marker)."""
     history = await handle.fetch_history()
     records: dict[int, ActivityRecord] = {}
     outcomes = {
@@ -59,7 +61,17 @@ async def activity_records(handle: WorkflowHandle[Any, Any]) -> list[ActivityRec
         EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: ("canceled", "activity_task_canceled"),
     }
     for event in history.events:
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity":
+                data = json.loads(marker.details["data"].payloads[0].data)
+                summary = event.user_metadata.summary
+                text = json.loads(summary.data) if summary.data else ""
+                records[event.event_id] = ActivityRecord(
+                    data["activity_type"], text, event.event_id, [data["attempt"]],
+                    "failed" if marker.HasField("failure") else "completed", local=True,
+                )  # fmt: skip
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             name = event.activity_task_scheduled_event_attributes.activity_type.name
             summary = event.user_metadata.summary
             text = json.loads(summary.data) if summary.data else ""
@@ -94,11 +106,23 @@ def _strip_updated_at(snapshot: Snapshot) -> Snapshot:
             for t, rows in snapshot.items()}  # fmt: skip
 
 
+def _differences(before: Snapshot, after: Snapshot) -> str:
+    """The rows that differ, table by table (what a failing `assert_restored` reports)."""
+    lines = []
+    for table in sorted(set(before) | set(after)):
+        old = {json.dumps(r, sort_keys=True, default=str) for r in before.get(table, [])}
+        new = {json.dumps(r, sort_keys=True, default=str) for r in after.get(table, [])}
+        lines += [f"{table} - {r}" for r in sorted(old - new)[:5]]
+        lines += [f"{table} + {r}" for r in sorted(new - old)[:5]]
+    return "rows changed:\n" + "\n".join(lines)
+
+
 def assert_restored(before: Snapshot, after: Snapshot) -> None:
     """Every row is back exactly as it was (ids, values, created_at, deleted_at, the outbox);
     only `updated_at` may have moved, and only forward: undoing a change is a write too, and a
     reader that syncs by `updated_at` must see the row again."""
-    assert _strip_updated_at(after) == _strip_updated_at(before)
+    old, new = _strip_updated_at(before), _strip_updated_at(after)
+    assert new == old, _differences(old, new)
     for table, rows in before.items():
         for old, new in zip(rows, after[table], strict=True):
             if "updated_at" in old:
@@ -131,16 +155,22 @@ class Gate:
         self.error: BaseException | None = None
 
 
-def held(activity_fn: Callable[..., Awaitable[Any]], gate: Gate) -> Any:
+def held(activity_fn: Callable[..., Awaitable[Any]], gate: Gate, *, local: bool = False) -> Any:
     """An activity registered under `activity_fn`'s name that waits for `gate` to open, then
-    runs the real activity."""
+    runs the real activity.
+
+    By default it holds the step's ordinary (durable) activity: the step's local attempt fails at
+    once, before touching the database, as an infrastructure error would, and the step is handed
+    over. With `local=True` it holds the local attempt itself."""
     hints = typing.get_type_hints(activity_fn)
     param = next(k for k in hints if k != "return")
 
     async def wrapper(arg: Any) -> Any:
-        gate.entered.set()
-        await gate.opened.wait()
+        if activity.info().is_local != local:
+            raise HandOver(f"{activity_fn.__name__}: not the attempt this test holds")
         try:
+            gate.entered.set()
+            await gate.opened.wait()
             return await activity_fn(arg)
         except BaseException as err:
             gate.error = err
@@ -151,6 +181,10 @@ def held(activity_fn: Callable[..., Awaitable[Any]], gate: Gate) -> Any:
     wrapper.__annotations__ = {"arg": hints[param], "return": hints["return"]}
     wrapper.__name__ = activity_fn.__name__
     return activity.defn(name=activity_fn.__name__)(wrapper)
+
+
+class HandOver(Exception):
+    """A retryable failure: the step's local attempt gives way to its ordinary activity."""
 
 
 # --- seed data ------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """At-least-once delivery, exactly-once effects (DESIGN rule 1).
 
 Every mutating activity the workflows use commits, then its first attempt fails as if the worker
-had crashed before reporting; Temporal runs it again. The run completes, and the database holds
-exactly one effect: one row, one membership, one event, one operation record.
+had crashed before reporting (a run's first step: its local attempt, then attempt 1 of the
+ordinary activity it is handed to); Temporal runs it again. The run completes, and the database
+holds exactly one effect: one row, one membership, one event, one operation record.
 """
 
 from __future__ import annotations
@@ -311,11 +312,18 @@ async def test_activity_repeated_after_commit_has_one_effect(
     async with env.worker(**{case.activity: faulty}):
         handle = await env.start(case.workflow, case.make_input(world))
         result = await handle.result()
-    # The fault really happened: the step completed on its second attempt.
-    attempts = [
-        r.attempts_started for r in await activity_records(handle) if r.name == case.activity
+    # The fault really happened: each ordinary attempt 1 committed and failed, attempt 2 found
+    # the commit. A run's first step runs locally first: that attempt committed and failed too,
+    # and handed the step to an ordinary activity.
+    runs = [
+        (r.local, r.attempts_started, r.outcome)
+        for r in await activity_records(handle)
+        if r.name == case.activity
     ]
-    assert attempts and all(a == [2] for a in attempts), attempts
+    local = [run for run in runs if run[0]]
+    durable = [run for run in runs if not run[0]]
+    assert durable and all(run == (False, [2], "completed") for run in durable), runs
+    assert all(run == (True, [1], "failed") for run in local) and len(local) <= 1, runs
     await case.check(env, world, event_group(handle), result)
 
 

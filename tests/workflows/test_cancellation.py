@@ -183,3 +183,33 @@ async def test_cancel_during_compensation_lets_the_compensation_finish(
     ]
     assert progress.status == "compensated"
     assert_restored(before, await env.snapshot())
+
+
+async def test_cancel_while_the_local_first_step_runs_stops_it_and_fences_it_off(
+    env: Env, service: CustomerModuleService
+) -> None:
+    """update-customers is cancelled while its first step runs as a local activity in the worker.
+    The local attempt is cancelled there, before it commits; only then does the compensation run,
+    finds nothing to undo and fences the operation off. Nothing changed."""
+    world = await seed(service)
+    before = await env.snapshot()
+    gate = Gate()
+    update = held(env.activities.update_entities, gate, local=True)
+    async with env.worker(update_entities=update):
+        handle = await env.start(
+            UpdateCustomersWorkflow.run,
+            wm.UpdateCustomersInput(selector={"id": world.guest}, update={"last_name": "Gone"}),
+        )
+        cause = await cancel_when_held(env, handle, gate)
+        await asyncio.wait_for(gate.finished.wait(), 15)
+
+    assert isinstance(cause, CancelledError)
+    assert isinstance(gate.error, asyncio.CancelledError)  # stopped before the real update ran
+    records = [(r.name, r.local, r.outcome) for r in await activity_records(handle)]
+    assert records == [
+        ("update_entities", True, "failed"),
+        ("restore_updated_fields", False, "completed"),
+        ("discard_events", False, "completed"),
+    ]
+    assert_restored(before, await env.snapshot())
+    assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.updated'") == 0

@@ -75,6 +75,9 @@ async def test_database_outage_is_retried_until_the_database_is_back(
         "SELECT count(*) FROM event_outbox WHERE name = 'customer.created' AND status = 'released'"
     )
     assert released == 1
-    create = next(r for r in await activity_records(handle) if r.name == "create_customers")
-    assert create.outcome == "completed"
-    assert create.attempts_started[-1] > 1
+    # The step's one local attempt failed on the connection and handed the step to an ordinary
+    # activity, which the server retried until the database was back.
+    local, durable = [r for r in await activity_records(handle) if r.name == "create_customers"]
+    assert (local.local, local.outcome) == (True, "failed")
+    assert (durable.local, durable.outcome) == (False, "completed")
+    assert durable.attempts_started[-1] > 1

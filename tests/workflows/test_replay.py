@@ -1,6 +1,8 @@
-"""Determinism: the recorded histories (tests/histories/*.json, made by tests/histories/record.py)
-replay without a non-determinism error on today's workflow code. A change to a workflow that
-alters its commands must be guarded with `workflow.patched(...)`, or this test fails."""
+"""Determinism: the recorded histories replay without a non-determinism error on today's workflow
+code. tests/histories/*.json are today's (made by tests/histories/record.py); each subfolder keeps
+the histories of an earlier version whose runs may still be open (v1: every step an ordinary
+activity, before `local-first-steps`). A change to a workflow that alters its commands must be
+guarded with `workflow.patched(...)`, or this test fails."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from activities.hooks import HookRegistry
 from workflows import ALL_WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
-FILES = sorted(HISTORIES.glob("*.json"))
+FILES = sorted(HISTORIES.rglob("*.json"))
+VERSIONS = sorted({p.parent for p in FILES})
 
 
 @workflow.defn(name="CreateCustomerGroupsWorkflow", sandboxed=False)
@@ -38,12 +41,23 @@ def workflow_type(history: WorkflowHistory) -> str:
     return started.workflow_type.name
 
 
-def test_every_workflow_has_a_recorded_history() -> None:
-    recorded = {workflow_type(load(p)) for p in FILES}
+@pytest.mark.parametrize("version", VERSIONS, ids=[v.name for v in VERSIONS])
+def test_every_workflow_has_a_recorded_history(version: Path) -> None:
+    recorded = {workflow_type(load(p)) for p in version.glob("*.json")}
     assert recorded == {w.__name__ for w in ALL_WORKFLOWS}
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_todays_histories_run_their_steps_as_local_activities() -> None:
+    """Today's histories were recorded by today's code: with the patch marker and the forward
+    steps as local-activity markers, not (only) the v1 shape."""
+    for path in HISTORIES.glob("*.json"):
+        events = load(path).events
+        markers = [e.marker_recorded_event_attributes.marker_name for e in events
+                   if e.HasField("marker_recorded_event_attributes")]  # fmt: skip
+        assert "core_patch" in markers and "core_local_activity" in markers, (path.name, markers)
+
+
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(HISTORIES)) for p in FILES])
 async def test_history_replays(path: Path, hooks: HookRegistry) -> None:
     # `hooks` guarantees no handler is registered: the histories were recorded without any.
     history = load(path)
