@@ -5,10 +5,12 @@ SIGINT / SIGTERM, then drains in-flight tasks and exits."""
 from __future__ import annotations
 
 import asyncio
+import compileall
 import logging
 import signal
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -48,12 +50,25 @@ def metrics_runtime(port: int) -> Runtime:
     )
 
 
+def compile_workflow_modules() -> None:
+    """Write the workflow modules' bytecode if it is missing or stale.
+
+    The workflow sandbox imports these modules afresh for every run. With bytecode on disk that
+    is a load; without it, a compile of the source each time (about an eighth of the worker's CPU
+    per run). Python writes no bytecode when PYTHONDONTWRITEBYTECODE is set, as in our image and
+    many others, so the worker does it once here. A read-only tree only costs the speed."""
+    package = Path(__file__).resolve().parent / "workflows"
+    if not compileall.compile_dir(package, quiet=2):
+        log.info("could not write bytecode for %s: workflow runs compile its source", package)
+
+
 def build_worker(
     client: Client,
     activities: CustomerActivities | Sequence[Callable[..., Any]],
     settings: Settings,
     task_queue: str | None = None,
 ) -> Worker:
+    compile_workflow_modules()
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

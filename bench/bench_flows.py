@@ -350,15 +350,14 @@ class Workload:
         return await self.flows.link_customers_to_group(self.group_id, add=[customer_id])
 
     async def reference(
-        self, activities: int, hold: bool = False, local: bool = False
+        self, activities: int, hold: bool = False, local: int = 0
     ) -> WorkflowHandle[Any, Any]:
         # The client's own start path (same options: id policies, summary, ...).
-        kind = "local" if local else "ordinary"
         return await self.flows._start(
             ReferenceWorkflow.run,
             ReferenceInput(activities=activities, hold=hold, local=local),
             "bench-reference",
-            f"Reference: {activities} no-op {kind} activities",
+            f"Reference: {activities} no-op activities, {local} of them local",
             None,
         )
 
@@ -395,13 +394,14 @@ async def seed_customers(database_url: str, count: int, tag: str) -> list[str]:
         await engine.dispose()
 
 
-def reference_name(activities: int, local: bool) -> str:
-    return f"reference{'-local' if local else ''}:{activities}"
+def reference_name(activities: int, local: int) -> str:
+    """ "reference:<activities>:<how many of them, from the first, are local>"."""
+    return f"reference:{activities}:{local}"
 
 
-def parse_reference(name: str) -> tuple[int, bool]:
-    kind, activities = name.split(":")
-    return int(activities), kind.endswith("-local")
+def parse_reference(name: str) -> tuple[int, int]:
+    _, activities, local = name.split(":")
+    return int(activities), int(local)
 
 
 async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
@@ -694,12 +694,12 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
     for name in WORKFLOWS:
         h = histories[name] = await activity_counts(client, await first_run(w, name))
         w.ref_activities[name] = len(h["activities"])
-        same_shape[name] = reference_name(len(h["activities"]), h["local"] == len(h["activities"]))
+        same_shape[name] = reference_name(len(h["activities"]), h["local"])
         log(f"  {LABELS[name]}: {histories[name]}")
     # The same-shape reference of each workflow, and the ordinary-activity one of the same length
     # (what the workflows cost before their steps ran as local activities).
     ref_names = sorted(
-        {*same_shape.values(), *(reference_name(n, False) for n in w.ref_activities.values())}
+        {*same_shape.values(), *(reference_name(n, 0) for n in w.ref_activities.values())}
     )
     for ref in ref_names:
         histories[ref] = await activity_counts(client, await first_run(w, ref))
@@ -729,9 +729,7 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
     return {
         "histories": histories,
         "reference_for": same_shape,
-        "ordinary_reference_for": {
-            n: reference_name(a, False) for n, a in w.ref_activities.items()
-        },
+        "ordinary_reference_for": {n: reference_name(a, 0) for n, a in w.ref_activities.items()},
         "latency": lat,
         "throughput": thr,
         "rss": {"update_blocked": rss_real, "reference_held": rss_reference},
@@ -800,7 +798,7 @@ def report(results: dict[str, Any]) -> str:
             label = LABELS[name]
         else:
             activities, local = parse_reference(name)
-            label = f"reference ({activities} no-op {'local' if local else 'ordinary'})"
+            label = f"reference ({activities} no-op, {local} local)"
         acts = len(results["histories"][name]["activities"])
         row = f"{label:<38}{acts:>5}{lat['p50_ms']:>7.1f}ms{lat['p95_ms']:>7.1f}ms{lat['mean_ms']:>7.1f}ms"
         for c in CLIENTS:

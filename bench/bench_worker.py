@@ -25,7 +25,7 @@ READY_LINE = "bench worker ready"
 class ReferenceInput(BaseModel):
     activities: int = 2
     hold: bool = False  # wait for the `release` signal before the activities (runs kept open)
-    local: bool = False  # local activities (as the saga's forward steps run first)
+    local: int = 0  # how many of the activities, from the first, run as local activities
 
 
 @activity.defn(name="bench_noop")
@@ -35,8 +35,9 @@ async def bench_noop(step: int) -> int:
 
 @workflow.defn(name="BenchReferenceWorkflow")
 class ReferenceWorkflow:
-    """`activities` sequential no-op activities, with the saga's forward timeouts and retry;
-    ordinary activities, or local ones with the saga's local-attempt options."""
+    """`activities` sequential no-op activities, with the saga's forward timeouts and retry; the
+    first `local` of them local activities with the saga's local-attempt options (as a run's
+    first step runs)."""
 
     def __init__(self) -> None:
         self._released = False
@@ -54,7 +55,7 @@ class ReferenceWorkflow:
         if input.hold:
             await workflow.wait_condition(lambda: self._released)
         for step in range(input.activities):
-            if input.local:
+            if step < input.local:
                 await workflow.execute_local_activity(
                     bench_noop,
                     step,

@@ -1,40 +1,73 @@
-"""Customer workflows: deterministic sagas over the Customer Module activities."""
+"""Customer workflows: deterministic sagas over the Customer Module activities.
 
-from workflows.addresses import (
-    CreateCustomerAddressesWorkflow,
-    DeleteCustomerAddressesWorkflow,
-    UpdateCustomerAddressesWorkflow,
-)
-from workflows.customers import (
-    CreateCustomerAccountWorkflow,
-    CreateCustomersWorkflow,
-    DeleteCustomersWorkflow,
-    RemoveCustomerAccountWorkflow,
-    UpdateCustomersWorkflow,
-)
-from workflows.groups import (
-    CreateCustomerGroupsWorkflow,
-    DeleteCustomerGroupsWorkflow,
-    LinkCustomerGroupsToCustomerWorkflow,
-    LinkCustomersToCustomerGroupWorkflow,
-    UpdateCustomerGroupsWorkflow,
-)
+The names below are loaded on first use (PEP 562). The workflow sandbox imports the package
+afresh for every run; importing only the module of the workflow being run (not all thirteen,
+each with its `@workflow.defn` to process) keeps that per-run cost small.
+"""
 
-ALL_WORKFLOWS: list[type] = [
-    CreateCustomersWorkflow,
-    UpdateCustomersWorkflow,
-    DeleteCustomersWorkflow,
-    CreateCustomerAccountWorkflow,
-    RemoveCustomerAccountWorkflow,
-    CreateCustomerAddressesWorkflow,
-    UpdateCustomerAddressesWorkflow,
-    DeleteCustomerAddressesWorkflow,
-    CreateCustomerGroupsWorkflow,
-    UpdateCustomerGroupsWorkflow,
-    DeleteCustomerGroupsWorkflow,
-    LinkCustomersToCustomerGroupWorkflow,
-    LinkCustomerGroupsToCustomerWorkflow,
-]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflows.addresses import (
+        CreateCustomerAddressesWorkflow,
+        DeleteCustomerAddressesWorkflow,
+        UpdateCustomerAddressesWorkflow,
+    )
+    from workflows.customers import (
+        CreateCustomerAccountWorkflow,
+        CreateCustomersWorkflow,
+        DeleteCustomersWorkflow,
+        RemoveCustomerAccountWorkflow,
+        UpdateCustomersWorkflow,
+    )
+    from workflows.groups import (
+        CreateCustomerGroupsWorkflow,
+        DeleteCustomerGroupsWorkflow,
+        LinkCustomerGroupsToCustomerWorkflow,
+        LinkCustomersToCustomerGroupWorkflow,
+        UpdateCustomerGroupsWorkflow,
+    )
+
+    ALL_WORKFLOWS: list[type]
+
+# workflow class → its module, in ALL_WORKFLOWS order
+_MODULES = {
+    "CreateCustomersWorkflow": "customers",
+    "UpdateCustomersWorkflow": "customers",
+    "DeleteCustomersWorkflow": "customers",
+    "CreateCustomerAccountWorkflow": "customers",
+    "RemoveCustomerAccountWorkflow": "customers",
+    "CreateCustomerAddressesWorkflow": "addresses",
+    "UpdateCustomerAddressesWorkflow": "addresses",
+    "DeleteCustomerAddressesWorkflow": "addresses",
+    "CreateCustomerGroupsWorkflow": "groups",
+    "UpdateCustomerGroupsWorkflow": "groups",
+    "DeleteCustomerGroupsWorkflow": "groups",
+    "LinkCustomersToCustomerGroupWorkflow": "groups",
+    "LinkCustomerGroupsToCustomerWorkflow": "groups",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ALL_WORKFLOWS":
+        return [__getattr__(workflow) for workflow in _MODULES]
+    module = _MODULES.get(name)
+    if module == "customers":
+        from workflows import customers
+
+        return getattr(customers, name)
+    if module == "addresses":
+        from workflows import addresses
+
+        return getattr(addresses, name)
+    if module == "groups":
+        from workflows import groups
+
+        return getattr(groups, name)
+    raise AttributeError(f"module 'workflows' has no attribute {name!r}")
+
 
 __all__ = [
     "ALL_WORKFLOWS",

@@ -8,14 +8,12 @@ from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
-from workflows.saga import Saga, SagaState, StepProgress
+from workflows.saga import Saga
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.models import Progress
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class Progress(BaseModel):
-    status: SagaState
-    steps: list[StepProgress]
 
 
 class SagaWorkflow:

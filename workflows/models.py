@@ -6,7 +6,7 @@ model with defaults could not tell apart from an explicit null once serialised.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,3 +113,25 @@ class LinkResult(BaseModel):
 
     added: list[tuple[str, str]]
     removed: list[tuple[str, str]]
+
+
+# --- the `progress` query (defined here, in a pure pass-through module: a pydantic model class
+# built inside the sandbox would be built again for every run) ---------------------------------
+
+StepState = Literal["running", "completed", "failed", "compensating", "compensated",
+                    "compensation_failed", "skipped"]  # fmt: skip
+SagaState = Literal["running", "completed", "compensating", "compensated", "compensation_failed"]
+
+
+class StepProgress(BaseModel):
+    """One line of the `progress` query."""
+
+    step: str
+    summary: str
+    state: StepState
+    error: str | None = None
+
+
+class Progress(BaseModel):
+    status: SagaState
+    steps: list[StepProgress]

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from codec import tags
     from customer_service import ids
     from customer_service.errors import BUSINESS_ERROR_TYPES
+    from workflows.models import SagaState, StepProgress
 
 T = TypeVar("T")
 
@@ -84,19 +85,6 @@ COMPENSATION_RETRY = RetryPolicy(
     non_retryable_error_types=list(BUSINESS_ERROR_TYPES),
 )
 COMPENSATION_START_TO_CLOSE = timedelta(seconds=30)
-
-StepState = Literal["running", "completed", "failed", "compensating", "compensated",
-                    "compensation_failed", "skipped"]  # fmt: skip
-SagaState = Literal["running", "completed", "compensating", "compensated", "compensation_failed"]
-
-
-class StepProgress(BaseModel):
-    """One line of the `progress` query."""
-
-    step: str
-    summary: str
-    state: StepState
-    error: str | None = None
 
 
 @dataclass

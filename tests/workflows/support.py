@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
 from customer_service import CustomerModuleService
-from workflows.base import Progress
+from workflows.models import Progress
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
