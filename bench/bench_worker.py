@@ -59,7 +59,7 @@ class ReferenceWorkflow:
                 await workflow.execute_local_activity(
                     bench_noop,
                     step,
-                    start_to_close_timeout=timedelta(seconds=10),
+                    start_to_close_timeout=timedelta(seconds=5),
                     retry_policy=RetryPolicy(maximum_attempts=1),
                     cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
                 )

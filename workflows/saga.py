@@ -74,7 +74,7 @@ FORWARD_SCHEDULE_TO_CLOSE = timedelta(hours=6)
 # scheduling durable before it runs.
 LOCAL_FIRST_PATCH = "local-first-steps"
 LOCAL_ATTEMPT = RetryPolicy(maximum_attempts=1)
-LOCAL_START_TO_CLOSE = timedelta(seconds=10)
+LOCAL_START_TO_CLOSE = timedelta(seconds=5)  # longer (say, waiting on row locks): hand over
 
 # Compensations never give up on infrastructure errors; only a business error (a conflict: the
 # row was changed by someone else) ends one, and then the run says so as CompensationFailed.
