@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -106,8 +106,10 @@ class Saga:
         # The run's events are staged under its own identity, so any of them can be traced back
         # to the run (and its outcome) by the invariant checker.
         self.event_group_id = f"{info.workflow_id}:{info.run_id}"
-        # Runs started before local-first steps existed replay as they ran: every step an activity.
+        # Runs started before this patch replay as they ran: every step an ordinary activity, ids
+        # from the task's clock, parallel steps not settled first, one upsert per change.
         self.local_first = workflow.patched(LOCAL_FIRST_PATCH)
+        self._pending: dict[str, SearchAttributeUpdate[Any]] = {}
 
     # --- ids minted in the workflow, so a retried activity finds its own earlier effect ---------
 
@@ -125,7 +127,9 @@ class Saga:
 
     def set_status(self, status: SagaState) -> None:
         self.status = status
-        workflow.upsert_search_attributes([SAGA_STATUS.value_set(status)])
+        self._upsert([SAGA_STATUS.value_set(status)])
+        if status != "running":  # "running" goes out with the run's first step
+            self.flush_search_attributes()
         if status in ("completed", "compensated", "compensation_failed"):
             workflow.metric_meter().create_counter(
                 "customer_flows_saga_runs", "Saga runs that ended, by outcome"
@@ -145,11 +149,30 @@ class Saga:
             (CUSTOMER_GROUP_ID, group_ids),
         ):
             if values:
-                current = list(workflow.info().typed_search_attributes.get(key) or [])
+                pending = self._pending.get(key.name)
+                current: list[str] = list(
+                    (pending.value if pending is not None
+                     else workflow.info().typed_search_attributes.get(key)) or []
+                )  # fmt: skip
                 merged = list(dict.fromkeys([*current, *values]))[:100]
                 updates.append(key.value_set(merged))
         if updates:
+            self._upsert(updates)
+
+    def _upsert(self, updates: list[SearchAttributeUpdate[Any]]) -> None:
+        if not self.local_first:  # runs from before the patch replay with one upsert per change
             workflow.upsert_search_attributes(updates)
+            return
+        for update in updates:
+            self._pending[update.key.name] = update
+
+    def flush_search_attributes(self) -> None:
+        """Send the changes gathered since the last flush as one upsert (each upsert is a
+        history event and a visibility write): before a step's activity, and at each change of
+        the saga's state but the first."""
+        if self._pending:
+            workflow.upsert_search_attributes(list(self._pending.values()))
+            self._pending.clear()
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -181,6 +204,7 @@ class Saga:
     async def _execute(
         self, activity: str, arg: Any, result_type: type[T], summary: str, local_first: bool
     ) -> T:
+        self.flush_search_attributes()
         if local_first and self.local_first and len(self.steps) == 1:
             try:
                 local: T = await workflow.execute_local_activity(
