@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from codec import tags
 from codec.keys import load_key_ring
@@ -22,4 +22,11 @@ def data_converter(settings: Settings) -> DataConverter:
         return pydantic_data_converter
     tag_key_id = settings.pii_tag_key_id or ring.active
     tags.configure(hmac.new(ring.keys[tag_key_id], b"customer-email-tag", hashlib.sha256).digest())
-    return dataclasses.replace(pydantic_data_converter, payload_codec=EncryptionCodec(ring))
+    # Failure messages and stack traces are encrypted too: business errors name the email or id
+    # they are about ("Customer with email: ..., already exists"), and a database error's cause
+    # chain can quote the row it could not write.
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowFailureError
 from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import ApplicationError
 
 from activities.customer_activities import CustomerActivities
 from codec import tags
@@ -68,6 +70,36 @@ async def test_history_holds_no_pii_in_clear(
         SearchAttributeKey.for_keyword_list("CustomerEmail")
     )
     assert emails == [tag]
+
+
+async def test_failures_in_history_hold_no_pii_in_clear(
+    temporal_address: str, service: CustomerModuleService, pii_settings: Settings
+) -> None:
+    """A business error names the email it is about; with a key set, the failure's message and
+    stack trace are encrypted like the payloads (the codec client still reads them)."""
+    plain = await connect(Settings(), temporal_address)
+    client = await connect(pii_settings, temporal_address)
+    queue = f"pii-{uuid.uuid4().hex[:8]}"
+    email = f"taken.person.{uuid.uuid4().hex[:6]}@example.com"
+    await service.create_customers([{"email": email, "has_account": False}])
+    async with build_worker(client, CustomerActivities(service), pii_settings, queue):
+        handle = await client.start_workflow(
+            CreateCustomersWorkflow.run,
+            CreateCustomersInput.model_validate({"customers_data": [{"email": email}]}),
+            id=f"pii-{uuid.uuid4().hex}",
+            task_queue=queue,
+        )
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "invalid_data"
+    assert email in cause.message  # decrypted for the codec client
+
+    history = await plain.get_workflow_handle(handle.id).fetch_history()
+    raw = json.dumps(history.to_json_dict())
+    assert "invalid_data" in raw  # the failure is there; its words are not
+    assert email not in raw
+    assert base64.b64encode(email.encode()).decode()[:12] not in raw
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
