@@ -856,8 +856,12 @@ def report(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
+    import signal
+
     import temporalio
 
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the servers below are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wall = time.perf_counter()
     stack = Stack()
     try:

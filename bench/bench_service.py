@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -679,6 +680,8 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server below is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wall = time.perf_counter()
     server: EmbeddedPostgres | None = None
     root: Path | None = None
