@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
@@ -77,6 +78,9 @@ def build_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # A start whose input does not validate fails its run (typed invalid_data, see
+        # codec.converter.FailureConverter) rather than its workflow task, retried forever.
+        workflow_failure_exception_types=[ValidationError],
     )
 
 

@@ -6,20 +6,50 @@ import dataclasses
 import hashlib
 import hmac
 
+from pydantic import ValidationError
+from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadConverter
+from temporalio.exceptions import ApplicationError
 
 from codec import tags
 from codec.keys import load_key_ring
 from codec.payload_codec import EncryptionCodec
+from customer_service.validation import describe
 from settings import Settings
+
+
+class FailureConverter(DefaultFailureConverter):
+    """Temporal's failure converter, with pydantic's ValidationError sent as Medusa's typed
+    invalid_data naming the field. The worker fails a run with it when a start's input does
+    not validate (a start that bypassed the client): the run fails at once, typed, instead of
+    its first workflow task failing and being retried without end."""
+
+    def to_failure(
+        self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
+    ) -> None:
+        if isinstance(exception, ValidationError):
+            error = describe(exception)
+            exception = ApplicationError(
+                error.message, error.to_dict(), type=error.type, non_retryable=True
+            )
+        super().to_failure(exception, payload_converter, failure)
+
+
+class EncryptedFailureConverter(FailureConverter):
+    """The same, with messages and stack traces moved into the (encrypted) encoded attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
 
 
 def data_converter(settings: Settings) -> DataConverter:
     ring = load_key_ring(settings)
     if ring is None:
         tags.configure(None)
-        return pydantic_data_converter
+        return dataclasses.replace(
+            pydantic_data_converter, failure_converter_class=FailureConverter
+        )
     tag_key_id = settings.pii_tag_key_id or ring.active
     tags.configure(hmac.new(ring.keys[tag_key_id], b"customer-email-tag", hashlib.sha256).digest())
     # Failure messages and stack traces are encrypted too: business errors name the email or id
@@ -28,5 +58,5 @@ def data_converter(settings: Settings) -> DataConverter:
     return dataclasses.replace(
         pydantic_data_converter,
         payload_codec=EncryptionCodec(ring),
-        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        failure_converter_class=EncryptedFailureConverter,
     )

@@ -13,10 +13,11 @@ from customer_service.schemas import MAX_BATCH
 M = TypeVar("M", bound=BaseModel)
 
 
-def _describe(error: ValidationError, root: str) -> InvalidDataError:
+def describe(error: ValidationError, root: str = "") -> InvalidDataError:
+    """The first thing pydantic rejected, as Medusa's invalid_data naming the field."""
     first = error.errors()[0]
     location = ".".join(str(p) for p in first["loc"])
-    field = f"{root}.{location}" if location else root
+    field = ".".join(part for part in (root, location) if part) or error.title
     if first["type"] == "extra_forbidden":
         message = f"Unrecognized field: '{field}'"
     else:
@@ -36,7 +37,7 @@ def parse(model: type[M], value: Any, root: str) -> M:
     try:
         return model.model_validate(dict(value))
     except ValidationError as exc:
-        raise _describe(exc, root) from None
+        raise describe(exc, root) from None
 
 
 def parse_many(model: type[M], value: Any, root: str) -> tuple[list[M], bool]:

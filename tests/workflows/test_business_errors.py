@@ -3,11 +3,13 @@ nothing was retried, the run fails with Medusa's error type and message, and not
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from customer_service import CustomerModuleService
 from tests.workflows.conftest import Env
@@ -181,4 +183,34 @@ async def test_business_error_fails_the_run_on_the_first_attempt(
     else:
         # After the failure only compensations ran (each a no-op here).
         assert set(after_failure([r.name for r in records], case.activity)) <= COMPENSATIONS
+    assert_restored(before, await env.snapshot())
+
+
+@pytest.mark.parametrize(
+    ("workflow", "raw", "message"),
+    [
+        ("CreateCustomersWorkflow", {"customers_data": [{"email": "not-an-email"}]},
+         "Invalid customers_data.0.email: is not a valid email address"),
+        ("CreateCustomerGroupsWorkflow", {"groups": [{"name": "x", "colour": "red"}]},
+         "Unrecognized field: 'groups.0.colour'"),
+        ("UpdateCustomersWorkflow", {"selector": "everyone"},
+         "Invalid selector: Input should be an object"),
+    ],
+)  # fmt: skip
+async def test_a_start_that_bypasses_the_client_with_bad_input_fails_at_once(
+    env: Env, workflow: str, raw: dict[str, Any], message: str
+) -> None:
+    """Input sent straight to Temporal (not through CustomerFlows, which validates first) that
+    the workflow's input model rejects: the run fails at once with invalid_data naming the
+    field, instead of its first workflow task failing and being retried without end."""
+    before = await env.snapshot()
+    async with env.worker():
+        handle = await env.start(workflow, raw)
+        cause = await asyncio.wait_for(failure_of(handle), 15)
+    assert (cause.type, cause.non_retryable) == ("invalid_data", True)
+    assert cause.message.startswith(message), cause.message
+    assert cause.details[0]["field"] in message
+    events = [e.event_type for e in (await handle.fetch_history()).events]
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED not in events
+    assert await activity_records(handle) == []
     assert_restored(before, await env.snapshot())
