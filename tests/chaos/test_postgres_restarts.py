@@ -69,7 +69,9 @@ async def test_postgres_restarts_are_waited_out(
                         "create customer", flows.start_create_customers,
                         [{"email": f"pg-{tag}-{k}@example.com", "first_name": f"First{k}",
                           "addresses": [{"city": "Lisbon", "is_default_shipping": True}]}],
-                        additional_data={"chaos_delay": round(rng.uniform(0.05, 0.4), 2)},
+                        # Each run stays open longer than the 0.25 s between starts, so the
+                        # short outages always hit runs in flight (asserted below).
+                        additional_data={"chaos_delay": round(rng.uniform(0.3, 0.8), 2)},
                         request_id=f"{tag}-create-{k}",
                     )  # fmt: skip
 
