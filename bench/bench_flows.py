@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ import bench_worker  # noqa: E402
 import psutil  # noqa: E402
 from bench_worker import READY_LINE, ReferenceInput, ReferenceWorkflow  # noqa: E402
 from sqlalchemy import text  # noqa: E402
+from stats import percentile, summary  # noqa: E402
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle  # noqa: E402
 
@@ -99,27 +99,6 @@ LABELS = {
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def summary(samples_s: list[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in samples_s]
-    return {
-        "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-        "min_ms": round(min(ms), 2),
-    }
 
 
 # --- the stack ---------------------------------------------------------------------------------
@@ -566,13 +545,20 @@ async def open_reference_runs(w: Workload, stack: Stack) -> dict[str, Any]:
     assert all(r == 0 for r in results)
     after = stack.worker_rss_mb()
     log(f"  released: all completed; worker RSS {after:.0f} MB")
+    return rss_phase(before, open_rss, after, open_s, len(results))
+
+
+def rss_phase(
+    before: float, open_rss: float, after: float, open_s: float, completed: int
+) -> dict[str, Any]:
+    """One RSS phase's figures, as the report reads them."""
     return {
         "open_runs": OPEN_RUNS,
         "rss_before_mb": round(before, 1),
         "rss_open_mb": round(open_rss, 1),
         "rss_after_mb": round(after, 1),
         "open_s": round(open_s, 1),
-        "completed": len(results),
+        "completed": completed,
     }
 
 
@@ -633,14 +619,7 @@ async def open_real_runs(w: Workload, stack: Stack, database_url: str) -> dict[s
         f"{'' if completed == OPEN_RUNS else f', {OPEN_RUNS - completed} terminated'}; "
         f"worker RSS {after:.0f} MB"
     )
-    return {
-        "open_runs": OPEN_RUNS,
-        "rss_before_mb": round(before, 1),
-        "rss_open_mb": round(open_rss, 1),
-        "rss_after_mb": round(after, 1),
-        "open_s": round(open_s, 1),
-        "completed": completed,
-    }
+    return rss_phase(before, open_rss, after, open_s, completed)
 
 
 async def _closed(handle: WorkflowHandle[Any, Any]) -> bool:

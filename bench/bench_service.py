@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
 import psycopg  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from stats import summary  # noqa: E402
 
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from customer_service.filters import escape_like  # noqa: E402
@@ -202,26 +203,6 @@ FROM g, LATERAL (
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
-def summary(samples_s: list[float]) -> dict[str, float]:
-    ms = [s * 1000 for s in samples_s]
-    return {
-        "n": len(ms),
-        "p50_ms": round(percentile(ms, 50), 3),
-        "p95_ms": round(percentile(ms, 95), 3),
-        "mean_ms": round(statistics.fmean(ms), 3),
-        "min_ms": round(min(ms), 3),
-    }
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], warmup: int, reps: int) -> list[float]:
@@ -477,7 +458,7 @@ async def bench_search(
         ref_plan = await explain(engine, ref_sql, ref_params, REFERENCE_SETTINGS)
         b_nodes = plan_nodes(ref_plan["Plan"])
 
-        sa, sb = summary(a), summary(b)
+        sa, sb = summary(a, 3), summary(b, 3)
         row = {
             "kind": kind,
             "term": term,
@@ -517,7 +498,7 @@ async def bench_search(
             await call()
             mixed[kind].append(time.perf_counter() - t0)
     for row in results:
-        row["ours_mixed"] = summary(mixed[row["kind"]])
+        row["ours_mixed"] = summary(mixed[row["kind"]], 3)
         log(
             f"  {row['kind']:<10} p50 {row['ours_mixed']['p50_ms']:8.2f} ms  "
             f"p95 {row['ours_mixed']['p95_ms']:8.2f} ms"
@@ -546,7 +527,7 @@ async def bench_single_create(service: CustomerModuleService) -> dict[str, Any]:
 
     log(f"single create: {CREATE_WARMUP} warm-up + {CREATE_REPS} timed sequential calls")
     samples = await timed(one, CREATE_WARMUP, CREATE_REPS)
-    s = summary(samples)
+    s = summary(samples, 3)
     log(f"  p50 {s['p50_ms']:.2f} ms  p95 {s['p95_ms']:.2f} ms")
     return s
 
