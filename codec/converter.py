@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from codec import tags
 from codec.keys import load_key_ring
 from codec.payload_codec import EncryptionCodec
-from customer_service.validation import describe
+from customer_service.validation import invalid_data
 from settings import Settings
 
 
@@ -29,7 +29,7 @@ class FailureConverter(DefaultFailureConverter):
         self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
     ) -> None:
         if isinstance(exception, ValidationError):
-            error = describe(exception)
+            error = invalid_data(exception)
             exception = ApplicationError(
                 error.message, error.to_dict(), type=error.type, non_retryable=True
             )

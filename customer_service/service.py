@@ -65,11 +65,11 @@ from customer_service.schemas import (
     WriteContext,
 )
 from customer_service.validation import (
-    parse,
-    parse_id,
-    parse_ids,
-    parse_many,
-    parse_optional_id,
+    validate,
+    validate_id,
+    validate_ids,
+    validate_many,
+    validate_optional_id,
 )
 
 D = TypeVar("D", bound=DTO)
@@ -138,7 +138,7 @@ def _reuse_ids(rows: list[dict[str, Any]], recorded: Mapping[str, Any]) -> None:
 
 
 def _ctx(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
-    return WriteContext() if ctx is None else parse(WriteContext, ctx, "ctx")
+    return WriteContext() if ctx is None else validate(WriteContext, ctx, "ctx")
 
 
 class CustomerModuleService:
@@ -212,7 +212,7 @@ class CustomerModuleService:
         if isinstance(target, Mapping):
             where = compile_filter(spec, target, root)
         else:
-            wanted = parse_ids(target, "id" if single else "ids")
+            wanted = validate_ids(target, "id" if single else "ids")
             where = tbl.c.id.in_(wanted)
         query = select(tbl).where(where, live(spec)).order_by(tbl.c.id).with_for_update()
         rows = [row_dict(r) for r in (await session.execute(query)).all()]
@@ -292,12 +292,12 @@ class CustomerModuleService:
         nothing is written and `ConflictError.details` lists every conflicting field."""
         if not isinstance(restores, list | tuple):
             raise InvalidDataError("Invalid restores: expected a list", field="restores")
-        items = [parse(FieldRestore, r, f"restores[{i}]") for i, r in enumerate(restores)]
+        items = [validate(FieldRestore, r, f"restores[{i}]") for i, r in enumerate(restores)]
         updatable = _UPDATE_INPUTS[spec.name]
         for i, item in enumerate(items):
             # Only fields an update may write, with values it would accept (types, NUL, length).
-            parse(updatable, item.expected, f"restores[{i}].expected")
-            parse(updatable, item.previous, f"restores[{i}].previous")
+            validate(updatable, item.expected, f"restores[{i}].expected")
+            validate(updatable, item.previous, f"restores[{i}].previous")
         async with transaction(self._sessions) as session:
             return await self._restore_fields_in(session, spec, items)
 
@@ -361,7 +361,7 @@ class CustomerModuleService:
                     )
                 where = compile_filter(spec, target, "selector")
             else:
-                id_list = parse_ids(target)
+                id_list = validate_ids(target)
                 if not id_list:
                     return []
                 where = tbl.c.id.in_(id_list)
@@ -416,7 +416,7 @@ class CustomerModuleService:
     async def _soft_delete_or_restore(
         self, spec: EntitySpec, target: Any, deleting: bool, ctx: Any = None, op: str = ""
     ) -> dict[str, list[str]]:
-        id_list = parse_ids(target)
+        id_list = validate_ids(target)
         context = _ctx(ctx)
         key = f"{table(spec).name}_id"
         async with transaction(self._sessions, context.event_group_id) as session:
@@ -460,7 +460,7 @@ class CustomerModuleService:
         A customer whose given id already exists with the same content is returned as it is, so
         a repeated call has one effect; with different content it is an "already exists" error.
         """
-        inputs, single = parse_many(CreateCustomerInput, data, "data")
+        inputs, single = validate_many(CreateCustomerInput, data, "data")
         context = _ctx(ctx)
         customer_rows: list[dict[str, Any]] = []
         address_rows: list[dict[str, Any]] = []
@@ -538,7 +538,7 @@ class CustomerModuleService:
         self, spec: EntitySpec, model: type[BaseModel], op: str, data: Any, ctx: Any
     ) -> Any:
         """Create rows of a flat entity (addresses, groups): one, or a list in the same shape."""
-        inputs, single = parse_many(model, data, "data")
+        inputs, single = validate_many(model, data, "data")
         rows = []
         for item in inputs:
             row = _row_values(item, set())
@@ -635,7 +635,7 @@ class CustomerModuleService:
     async def update_customers(self, target: Any, data: Any, ctx: Any = None) -> Any:
         """Update by id (returns one), ids or selector (returns a list); metadata is merged."""
         outcome, single = await self._update(
-            CUSTOMER, target, parse(UpdateCustomerInput, data, "data"), _ctx(ctx), True
+            CUSTOMER, target, validate(UpdateCustomerInput, data, "data"), _ctx(ctx), True
         )
         return await self._updated_dtos(CUSTOMER, outcome, single)
 
@@ -644,7 +644,7 @@ class CustomerModuleService:
     ) -> UpdateOutcome:
         """`update_customers` returning the values it replaced (for an exact compensation)."""
         outcome, _ = await self._update(
-            CUSTOMER, target, parse(UpdateCustomerInput, data, "data"), _ctx(ctx), True
+            CUSTOMER, target, validate(UpdateCustomerInput, data, "data"), _ctx(ctx), True
         )
         return outcome
 
@@ -661,7 +661,7 @@ class CustomerModuleService:
         self, customer_ids: str | Sequence[str], ctx: Any = None
     ) -> dict[str, list[str]]:
         """Soft delete customers and, in cascade, their live addresses (SPEC §1.7)."""
-        id_list = parse_ids(customer_ids)
+        id_list = validate_ids(customer_ids)
         context = _ctx(ctx)
         async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
@@ -689,8 +689,8 @@ class CustomerModuleService:
     ) -> dict[str, list[str]]:
         """Restore customers and their soft-deleted addresses — all of them (Medusa), or only
         `address_ids` (what a compensation cascaded). Decision 6: a taken email is an error."""
-        id_list = parse_ids(customer_ids)
-        only = None if address_ids is None else parse_ids(address_ids, "address_ids")
+        id_list = validate_ids(customer_ids)
+        only = None if address_ids is None else validate_ids(address_ids, "address_ids")
         async with transaction(self._sessions) as session:
             await self._check_exist(session, CUSTOMER, id_list, isinstance(customer_ids, str))
             customers = await self._set_deleted_at(
@@ -727,7 +727,7 @@ class CustomerModuleService:
 
     async def update_customer_addresses(self, target: Any, data: Any, ctx: Any = None) -> Any:
         outcome, single = await self._update(
-            ADDRESS, target, parse(UpdateAddressInput, data, "data"), _ctx(ctx)
+            ADDRESS, target, validate(UpdateAddressInput, data, "data"), _ctx(ctx)
         )
         return await self._updated_dtos(ADDRESS, outcome, single)
 
@@ -735,7 +735,7 @@ class CustomerModuleService:
         self, target: Target, data: Any, ctx: Any = None
     ) -> UpdateOutcome:
         outcome, _ = await self._update(
-            ADDRESS, target, parse(UpdateAddressInput, data, "data"), _ctx(ctx)
+            ADDRESS, target, validate(UpdateAddressInput, data, "data"), _ctx(ctx)
         )
         return outcome
 
@@ -753,7 +753,7 @@ class CustomerModuleService:
         self, address_ids: Sequence[str], ctx: Any = None
     ) -> list[dict[str, Any]]:
         """Hard delete, returning the full rows deleted (recorded: a repeat returns the same)."""
-        id_list = parse_ids(address_ids)
+        id_list = validate_ids(address_ids)
         context = _ctx(ctx)
         tbl = table(ADDRESS)
         async with transaction(self._sessions, context.event_group_id) as session:
@@ -820,7 +820,7 @@ class CustomerModuleService:
         (recorded, so a repeat returns the same list and the compensation stays exact)."""
         if flag not in _DEFAULT_FLAGS:
             raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
-        id_list = parse_ids(customer_ids, "customer_ids")
+        id_list = validate_ids(customer_ids, "customer_ids")
         context = _ctx(ctx)
         tbl = table(ADDRESS)
         async with transaction(self._sessions, context.event_group_id) as session:
@@ -843,7 +843,7 @@ class CustomerModuleService:
         other address of the customer has taken it since (else `ConflictError`)."""
         if flag not in _DEFAULT_FLAGS:
             raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
-        id_list = parse_ids(address_ids, "address_ids")
+        id_list = validate_ids(address_ids, "address_ids")
         if not id_list:
             return
         async with transaction(self._sessions) as session:
@@ -890,7 +890,7 @@ class CustomerModuleService:
     async def set_default_address(self, address_id: str, flag: DefaultFlag) -> AddressDTO:
         """Make one address the default, taking the flag off the customer's other addresses, in
         one transaction serialised on the customer row (so concurrent calls leave one default)."""
-        address_id = parse_id(address_id, "address_id")
+        address_id = validate_id(address_id, "address_id")
         if flag not in _DEFAULT_FLAGS:
             raise InvalidDataError(f"Invalid flag: {flag}", field="flag")
         tbl, ctbl = table(ADDRESS), table(CUSTOMER)
@@ -943,7 +943,7 @@ class CustomerModuleService:
 
     async def update_customer_groups(self, target: Any, data: Any, ctx: Any = None) -> Any:
         outcome, single = await self._update(
-            GROUP, target, parse(UpdateGroupInput, data, "data"), _ctx(ctx)
+            GROUP, target, validate(UpdateGroupInput, data, "data"), _ctx(ctx)
         )
         return await self._updated_dtos(GROUP, outcome, single)
 
@@ -951,7 +951,7 @@ class CustomerModuleService:
         self, target: Target, data: Any, ctx: Any = None
     ) -> UpdateOutcome:
         outcome, _ = await self._update(
-            GROUP, target, parse(UpdateGroupInput, data, "data"), _ctx(ctx)
+            GROUP, target, validate(UpdateGroupInput, data, "data"), _ctx(ctx)
         )
         return outcome
 
@@ -1075,7 +1075,7 @@ class CustomerModuleService:
     async def add_customer_to_group(self, data: Any) -> Any:
         """Add memberships; returns `{id}` (or a list) of the membership rows. An existing member
         keeps its row (decision 2). Unknown customer or group → not_found."""
-        pairs, single = parse_many(MembershipInput, data, "data")
+        pairs, single = validate_many(MembershipInput, data, "data")
         async with transaction(self._sessions) as session:
             membership_ids, _ = await self._add_pairs(session, pairs)
         out = [{"id": i} for i in membership_ids]
@@ -1083,7 +1083,7 @@ class CustomerModuleService:
 
     async def remove_customer_from_group(self, data: Any) -> None:
         """Hard-delete the memberships of the given pairs; a non-member is a no-op."""
-        pairs, _ = parse_many(MembershipInput, data, "data")
+        pairs, _ = validate_many(MembershipInput, data, "data")
         async with transaction(self._sessions) as session:
             await self._remove_pairs(session, pairs)
 
@@ -1098,8 +1098,8 @@ class CustomerModuleService:
         for name, pairs in (("add", add), ("remove", remove)):
             if not isinstance(pairs, list | tuple):
                 raise InvalidDataError(f"Invalid {name}: expected a list of pairs", field=name)
-        add_pairs, _ = parse_many(MembershipInput, list(add), "add")
-        remove_pairs, _ = parse_many(MembershipInput, list(remove), "remove")
+        add_pairs, _ = validate_many(MembershipInput, list(add), "add")
+        remove_pairs, _ = validate_many(MembershipInput, list(remove), "remove")
         context = _ctx(ctx)
         async with transaction(self._sessions, context.event_group_id) as session:
             recorded = await self._recorded(session, context)
@@ -1157,7 +1157,7 @@ class CustomerModuleService:
             raise InvalidDataError("Email is required to create a customer", field="email")
         if not isinstance(email, str) or "\x00" in email or len(email) > MAX_EMAIL:
             raise InvalidDataError("Invalid email: expected an email address", field="email")
-        parse_optional_id(auth_identity_id, "auth_identity_id")
+        validate_optional_id(auth_identity_id, "auth_identity_id")
         tbl = table(CUSTOMER)
         async with transaction(self._sessions) as session:
             rows = (
@@ -1177,9 +1177,9 @@ class CustomerModuleService:
         self, customer_id: str, auth_identity_id: str | None, expected: str | None, ctx: Any = None
     ) -> None:
         """Compare-and-set the customer's auth identity link (decision 8)."""
-        parse_id(customer_id, "customer_id")
-        parse_optional_id(auth_identity_id, "auth_identity_id")
-        parse_optional_id(expected, "expected")
+        validate_id(customer_id, "customer_id")
+        validate_optional_id(auth_identity_id, "auth_identity_id")
+        validate_optional_id(expected, "expected")
         context = _ctx(ctx)
         async with transaction(self._sessions, context.event_group_id) as session:
             if await self._recorded(session, context) is not None:
@@ -1296,7 +1296,7 @@ class CustomerModuleService:
         committed. It then leaves a "cancelled" mark, so a late attempt of that step (still in
         flight on some worker) fails instead of committing after the saga has moved on. Returns
         whether anything was undone; repeats are no-ops."""
-        operation_id = parse_ids(operation_id, "operation_id")[0]
+        operation_id = validate_ids(operation_id, "operation_id")[0]
         tbl = m.table_of(m.OperationRecord)
         async with transaction(self._sessions) as session:
             # The run's staged events are discarded with its event group; an undo adds none.

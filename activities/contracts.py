@@ -1,4 +1,7 @@
-"""Inputs and outputs of the activities: ids and primitives, never ORM objects. Pure module."""
+"""Inputs and outputs of the activities: ids, primitives and DTOs, never ORM objects.
+
+Pure module (pydantic only): workflows import it through the sandbox's pass-through.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +13,35 @@ from customer_service.schemas import (
     CreateAddressInput,
     CreateCustomerInput,
     CreateGroupInput,
+    CustomerDTO,
     MembershipInput,
     WriteContext,
 )
 
 DefaultFlag = Literal["is_default_shipping", "is_default_billing"]
-Entity = Literal["customer", "address", "group", "membership"]
+HookName = Literal[
+    "customersCreated",
+    "customersUpdated",
+    "customersDeleted",
+    "addressesCreated",
+    "addressesUpdated",
+    "addressesDeleted",
+]
+HOOK_NAMES: tuple[HookName, ...] = (
+    "customersCreated",
+    "customersUpdated",
+    "customersDeleted",
+    "addressesCreated",
+    "addressesUpdated",
+    "addressesDeleted",
+)
 
 
-class StepInput(BaseModel):
+class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class WriteStep(StepInput):
+class WriteStep(Contract):
     """A mutating step: its idempotency key and the run's event group (both minted by the
     workflow), which become the service call's `WriteContext`."""
 
@@ -38,11 +57,18 @@ class CreateCustomersStep(WriteStep):
 
 
 class UpdateStep(WriteStep):
-    """`update` holds only the fields to change (unset fields are absent, not null)."""
+    """`update` holds only the fields to change (unset fields are absent, not null); `selector`
+    is an id, a list of ids (each must exist) or a filter."""
 
-    entity: Literal["customer", "address", "group"]
     selector: str | list[str] | dict[str, Any]
     update: dict[str, Any]
+
+
+class UpdatedCustomers(Contract):
+    """The updated customers, and the emails they had before (so the run is findable by both)."""
+
+    customers: list[CustomerDTO]
+    previous_emails: list[str]
 
 
 class SoftDeleteStep(WriteStep):
@@ -77,30 +103,32 @@ class SetAuthIdentityStep(WriteStep):
     expected: str | None
 
 
-class Undo(StepInput):
-    """A compensation: undo what `operation_id` did, exactly, once (a no-op if it never ran)."""
+class Undo(Contract):
+    """A compensation: undo exactly what `operation_id` did, once; a no-op if it never ran.
+
+    Every compensation needs only this: what to undo (entity, flag, previous values) is in the
+    operation's typed record in the operation log."""
 
     operation_id: str
-    entity: Literal["customer", "address", "group"] | None = None
-    flag: DefaultFlag | None = None
 
 
-class EventGroup(StepInput):
+class EventGroup(Contract):
     event_group_id: str
 
 
-class ListQuery(StepInput):
-    entity: Entity
+class ListQuery(Contract):
+    """A snapshot read for a step that decides on current state: plain rows of `select`."""
+
     filters: dict[str, Any] = {}
     config: dict[str, Any] = {}
 
 
-class ValidateAccountStep(StepInput):
+class ValidateAccountStep(Contract):
     email: str | None
     auth_identity_id: str | None
 
 
-class HookCall(StepInput):
-    hook: str
+class HookCall(Contract):
+    hook: HookName
     payload: dict[str, Any]
     additional_data: dict[str, Any] | None = None

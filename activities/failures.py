@@ -1,0 +1,41 @@
+"""Domain errors as Temporal failures: the one place a `CustomerModuleError` becomes an
+`ApplicationError`. Pure module: workflows raise their own business errors through it too."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from customer_service.errors import CustomerModuleError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def application_error(err: CustomerModuleError) -> ApplicationError:
+    """Non-retryable, typed like Medusa's error (`not_found`, `invalid_data`, …), its details
+    the error's dict. Benign: an expected business outcome, not logged as a worker failure."""
+    return ApplicationError(
+        err.message,
+        err.to_dict(),
+        type=err.type,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
+
+
+def business_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """An activity whose domain errors end it at once as `application_error`s; anything else
+    (connection refused, serialization failure, timeouts) propagates and Temporal retries it."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except CustomerModuleError as err:
+            raise application_error(err) from err
+
+    return wrapper
