@@ -595,7 +595,7 @@ async def open_real_runs(w: Workload, stack: Stack, database_url: str) -> dict[s
         await asyncio.sleep(1)
         open_rss = stack.worker_rss_mb()
         log(
-            f"  {OPEN_RUNS} runs open, blocked in update_entities: worker RSS {open_rss:.0f} MB "
+            f"  {OPEN_RUNS} runs open, blocked in update_customers: worker RSS {open_rss:.0f} MB "
             f"(before {before:.0f} MB; all open after {open_s:.1f}s)"
         )
         await transaction.rollback()

@@ -1,17 +1,18 @@
-"""What every saga workflow shares: the saga, the `progress` query, input validation."""
+"""What every saga workflow shares: its saga, the `progress` query, input checks."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
-
-from workflows.saga import Saga
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.models import Progress
+    from activities.failures import application_error
+    from customer_service.errors import CustomerModuleError, NotFoundError
+    from customer_service.validation import validate
+    from workflows.contracts import Progress
+    from workflows.saga import Saga
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -29,25 +30,10 @@ class SagaWorkflow:
 def validated(model: type[M], data: dict[str, Any], field: str) -> M:
     """Validate a partial update inside the workflow: bad input fails the run, typed, at once."""
     try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join([field, *(str(p) for p in first["loc"])])
-        message = (
-            f"Unrecognized field: '{where}'"
-            if first["type"] == "extra_forbidden"
-            else f"Invalid {where}: {first['msg'].removeprefix('Value error, ')}"
-        )
-        raise ApplicationError(
-            message, {"type": "invalid_data", "message": message, "field": where},
-            type="invalid_data", non_retryable=True,
-        ) from None  # fmt: skip
+        return validate(model, data, field)
+    except CustomerModuleError as err:
+        raise application_error(err) from None
 
 
-def not_found(message: str, field: str) -> ApplicationError:
-    return ApplicationError(
-        message,
-        {"type": "not_found", "message": message, "field": field},
-        type="not_found",
-        non_retryable=True,
-    )
+def not_found(message: str, field: str) -> BaseException:
+    return application_error(NotFoundError(message, field=field))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
-from workflows import steps
 from workflows.base import SagaWorkflow, not_found, validated
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import ListQuery, SetAuthIdentityStep, Undo, ValidateAccountStep
-    from customer_service.schemas import CustomerDTO, UpdateCustomerInput
-    from workflows.models import (
+    from activities import stubs
+    from activities.contracts import ListQuery, SetAuthIdentityStep, ValidateAccountStep
+    from customer_service.schemas import UpdateCustomerInput
+    from workflows import steps
+    from workflows.contracts import (
         CreateCustomerAccountInput,
         CreateCustomersInput,
         CustomerResult,
@@ -22,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         RemoveCustomerAccountInput,
         UpdateCustomersInput,
     )
+    from workflows.visibility import short
 
 
 @workflow.defn
@@ -34,13 +34,11 @@ class CreateCustomersWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: CreateCustomersInput) -> CustomersResult:
-        async def body() -> CustomersResult:
+        async with self.saga.run(input.hooks):
             created = await steps.create_customers(
                 self.saga, input.customers_data, input.additional_data
             )
             return CustomersResult(customers=created)
-
-        return await self.saga.run(body)
 
 
 @workflow.defn
@@ -54,33 +52,37 @@ class UpdateCustomersWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: UpdateCustomersInput) -> CustomersResult:
-        async def body() -> CustomersResult:
+        async with self.saga.run(input.hooks):
             changes = validated(UpdateCustomerInput, input.update, "update")
             fields = changes.model_dump(exclude_unset=True, mode="json")
-            outcome = await steps.update(
-                self.saga, "customer", input.selector, fields,
-                f"Update customer(s) {self._target(input)}: {', '.join(fields) or 'no fields'}",
-            )  # fmt: skip
-            customers = [CustomerDTO.model_validate(r) for r in outcome.rows]
+            target = input.selector.get("id")
+            updated = await steps.update(
+                self.saga,
+                stubs.update_customers,
+                stubs.undo_update_customers,
+                "customer",
+                input.selector,
+                fields,
+                f"Update customer(s) {_described(target)}: {', '.join(fields) or 'no fields'}",
+            )
             self.saga.tag(
-                customer_ids=outcome.ids,
-                emails=[c.email for c in customers] + [p.get("email") for p in outcome.previous],
+                customer_ids=[c.id for c in updated.customers if c.id],
+                emails=[*(c.email for c in updated.customers), *updated.previous_emails],
             )
             await self.saga.hook(
-                "customersUpdated", {"customers": outcome.rows}, input.additional_data
+                "customersUpdated",
+                {"customers": [c.model_dump(mode="json") for c in updated.customers]},
+                input.additional_data,
             )
-            return CustomersResult(customers=customers)
+            return CustomersResult(customers=updated.customers)
 
-        return await self.saga.run(body)
 
-    @staticmethod
-    def _target(input: UpdateCustomersInput) -> str:
-        target = input.selector.get("id")
-        if isinstance(target, str):
-            return target
-        if isinstance(target, list):
-            return ", ".join(str(t) for t in target[:3]) + ("…" if len(target) > 3 else "")
-        return "matching the selector"
+def _described(target: object) -> str:
+    if isinstance(target, str):
+        return target
+    if isinstance(target, list):
+        return short([str(t) for t in target])
+    return "matching the selector"
 
 
 @workflow.defn
@@ -93,11 +95,9 @@ class DeleteCustomersWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: DeleteCustomersInput) -> IdsResult:
-        async def body() -> IdsResult:
+        async with self.saga.run(input.hooks):
             await steps.soft_delete_customers(self.saga, input.ids)
             return IdsResult(ids=input.ids)
-
-        return await self.saga.run(body)
 
 
 @workflow.defn
@@ -111,13 +111,12 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: CreateCustomerAccountInput) -> CustomerResult:
-        async def body() -> CustomerResult:
+        async with self.saga.run(input.hooks):
             data = input.customer_data
             self.saga.tag(emails=[data.email])
             await self.saga.step(
-                "validate_customer_account_creation",
+                stubs.validate_customer_account_creation,
                 ValidateAccountStep(email=data.email, auth_identity_id=input.auth_identity_id),
-                result_type=type(None),
                 summary=f"Validate account creation for {data.email}",
             )
             customer = data.model_copy(
@@ -125,8 +124,6 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
             )
             created = await steps.create_customers(self.saga, [customer], None)
             return CustomerResult(customer=created[0])
-
-        return await self.saga.run(body)
 
 
 @workflow.defn
@@ -140,16 +137,17 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: RemoveCustomerAccountInput) -> IdsResult:
-        async def body() -> IdsResult:
+        async with self.saga.run(input.hooks):
             customer_id = input.customer_id
             self.saga.tag(customer_ids=[customer_id])
             rows = await self.saga.step(
-                "list_entities",
-                ListQuery(entity="customer", filters={"id": customer_id},
-                          config={"select": ["id", "email", "has_account", "auth_identity_id"]}),
-                result_type=list[dict[str, Any]],
+                stubs.list_customers,
+                ListQuery(
+                    filters={"id": customer_id},
+                    config={"select": ["id", "email", "has_account", "auth_identity_id"]},
+                ),
                 summary=f"Read customer {customer_id}",
-            )  # fmt: skip
+            )
             if not rows:
                 raise not_found(f"Customer with id: {customer_id} was not found", "customer_id")
             customer = rows[0]
@@ -159,16 +157,18 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
                 auth_identity_id = customer.get("auth_identity_id")
                 if not auth_identity_id:
                     raise not_found("Auth identity not found", "auth_identity_id")
-                op = self.saga.operation_id()
                 await self.saga.step(
-                    "set_auth_identity",
-                    SetAuthIdentityStep(customer_id=customer_id, auth_identity_id=None,
-                                        expected=auth_identity_id, operation_id=op, event_group_id=self.saga.event_group_id),
-                    result_type=type(None),
+                    stubs.set_auth_identity,
+                    SetAuthIdentityStep(
+                        customer_id=customer_id,
+                        auth_identity_id=None,
+                        expected=auth_identity_id,
+                        **self.saga.new_write(),
+                    ),
                     summary=f"Unlink auth identity {auth_identity_id}",
-                    compensation=("restore_auth_identity", Undo(operation_id=op),
-                                  f"compensate: link auth identity {auth_identity_id} again"),
-                )  # fmt: skip
+                    undo=(
+                        stubs.undo_set_auth_identity,
+                        f"compensate: link auth identity {auth_identity_id} again",
+                    ),
+                )
             return IdsResult(ids=[customer_id])
-
-        return await self.saga.run(body)

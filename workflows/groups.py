@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows import steps
 from workflows.base import SagaWorkflow, validated
-from workflows.saga import Saga
 
 with workflow.unsafe.imports_passed_through():
-    from activities.models import ChangeMembershipsStep, CreateGroupsStep, SoftDeleteStep, Undo
+    from activities import stubs
+    from activities.contracts import ChangeMembershipsStep, CreateGroupsStep, SoftDeleteStep
     from customer_service import ids
-    from customer_service.schemas import (
-        GroupDTO,
-        MembershipChange,
-        MembershipInput,
-        UpdateGroupInput,
-    )
-    from workflows.models import (
+    from customer_service.schemas import MembershipInput, UpdateGroupInput
+    from workflows import steps
+    from workflows.contracts import (
         CreateCustomerGroupsInput,
         DeleteCustomerGroupsInput,
         GroupsResult,
@@ -26,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
         LinkResult,
         UpdateCustomerGroupsInput,
     )
+    from workflows.saga import Saga
+    from workflows.visibility import short
 
 
 @workflow.defn
@@ -34,25 +31,23 @@ class CreateCustomerGroupsWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: CreateCustomerGroupsInput) -> GroupsResult:
-        async def body() -> GroupsResult:
+        async with self.saga.run():
             groups = [
                 g.model_copy(update={"id": g.id or self.saga.new_id(ids.GROUP)})
                 for g in input.groups
             ]
             group_ids = [g.id for g in groups if g.id]
             self.saga.tag(group_ids=group_ids)
-            op = self.saga.operation_id()
             created = await self.saga.step(
-                "create_customer_groups",
-                CreateGroupsStep(groups=groups, operation_id=op, event_group_id=self.saga.event_group_id),
-                result_type=list[GroupDTO],
-                summary=f"Create {len(groups)} group(s): {', '.join(g.name for g in groups[:3])}",
-                compensation=("delete_created_groups", Undo(operation_id=op),
-                              f"compensate: delete group(s) {', '.join(group_ids[:3])}"),
-            )  # fmt: skip
+                stubs.create_customer_groups,
+                CreateGroupsStep(groups=groups, **self.saga.new_write()),
+                summary=f"Create {len(groups)} group(s): {short([g.name for g in groups])}",
+                undo=(
+                    stubs.undo_create_customer_groups,
+                    f"compensate: delete group(s) {short(group_ids)}",
+                ),
+            )
             return GroupsResult(groups=created)
-
-        return await self.saga.run(body)
 
 
 @workflow.defn
@@ -62,17 +57,20 @@ class UpdateCustomerGroupsWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: UpdateCustomerGroupsInput) -> GroupsResult:
-        async def body() -> GroupsResult:
+        async with self.saga.run():
             changes = validated(UpdateGroupInput, input.update, "update")
             fields = changes.model_dump(exclude_unset=True, mode="json")
-            outcome = await steps.update(
-                self.saga, "group", input.selector, fields,
+            updated = await steps.update(
+                self.saga,
+                stubs.update_customer_groups,
+                stubs.undo_update_customer_groups,
+                "group",
+                input.selector,
+                fields,
                 f"Update group(s): {', '.join(fields) or 'no fields'}",
-            )  # fmt: skip
-            self.saga.tag(group_ids=outcome.ids)
-            return GroupsResult(groups=[GroupDTO.model_validate(r) for r in outcome.rows])
-
-        return await self.saga.run(body)
+            )
+            self.saga.tag(group_ids=[g.id for g in updated if g.id])
+            return GroupsResult(groups=updated)
 
 
 @workflow.defn
@@ -81,20 +79,15 @@ class DeleteCustomerGroupsWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: DeleteCustomerGroupsInput) -> IdsResult:
-        async def body() -> IdsResult:
+        async with self.saga.run():
             self.saga.tag(group_ids=input.ids)
-            op = self.saga.operation_id()
             await self.saga.step(
-                "soft_delete_customer_groups",
-                SoftDeleteStep(ids=input.ids, operation_id=op, event_group_id=self.saga.event_group_id),
-                result_type=dict[str, list[str]],
-                summary=f"Delete group(s) {', '.join(input.ids[:3])}",
-                compensation=("restore_deleted_groups", Undo(operation_id=op),
-                              "compensate: restore group(s)"),
-            )  # fmt: skip
+                stubs.soft_delete_customer_groups,
+                SoftDeleteStep(ids=input.ids, **self.saga.new_write()),
+                summary=f"Delete group(s) {short(input.ids)}",
+                undo=(stubs.undo_soft_delete_customer_groups, "compensate: restore group(s)"),
+            )
             return IdsResult(ids=input.ids)
-
-        return await self.saga.run(body)
 
 
 async def change_memberships(
@@ -102,21 +95,19 @@ async def change_memberships(
 ) -> LinkResult:
     """Add and remove (customer, group) pairs; compensation removes only the pairs this run
     added and re-adds only the pairs it removed (decision 2)."""
-    op = saga.operation_id()
     change = await saga.step(
-        "change_memberships",
+        stubs.change_memberships,
         ChangeMembershipsStep(
-            add=[MembershipInput(customer_id=c, customer_group_id=g,
-                                 id=saga.new_id(ids.MEMBERSHIP)) for c, g in add],
+            add=[
+                MembershipInput(customer_id=c, customer_group_id=g, id=saga.new_id(ids.MEMBERSHIP))
+                for c, g in add
+            ],
             remove=[MembershipInput(customer_id=c, customer_group_id=g) for c, g in remove],
-            operation_id=op,
-            event_group_id=saga.event_group_id,
+            **saga.new_write(),
         ),
-        result_type=MembershipChange,
         summary=summary,
-        compensation=("revert_membership_changes", Undo(operation_id=op),
-                      "compensate: revert membership changes"),
-    )  # fmt: skip
+        undo=(stubs.undo_change_memberships, "compensate: revert membership changes"),
+    )
     return LinkResult(added=change.added, removed=change.removed)
 
 
@@ -126,7 +117,7 @@ class LinkCustomersToCustomerGroupWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: LinkInput) -> LinkResult:
-        async def body() -> LinkResult:
+        async with self.saga.run():
             self.saga.tag(customer_ids=[*input.add, *input.remove], group_ids=[input.id])
             return await change_memberships(
                 self.saga,
@@ -135,8 +126,6 @@ class LinkCustomersToCustomerGroupWorkflow(SagaWorkflow):
                 f"Group {input.id}: add {len(input.add)}, remove {len(input.remove)} customer(s)",
             )
 
-        return await self.saga.run(body)
-
 
 @workflow.defn
 class LinkCustomerGroupsToCustomerWorkflow(SagaWorkflow):
@@ -144,7 +133,7 @@ class LinkCustomerGroupsToCustomerWorkflow(SagaWorkflow):
 
     @workflow.run
     async def run(self, input: LinkInput) -> LinkResult:
-        async def body() -> LinkResult:
+        async with self.saga.run():
             self.saga.tag(customer_ids=[input.id], group_ids=[*input.add, *input.remove])
             return await change_memberships(
                 self.saga,
@@ -152,5 +141,3 @@ class LinkCustomerGroupsToCustomerWorkflow(SagaWorkflow):
                 [(input.id, g) for g in input.remove],
                 f"Customer {input.id}: add {len(input.add)}, remove {len(input.remove)} group(s)",
             )
-
-        return await self.saga.run(body)

@@ -1,22 +1,22 @@
-"""Steps shared by several workflows (Medusa runs these as nested workflows)."""
+"""Steps shared by several workflows (Medusa runs these as nested workflows). Pure module of
+workflow code: it is passed through the sandbox and only calls the saga."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from temporalio import workflow
+from activities import stubs
+from activities.contracts import (
+    CreateCustomersStep,
+    SoftDeleteStep,
+    UpdateStep,
+)
+from customer_service import ids
+from customer_service.schemas import CreateCustomerInput, CustomerDTO
+from workflows.saga import Activity, Saga, UndoActivity
+from workflows.visibility import short
 
-from workflows.saga import Saga
-
-with workflow.unsafe.imports_passed_through():
-    from activities.models import CreateCustomersStep, SoftDeleteStep, Undo, UpdateStep
-    from customer_service import ids
-    from customer_service.schemas import CreateCustomerInput, CustomerDTO, UpdateOutcome
-
-
-def _short(values: list[str], limit: int = 3) -> str:
-    head = ", ".join(values[:limit])
-    return head + (f" and {len(values) - limit} more" if len(values) > limit else "")
+R = TypeVar("R")
 
 
 def with_ids(saga: Saga, customers: list[CreateCustomerInput]) -> list[CreateCustomerInput]:
@@ -42,17 +42,13 @@ async def create_customers(
     customers = with_ids(saga, customers)
     customer_ids = [c.id for c in customers if c.id]
     saga.tag(customer_ids=customer_ids, emails=[c.email for c in customers])
-    op = saga.operation_id()
-    labels = [c.email or c.id or "" for c in customers]
     created = await saga.step(
-        "create_customers",
-        CreateCustomersStep(customers=customers, operation_id=op,
-                            event_group_id=saga.event_group_id),
-        result_type=list[CustomerDTO],
-        summary=f"Create {len(customers)} customer(s): {_short(labels)}",
-        compensation=("delete_created_customers", Undo(operation_id=op),
-                      f"compensate: delete customer(s) {_short(customer_ids)}"),
-    )  # fmt: skip
+        stubs.create_customers,
+        CreateCustomersStep(customers=customers, **saga.new_write()),
+        summary=f"Create {len(customers)} customer(s): "
+        + short([c.email or c.id for c in customers]),
+        undo=(stubs.undo_create_customers, f"compensate: delete customer(s) {short(customer_ids)}"),
+    )
     await saga.hook(
         "customersCreated",
         {"customers": [c.model_dump(mode="json") for c in created]},
@@ -64,38 +60,36 @@ async def create_customers(
 async def soft_delete_customers(saga: Saga, customer_ids: list[str]) -> None:
     """delete-customers (SPEC §4.6) without its final event release."""
     saga.tag(customer_ids=customer_ids)
-    op = saga.operation_id()
     await saga.step(
-        "soft_delete_customers",
-        SoftDeleteStep(ids=customer_ids, operation_id=op, event_group_id=saga.event_group_id),
-        result_type=dict[str, list[str]],
-        summary=f"Delete customer(s) {_short(customer_ids)}",
-        compensation=("restore_deleted_customers", Undo(operation_id=op),
-                      f"compensate: restore customer(s) {_short(customer_ids)}"),
-    )  # fmt: skip
+        stubs.soft_delete_customers,
+        SoftDeleteStep(ids=customer_ids, **saga.new_write()),
+        summary=f"Delete customer(s) {short(customer_ids)}",
+        undo=(
+            stubs.undo_soft_delete_customers,
+            f"compensate: restore customer(s) {short(customer_ids)}",
+        ),
+    )
     await saga.hook("customersDeleted", {"ids": customer_ids}, None)
 
 
 async def update(
     saga: Saga,
+    activity: Activity[UpdateStep, R],
+    undo: UndoActivity,
     entity: str,
     selector: dict[str, Any],
     changes: dict[str, Any],
     summary: str,
-) -> UpdateOutcome:
+) -> R:
     """One update step whose compensation compare-and-sets the replaced values back.
 
     A selector that is only `{"id": ...}` addresses those ids: an unknown one is not_found
     (decision 5) rather than an update that silently matches nothing."""
-    op = saga.operation_id()
     ids_only = set(selector) == {"id"} and isinstance(selector["id"], str | list)
     target: Any = selector["id"] if ids_only else selector
     return await saga.step(
-        "update_entities",
-        UpdateStep(entity=entity, selector=target, update=changes, operation_id=op,
-                   event_group_id=saga.event_group_id),
-        result_type=UpdateOutcome,
+        activity,
+        UpdateStep(selector=target, update=changes, **saga.new_write()),
         summary=summary,
-        compensation=("restore_updated_fields", Undo(operation_id=op, entity=entity),
-                      f"compensate: restore {entity} fields {', '.join(changes)}"),
-    )  # fmt: skip
+        undo=(undo, f"compensate: restore {entity} fields {', '.join(changes)}"),
+    )

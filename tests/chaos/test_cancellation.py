@@ -39,9 +39,14 @@ pytestmark = pytest.mark.chaos
 
 RUNS = 20
 FORWARD = (
-    "create_customers", "update_entities", "change_memberships", "create_customer_addresses",
-    "soft_delete_customers", "unset_default_addresses", "list_entities",
-)  # fmt: skip
+    "create_customers",
+    "update_customers",
+    "change_memberships",
+    "create_customer_addresses",
+    "soft_delete_customers",
+    "unset_default_addresses",
+    "list_customers",
+)
 HELD_RELEASE = 3.0  # the last step takes longer than the latest cancellation
 LATEST_CANCEL = 2.5
 

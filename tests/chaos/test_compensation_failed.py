@@ -78,7 +78,7 @@ async def test_unrestorable_compensation_fails_loudly_and_touches_nothing_else(
             release.set()
             await asyncio.wait_for(ledger.finish(a), 60)
             restores = [
-                r for r in await activity_records(a.handle) if r.name == "restore_updated_fields"
+                r for r in await activity_records(a.handle) if r.name == "undo_update_customers"
             ]
         assert ledger.unexpected() == []
         await assert_saga_statuses(ledger)
@@ -89,7 +89,7 @@ async def test_unrestorable_compensation_fails_loudly_and_touches_nothing_else(
     assert a.error_type == "CompensationFailed"
     assert f"{target.id}.first_name" in str(a.error)
     (failures,) = a.error.details  # type: ignore[union-attr]
-    assert [f["step"] for f in failures] == ["update_entities"]
+    assert [f["step"] for f in failures] == ["update_customers"]
     # The conflict is final: the compensation ran once, it was not retried into a clobber.
     assert [(r.attempts_started, r.outcome) for r in restores] == [([1], "failed")]
 

@@ -126,7 +126,7 @@ async def test_concurrent_updates_of_one_customer(
         late = step.update.get("first_name") in failing
         return rng.uniform(0.2, 0.4) if late else rng.uniform(0.0, 0.3)
 
-    acts["update_entities"] = slowed(acts["update_entities"], write_delay, tracker)
+    acts["update_customers"] = slowed(acts["update_customers"], write_delay, tracker)
     ledger = Ledger()
 
     async def update(i: int) -> Run:

@@ -124,7 +124,7 @@ async def test_postgres_restarts_are_waited_out(
 
                 # While the database is down the Web UI shows the step retrying, with the error.
                 pending = await eventually(retrying, within=LONG_OUTAGE - 2.0, interval=0.5)
-                assert pending.activity_type.name == "update_entities"
+                assert pending.activity_type.name == "update_customers"
                 assert pending.last_failure.message
                 assert not pending.last_failure.application_failure_info.non_retryable
                 statuses = {(await r.handle.describe()).status for r in list(updates)}

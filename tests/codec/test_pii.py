@@ -26,7 +26,7 @@ from devstack.ports import free_port
 from settings import Settings
 from worker import build_worker, connect
 from workflows import CreateCustomersWorkflow
-from workflows.models import CreateCustomersInput
+from workflows.contracts import CreateCustomersInput
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 OLD_KEY = base64.b64encode(os.urandom(32)).decode()

@@ -201,15 +201,15 @@ async def test_unset_and_reset_default_addresses(
     assert unset == [home.id]
     assert not (await service.retrieve_customer_address(home.id)).is_default_shipping
     assert await service.unset_default_addresses([ann.id], "is_default_shipping") == []
-    await service.reset_default_addresses(unset, "is_default_shipping")
+    await service.undo_unset_default_addresses(unset, "is_default_shipping")
     assert (await service.retrieve_customer_address(home.id)).is_default_shipping
-    await service.reset_default_addresses(unset, "is_default_shipping")  # repeat: no-op
+    await service.undo_unset_default_addresses(unset, "is_default_shipping")  # repeat: no-op
 
     # a reset never clobbers a default someone set since
     await service.unset_default_addresses([ann.id], "is_default_shipping")
     await service.set_default_address(world["work"].id, "is_default_shipping")
     err = await unchanged_after(
-        engine, lambda: service.reset_default_addresses(unset, "is_default_shipping"), ConflictError
+        engine, lambda: service.undo_unset_default_addresses(unset, "is_default_shipping"), ConflictError
     )
     assert isinstance(err, ConflictError) and err.field == "is_default_shipping"
     assert world["work"].id in str(err)

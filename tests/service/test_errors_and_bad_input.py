@@ -375,9 +375,9 @@ CASES: list[tuple[str, Call, type[CustomerModuleError], str | None]] = [
     ("unset defaults: bad flag", lambda s, w: s.unset_default_addresses([ann(w)], "is_home"),
      InvalidDataError, "flag"),
     ("reset defaults: not ids",
-     lambda s, w: s.reset_default_addresses(None, "is_default_billing"),
+     lambda s, w: s.undo_unset_default_addresses(None, "is_default_billing"),
      InvalidDataError, "address_ids"),
-    ("reset defaults: bad flag", lambda s, w: s.reset_default_addresses([home(w)], "x"),
+    ("reset defaults: bad flag", lambda s, w: s.undo_unset_default_addresses([home(w)], "x"),
      InvalidDataError, "flag"),
     # --- groups
     ("group create: name missing", lambda s, w: s.create_customer_groups({}),

@@ -17,17 +17,28 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
 from customer_service import CustomerModuleService
-from workflows.models import Progress
+from workflows.contracts import Progress
 
 Snapshot = dict[str, list[dict[str, Any]]]
 
 # The compensation activities (each undoes one operation_id, or fences it off if it never ran).
-COMPENSATIONS = frozenset({
-    "delete_created_customers", "restore_updated_fields", "restore_deleted_customers",
-    "restore_auth_identity", "reset_default_addresses", "delete_created_addresses",
-    "reinsert_deleted_addresses", "delete_created_groups", "restore_deleted_groups",
-    "revert_membership_changes", "discard_events",
-})  # fmt: skip
+COMPENSATIONS = frozenset(
+    {
+        "undo_create_customers",
+        "undo_update_customers",
+        "undo_soft_delete_customers",
+        "undo_set_auth_identity",
+        "undo_unset_default_addresses",
+        "undo_create_customer_addresses",
+        "undo_update_customer_addresses",
+        "undo_delete_customer_addresses",
+        "undo_create_customer_groups",
+        "undo_update_customer_groups",
+        "undo_soft_delete_customer_groups",
+        "undo_change_memberships",
+        "discard_events",
+    }
+)
 
 
 async def failure_of(handle: WorkflowHandle[Any, Any]) -> Any:

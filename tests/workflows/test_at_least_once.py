@@ -201,24 +201,24 @@ CASES = {
         ),
         check_create_customers,
     ),
-    "update_entities-customer": Case(
-        "update_entities",
+    "update_customers": Case(
+        "update_customers",
         UpdateCustomersWorkflow.run,
         lambda w: wm.UpdateCustomersInput(
             selector={"id": w.guest}, update={"first_name": "Ana Maria", "metadata": {"visits": 1}}
         ),
         check_update_customer,
     ),
-    "update_entities-address": Case(
-        "update_entities",
+    "update_customer_addresses": Case(
+        "update_customer_addresses",
         UpdateCustomerAddressesWorkflow.run,
         lambda w: wm.UpdateCustomerAddressesInput(
             selector={"id": w.other_address}, update={"city": "Aveiro"}
         ),
         check_update_address,
     ),
-    "update_entities-group": Case(
-        "update_entities",
+    "update_customer_groups": Case(
+        "update_customer_groups",
         UpdateCustomerGroupsWorkflow.run,
         lambda w: wm.UpdateCustomerGroupsInput(
             selector={"id": w.group}, update={"name": "VIP Gold"}

@@ -89,7 +89,7 @@ CASES = {
         ),
         "not_found",
         lambda w: 'Customer with id "cus_unknown" not found',
-        "update_entities",
+        "update_customers",
     ),
     "update group with a taken name": Case(
         UpdateCustomerGroupsWorkflow.run,
@@ -98,7 +98,7 @@ CASES = {
         ),
         "invalid_data",
         lambda w: "Customer group with name: VIP, already exists.",
-        "update_entities",
+        "update_customer_groups",
     ),
     "address for unknown customer": Case(
         CreateCustomerAddressesWorkflow.run,
@@ -179,7 +179,11 @@ async def test_business_error_fails_the_run_on_the_first_attempt(
     assert failed == ([case.activity] if case.activity else [])
     if case.activity is None:
         # Rejected by the workflow itself: no write was scheduled at all.
-        assert {r.name for r in records} <= {"list_entities", *COMPENSATIONS}, records
+        assert {r.name for r in records} <= {
+            "list_customers",
+            "list_customer_addresses",
+            *COMPENSATIONS,
+        }, records
     else:
         # After the failure only compensations ran (each a no-op here).
         assert set(after_failure([r.name for r in records], case.activity)) <= COMPENSATIONS

@@ -63,13 +63,13 @@ async def test_cancel_while_releasing_events_restores_every_completed_step(
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
     names = [r.name for r in await activity_records(handle)]
     assert after_failure(names, "release_events") == [
-        "restore_auth_identity",
-        "restore_deleted_customers",
+        "undo_set_auth_identity",
+        "undo_soft_delete_customers",
         "discard_events",
     ]
     assert progress.status == "compensated"
     assert [s.state for s in progress.steps if s.step != "release_events"] == [
-        "completed",  # list_entities: a read, nothing to undo
+        "completed",  # list_customers: a read, nothing to undo
         "compensated",
         "compensated",
     ]
@@ -107,7 +107,7 @@ async def test_cancel_while_a_hook_runs_restores_the_update(
 
     assert isinstance(cause, CancelledError)
     names = [r.name for r in await activity_records(handle)]
-    assert after_failure(names, "run_hook") == ["restore_updated_fields", "discard_events"]
+    assert after_failure(names, "run_hook") == ["undo_update_customers", "discard_events"]
     assert_restored(before, await env.snapshot())
 
 
@@ -134,7 +134,7 @@ async def test_a_step_still_in_flight_when_cancelled_cannot_commit_later(
     assert isinstance(cause, CancelledError)
     names = [r.name for r in await activity_records(handle)]
     assert after_failure(names, "change_memberships") == [
-        "revert_membership_changes",
+        "undo_change_memberships",
         "discard_events",
     ]
     assert isinstance(gate.error, ApplicationError)
@@ -158,7 +158,7 @@ async def test_cancel_during_compensation_lets_the_compensation_finish(
 
     replace = {
         "release_events": wrap(env.activities.release_events, before=fail_release),
-        "restore_updated_fields": held(env.activities.restore_updated_fields, gate),
+        "undo_update_customers": held(env.activities.undo_update_customers, gate),
     }
     async with env.worker(**replace):
         try:
@@ -179,7 +179,7 @@ async def test_cancel_during_compensation_lets_the_compensation_finish(
     assert cause.type == "injected_failure"
     records = await activity_records(handle)
     assert [(r.name, r.outcome) for r in records][-2:] == [
-        ("restore_updated_fields", "completed"),
+        ("undo_update_customers", "completed"),
         ("discard_events", "completed"),
     ]
     assert progress.status == "compensated"
@@ -197,8 +197,8 @@ async def test_cancel_while_the_local_first_step_hangs_lands_after_the_hand_over
     world = await seed(service)
     before = await env.snapshot()
     gate = Gate()
-    update = held(env.activities.update_entities, gate, local=True)
-    async with env.worker(update_entities=update):
+    update = held(env.activities.update_customers, gate, local=True)
+    async with env.worker(update_customers=update):
         handle = await env.start(
             UpdateCustomersWorkflow.run,
             wm.UpdateCustomersInput(selector={"id": world.guest}, update={"last_name": "Gone"}),
@@ -210,10 +210,12 @@ async def test_cancel_while_the_local_first_step_hangs_lands_after_the_hand_over
     assert isinstance(gate.error, asyncio.CancelledError)  # cut before the real update ran
     records = await activity_records(handle)
     assert (records[0].name, records[0].local, records[0].outcome) == (
-        "update_entities", True, "failed"
-    )  # fmt: skip
+        "update_customers",
+        True,
+        "failed",
+    )
     names = [r.name for r in records]
-    assert after_failure(names, "update_entities") == ["restore_updated_fields", "discard_events"]
+    assert after_failure(names, "update_customers") == ["undo_update_customers", "discard_events"]
     assert all(r.outcome == "completed" for r in records if r.name in COMPENSATIONS)
     assert_restored(before, await env.snapshot())
     assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.updated'") == 0

@@ -72,10 +72,10 @@ FLOWS: dict[str, Flow] = {
             }
         ),
         {
-            "create_customers": ["delete_created_customers", DISCARD],
-            "release_events": ["delete_created_customers", DISCARD],
+            "create_customers": ["undo_create_customers", DISCARD],
+            "release_events": ["undo_create_customers", DISCARD],
         },
-        hooks={"customersCreated": ["delete_created_customers", DISCARD]},
+        hooks={"customersCreated": ["undo_create_customers", DISCARD]},
     ),
     "update_customers": Flow(
         UpdateCustomersWorkflow.run,
@@ -90,19 +90,19 @@ FLOWS: dict[str, Flow] = {
             },
         ),
         {
-            "update_entities": ["restore_updated_fields", DISCARD],
-            "release_events": ["restore_updated_fields", DISCARD],
+            "update_customers": ["undo_update_customers", DISCARD],
+            "release_events": ["undo_update_customers", DISCARD],
         },
-        hooks={"customersUpdated": ["restore_updated_fields", DISCARD]},
+        hooks={"customersUpdated": ["undo_update_customers", DISCARD]},
     ),
     "delete_customers": Flow(
         DeleteCustomersWorkflow.run,
         lambda w: wm.DeleteCustomersInput(ids=[w.guest, w.registered]),
         {
-            "soft_delete_customers": ["restore_deleted_customers", DISCARD],
-            "release_events": ["restore_deleted_customers", DISCARD],
+            "soft_delete_customers": ["undo_soft_delete_customers", DISCARD],
+            "release_events": ["undo_soft_delete_customers", DISCARD],
         },
-        hooks={"customersDeleted": ["restore_deleted_customers", DISCARD]},
+        hooks={"customersDeleted": ["undo_soft_delete_customers", DISCARD]},
     ),
     "create_customer_account": Flow(
         CreateCustomerAccountWorkflow.run,
@@ -115,21 +115,21 @@ FLOWS: dict[str, Flow] = {
         ),
         {
             "validate_customer_account_creation": [DISCARD],
-            "create_customers": ["delete_created_customers", DISCARD],
-            "release_events": ["delete_created_customers", DISCARD],
+            "create_customers": ["undo_create_customers", DISCARD],
+            "release_events": ["undo_create_customers", DISCARD],
         },
-        hooks={"customersCreated": ["delete_created_customers", DISCARD]},
+        hooks={"customersCreated": ["undo_create_customers", DISCARD]},
     ),
     "remove_customer_account": Flow(
         RemoveCustomerAccountWorkflow.run,
         lambda w: wm.RemoveCustomerAccountInput(customer_id=w.registered),
         {
-            "list_entities": [DISCARD],
-            "soft_delete_customers": ["restore_deleted_customers", DISCARD],
-            "set_auth_identity": ["restore_auth_identity", "restore_deleted_customers", DISCARD],
-            "release_events": ["restore_auth_identity", "restore_deleted_customers", DISCARD],
+            "list_customers": [DISCARD],
+            "soft_delete_customers": ["undo_soft_delete_customers", DISCARD],
+            "set_auth_identity": ["undo_set_auth_identity", "undo_soft_delete_customers", DISCARD],
+            "release_events": ["undo_set_auth_identity", "undo_soft_delete_customers", DISCARD],
         },
-        hooks={"customersDeleted": ["restore_deleted_customers", DISCARD]},
+        hooks={"customersDeleted": ["undo_soft_delete_customers", DISCARD]},
     ),
     "create_customer_addresses": Flow(
         CreateCustomerAddressesWorkflow.run,
@@ -148,28 +148,28 @@ FLOWS: dict[str, Flow] = {
         ),
         {
             "unset_default_addresses": [
-                "reset_default_addresses",
-                "reset_default_addresses",
+                "undo_unset_default_addresses",
+                "undo_unset_default_addresses",
                 DISCARD,
             ],
             "create_customer_addresses": [
-                "delete_created_addresses",
-                "reset_default_addresses",
-                "reset_default_addresses",
+                "undo_create_customer_addresses",
+                "undo_unset_default_addresses",
+                "undo_unset_default_addresses",
                 DISCARD,
             ],
             "release_events": [
-                "delete_created_addresses",
-                "reset_default_addresses",
-                "reset_default_addresses",
+                "undo_create_customer_addresses",
+                "undo_unset_default_addresses",
+                "undo_unset_default_addresses",
                 DISCARD,
             ],
         },
         hooks={
             "addressesCreated": [
-                "delete_created_addresses",
-                "reset_default_addresses",
-                "reset_default_addresses",
+                "undo_create_customer_addresses",
+                "undo_unset_default_addresses",
+                "undo_unset_default_addresses",
                 DISCARD,
             ]
         },
@@ -181,21 +181,35 @@ FLOWS: dict[str, Flow] = {
             update={"is_default_shipping": True, "city": "Coimbra", "metadata": {"door": 2}},
         ),
         {
-            "list_entities": [DISCARD],
-            "unset_default_addresses": ["reset_default_addresses", DISCARD],
-            "update_entities": ["restore_updated_fields", "reset_default_addresses", DISCARD],
-            "release_events": ["restore_updated_fields", "reset_default_addresses", DISCARD],
+            "list_customer_addresses": [DISCARD],
+            "unset_default_addresses": ["undo_unset_default_addresses", DISCARD],
+            "update_customer_addresses": [
+                "undo_update_customer_addresses",
+                "undo_unset_default_addresses",
+                DISCARD,
+            ],
+            "release_events": [
+                "undo_update_customer_addresses",
+                "undo_unset_default_addresses",
+                DISCARD,
+            ],
         },
-        hooks={"addressesUpdated": ["restore_updated_fields", "reset_default_addresses", DISCARD]},
+        hooks={
+            "addressesUpdated": [
+                "undo_update_customer_addresses",
+                "undo_unset_default_addresses",
+                DISCARD,
+            ]
+        },
     ),
     "delete_customer_addresses": Flow(
         DeleteCustomerAddressesWorkflow.run,
         lambda w: wm.DeleteCustomerAddressesInput(ids=[w.default_address, w.registered_address]),
         {
-            "delete_customer_addresses": ["reinsert_deleted_addresses", DISCARD],
-            "release_events": ["reinsert_deleted_addresses", DISCARD],
+            "delete_customer_addresses": ["undo_delete_customer_addresses", DISCARD],
+            "release_events": ["undo_delete_customer_addresses", DISCARD],
         },
-        hooks={"addressesDeleted": ["reinsert_deleted_addresses", DISCARD]},
+        hooks={"addressesDeleted": ["undo_delete_customer_addresses", DISCARD]},
     ),
     "create_customer_groups": Flow(
         CreateCustomerGroupsWorkflow.run,
@@ -203,8 +217,8 @@ FLOWS: dict[str, Flow] = {
             {"groups": [{"name": "Newsletter"}, {"name": "Partners", "metadata": {"a": 1}}]}
         ),
         {
-            "create_customer_groups": ["delete_created_groups", DISCARD],
-            "release_events": ["delete_created_groups", DISCARD],
+            "create_customer_groups": ["undo_create_customer_groups", DISCARD],
+            "release_events": ["undo_create_customer_groups", DISCARD],
         },
     ),
     "update_customer_groups": Flow(
@@ -213,32 +227,32 @@ FLOWS: dict[str, Flow] = {
             selector={"id": [w.group, w.empty_group]}, update={"metadata": {"level": 2}}
         ),
         {
-            "update_entities": ["restore_updated_fields", DISCARD],
-            "release_events": ["restore_updated_fields", DISCARD],
+            "update_customer_groups": ["undo_update_customer_groups", DISCARD],
+            "release_events": ["undo_update_customer_groups", DISCARD],
         },
     ),
     "delete_customer_groups": Flow(
         DeleteCustomerGroupsWorkflow.run,
         lambda w: wm.DeleteCustomerGroupsInput(ids=[w.group, w.empty_group]),
         {
-            "soft_delete_customer_groups": ["restore_deleted_groups", DISCARD],
-            "release_events": ["restore_deleted_groups", DISCARD],
+            "soft_delete_customer_groups": ["undo_soft_delete_customer_groups", DISCARD],
+            "release_events": ["undo_soft_delete_customer_groups", DISCARD],
         },
     ),
     "link_customers_to_customer_group": Flow(
         LinkCustomersToCustomerGroupWorkflow.run,
         lambda w: wm.LinkInput(id=w.group, add=[w.registered], remove=[w.guest]),
         {
-            "change_memberships": ["revert_membership_changes", DISCARD],
-            "release_events": ["revert_membership_changes", DISCARD],
+            "change_memberships": ["undo_change_memberships", DISCARD],
+            "release_events": ["undo_change_memberships", DISCARD],
         },
     ),
     "link_customer_groups_to_customer": Flow(
         LinkCustomerGroupsToCustomerWorkflow.run,
         lambda w: wm.LinkInput(id=w.guest, add=[w.empty_group], remove=[w.group]),
         {
-            "change_memberships": ["revert_membership_changes", DISCARD],
-            "release_events": ["revert_membership_changes", DISCARD],
+            "change_memberships": ["undo_change_memberships", DISCARD],
+            "release_events": ["undo_change_memberships", DISCARD],
         },
     ),
 }
@@ -338,7 +352,7 @@ async def test_parallel_default_flag_steps_are_undone_last_registered_first(
         cause = await failure_of(handle)
     assert cause.type == "injected_failure"
     records = await activity_records(handle)
-    assert [r.summary for r in records if r.name == "reset_default_addresses"] == [
+    assert [r.summary for r in records if r.name == "undo_unset_default_addresses"] == [
         "compensate: restore previous default billing address",
         "compensate: restore previous default shipping address",
     ]
@@ -355,8 +369,8 @@ async def test_a_compensation_that_commits_then_fails_is_retried_and_undoes_once
     before = await env.snapshot()
     replace = {
         "release_events": fail_for_good(env.activities.release_events, after_commit=False),
-        "revert_membership_changes": fail_first_attempt_after_commit(
-            env.activities.revert_membership_changes
+        "undo_change_memberships": fail_first_attempt_after_commit(
+            env.activities.undo_change_memberships
         ),
     }
     async with env.worker(**replace):
@@ -366,6 +380,6 @@ async def test_a_compensation_that_commits_then_fails_is_retried_and_undoes_once
         )
         cause = await failure_of(handle)
     assert cause.type == "injected_failure"
-    revert = [r for r in await activity_records(handle) if r.name == "revert_membership_changes"]
+    revert = [r for r in await activity_records(handle) if r.name == "undo_change_memberships"]
     assert [(r.attempts_started, r.outcome) for r in revert] == [([2], "completed")]
     assert_restored(before, await env.snapshot())

@@ -4,7 +4,7 @@ from temporalio.client import WorkflowFailureError
 
 from tests.workflows.conftest import Env, fail_first_attempt_after_commit, fail_for_good
 from workflows import CreateCustomersWorkflow
-from workflows.models import CreateCustomersInput
+from workflows.contracts import CreateCustomersInput
 
 
 def one_customer(email: str = "peter.hayes@example.com") -> CreateCustomersInput:

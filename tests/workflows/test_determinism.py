@@ -33,18 +33,39 @@ WORKFLOW_FILES = sorted((ROOT / "workflows").glob("*.py"))
 
 # Modules a workflow module may import. Our own pure modules are passed through the sandbox.
 ALLOWED_MODULES = {
-    "__future__", "asyncio", "typing", "dataclasses", "collections.abc",
-    "pydantic", "temporalio",
-    "activities.models", "activities.hooks", "customer_service.schemas", "customer_service.ids",
+    "__future__",
+    "asyncio",
+    "typing",
+    "types",
+    "dataclasses",
+    "collections.abc",
+    "pydantic",
+    "temporalio",
+    "activities.contracts",
+    "activities.stubs",
+    "activities.failures",
+    "customer_service.schemas",
+    "customer_service.ids",
     "customer_service.errors",
+    "customer_service.validation",
     # The CustomerEmail tag (lower-cased email, or its HMAC when a PII key is configured): pure.
     "codec.tags",
-}  # fmt: skip
+}
 ALLOWED_FROM_DATETIME = {"timedelta"}
 # Calls a workflow must not make itself (Temporal gives deterministic versions: workflow.now(),
 # workflow.uuid4(), workflow.random(), workflow.sleep(), workflow.wait()).
-FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "uuid1", "uuid4", "environ", "getenv",
-                        "wait", "as_completed", "sandbox_unrestricted"}  # fmt: skip
+FORBIDDEN_ATTRIBUTES = {
+    "now",
+    "utcnow",
+    "today",
+    "uuid1",
+    "uuid4",
+    "environ",
+    "getenv",
+    "wait",
+    "as_completed",
+    "sandbox_unrestricted",
+}
 FORBIDDEN_BUILTINS = {"open", "print", "input", "exec", "eval", "__import__"}
 
 
@@ -115,6 +136,8 @@ def test_workflow_module_does_no_io(path: Path) -> None:
         "from worker import build_worker",
         "from settings import get_settings",
         "from . import steps",
+        "from activities import hooks",
+        "from activities.hooks import registry",
         "x = datetime.now()",
         "x = uuid.uuid4()",
         "x = asyncio.wait(tasks)",
@@ -143,8 +166,8 @@ def test_the_import_check_allows_what_workflows_need() -> None:
         from workflows.saga import Saga
         from workflows import steps
         with workflow.unsafe.imports_passed_through():
-            from activities.models import Undo
-            from activities import hooks
+            from activities.contracts import Undo
+            from activities import stubs
             from customer_service import ids
             from customer_service.schemas import CustomerDTO
             from customer_service.errors import BUSINESS_ERROR_TYPES
@@ -156,9 +179,19 @@ def test_the_import_check_allows_what_workflows_need() -> None:
 
 
 def test_importing_workflows_loads_no_database_or_io_code() -> None:
-    forbidden = ["sqlalchemy", "psycopg", "alembic", "customer_service.service", "customer_service.db",
-                 "customer_service.models", "activities.customer_activities", "worker", "settings",
-                 "devstack"]  # fmt: skip
+    forbidden = [
+        "sqlalchemy",
+        "psycopg",
+        "alembic",
+        "customer_service.service",
+        "customer_service.db",
+        "customer_service.models",
+        "activities.customer_activities",
+        "activities.hooks",
+        "worker",
+        "settings",
+        "devstack",
+    ]
     code = (
         "import sys, workflows\n"
         f"bad = [m for m in sys.modules if any(m == f or m.startswith(f + '.') for f in {forbidden!r})]\n"
@@ -181,7 +214,7 @@ async def test_worker_builds_with_every_workflow(
     assert len(ALL_WORKFLOWS) == 13
     names = {a.__name__ for a in activities.all()}
     assert names >= COMPENSATIONS
-    assert {"release_events", "run_hook", "list_entities"} <= names
+    assert {"release_events", "run_hook", "list_customers", "list_customer_addresses"} <= names
 
 
 async def test_worker_build_catches_a_sandbox_violation(
@@ -214,3 +247,44 @@ async def test_worker_build_catches_a_sandbox_violation(
     finally:
         sys.modules.pop(module, None)
     assert "date.today" in repr(info.value.__cause__)
+
+
+def passed_through(source: str) -> set[str]:
+    """The modules a workflow module imports inside `workflow.unsafe.imports_passed_through()`."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.With) and "imports_passed_through" in ast.unparse(node.items[0]):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module:
+                    modules |= {inner.module, *(f"{inner.module}.{a.name}" for a in inner.names)}
+                elif isinstance(inner, ast.Import):
+                    modules |= {a.name for a in inner.names}
+    return modules
+
+
+def defines_workflows(module: str) -> bool:
+    path = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    return path.exists() and "@workflow.defn" in path.read_text()
+
+
+def sandboxed_modules_passed_through(source: str) -> list[str]:
+    return sorted(m for m in passed_through(source) if defines_workflows(m))
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=[p.name for p in WORKFLOW_FILES])
+def test_no_module_defining_workflows_is_passed_through(path: Path) -> None:
+    """Pure helpers (saga, steps, contracts) are passed through the sandbox and loaded once;
+    a module with `@workflow.defn` classes must stay sandboxed, re-imported per run."""
+    assert sandboxed_modules_passed_through(path.read_text()) == []
+
+
+def test_the_pass_through_check_catches_a_workflow_module() -> None:
+    source = textwrap.dedent(
+        """
+        from temporalio import workflow
+        with workflow.unsafe.imports_passed_through():
+            from workflows import steps
+            from workflows.customers import CreateCustomersWorkflow
+        """
+    )
+    assert sandboxed_modules_passed_through(source) == ["workflows.customers"]

@@ -42,7 +42,7 @@ async def test_compensation_keeps_another_writers_value_and_reports_the_conflict
     assert cause.type == "CompensationFailed"
     assert f"{world.guest}.first_name" in cause.message
     (failures,) = cause.details
-    assert [f["step"] for f in failures] == ["update_entities"]
+    assert [f["step"] for f in failures] == ["update_customers"]
     assert "first_name" in failures[0]["error"]
     assert "restore customer fields first_name" in failures[0]["compensation"]
 
@@ -53,11 +53,11 @@ async def test_compensation_keeps_another_writers_value_and_reports_the_conflict
         "SELECT count(*) FROM event_outbox WHERE name = 'customer.updated'"
     ) == 0  # fmt: skip
     # The conflict is final: the compensation ran once, not retried.
-    restores = [r for r in await activity_records(handle) if r.name == "restore_updated_fields"]
+    restores = [r for r in await activity_records(handle) if r.name == "undo_update_customers"]
     assert [(r.attempts_started, r.outcome) for r in restores] == [([1], "failed")]
 
     assert progress.status == "compensation_failed"
-    update = next(s for s in progress.steps if s.step == "update_entities")
+    update = next(s for s in progress.steps if s.step == "update_customers")
     assert update.state == "compensation_failed"
     assert "first_name" in (update.error or "")
 

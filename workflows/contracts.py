@@ -1,4 +1,4 @@
-"""Inputs and results of the workflows. Pure module (pydantic only).
+"""Inputs and results of the workflows, and the `progress` query's models. Pure module.
 
 Updates carry `update` as a plain dict of the fields to change: absent means "leave as is", which a
 model with defaults could not tell apart from an explicit null once serialised.
@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.contracts import HookName
 from customer_service.schemas import (
     MAX_BATCH,
     AddressDTO,
@@ -28,42 +29,51 @@ class WorkflowInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CreateCustomersInput(WorkflowInput):
+class HookedInput(WorkflowInput):
+    """A workflow with hook points. `hooks` names those the run calls: the ones with handlers in
+    the deployment that starts it (`CustomerFlows` fills it in from `HOOKS_MODULE`), so the set
+    is fixed in the run's history and replay never depends on the replaying worker's
+    configuration. A start that lists none calls none."""
+
+    hooks: list[HookName] = []
+
+
+class CreateCustomersInput(HookedInput):
     customers_data: list[CreateCustomerInput] = Field(min_length=1, max_length=MAX_BATCH)
     additional_data: AdditionalData = None
 
 
-class UpdateCustomersInput(WorkflowInput):
+class UpdateCustomersInput(HookedInput):
     selector: dict[str, Any]
     update: dict[str, Any]
     additional_data: AdditionalData = None
 
 
-class DeleteCustomersInput(WorkflowInput):
+class DeleteCustomersInput(HookedInput):
     ids: list[EntityId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class CreateCustomerAccountInput(WorkflowInput):
+class CreateCustomerAccountInput(HookedInput):
     auth_identity_id: EntityId
     customer_data: CreateCustomerInput
 
 
-class RemoveCustomerAccountInput(WorkflowInput):
+class RemoveCustomerAccountInput(HookedInput):
     customer_id: EntityId
 
 
-class CreateCustomerAddressesInput(WorkflowInput):
+class CreateCustomerAddressesInput(HookedInput):
     addresses: list[CreateAddressInput] = Field(min_length=1, max_length=MAX_BATCH)
     additional_data: AdditionalData = None
 
 
-class UpdateCustomerAddressesInput(WorkflowInput):
+class UpdateCustomerAddressesInput(HookedInput):
     selector: dict[str, Any]
     update: dict[str, Any]
     additional_data: AdditionalData = None
 
 
-class DeleteCustomerAddressesInput(WorkflowInput):
+class DeleteCustomerAddressesInput(HookedInput):
     ids: list[EntityId] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -118,8 +128,9 @@ class LinkResult(BaseModel):
 # --- the `progress` query (defined here, in a pure pass-through module: a pydantic model class
 # built inside the sandbox would be built again for every run) ---------------------------------
 
-StepState = Literal["running", "completed", "failed", "compensating", "compensated",
-                    "compensation_failed", "skipped"]  # fmt: skip
+StepState = Literal[
+    "running", "completed", "failed", "compensating", "compensated", "compensation_failed"
+]
 SagaState = Literal["running", "completed", "compensating", "compensated", "compensation_failed"]
 
 

@@ -1,0 +1,72 @@
+"""What the Web UI shows of a run: search attributes, outcome metrics, summaries in words.
+
+Search-attribute changes are gathered and sent as one upsert per step (each upsert is a history
+event and a visibility write). Used only from workflow code (it calls `temporalio.workflow`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+
+from codec import tags
+from workflows.contracts import SagaState
+
+CUSTOMER_ID = SearchAttributeKey.for_keyword_list("CustomerId")
+CUSTOMER_EMAIL = SearchAttributeKey.for_keyword_list("CustomerEmail")
+CUSTOMER_GROUP_ID = SearchAttributeKey.for_keyword_list("CustomerGroupId")
+SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
+MAX_VALUES = 100  # per keyword-list attribute
+
+
+class SearchAttributes:
+    """The run's search attributes: changes pending until the next `flush`."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, SearchAttributeUpdate[Any]] = {}
+
+    def tag(
+        self,
+        customer_ids: Sequence[str] = (),
+        emails: Sequence[str | None] = (),
+        group_ids: Sequence[str] = (),
+    ) -> None:
+        """Make the run findable by the customers, emails (as keyed tags) and groups it touches."""
+        for key, values in (
+            (CUSTOMER_ID, list(customer_ids)),
+            (CUSTOMER_EMAIL, [tags.email_tag(e) for e in emails if e]),
+            (CUSTOMER_GROUP_ID, list(group_ids)),
+        ):
+            if values:
+                merged = list(dict.fromkeys([*self._current(key), *values]))[:MAX_VALUES]
+                self._pending[key.name] = key.value_set(merged)
+
+    def status(self, status: SagaState) -> None:
+        self._pending[SAGA_STATUS.name] = SAGA_STATUS.value_set(status)
+
+    def flush(self) -> None:
+        if self._pending:
+            workflow.upsert_search_attributes(list(self._pending.values()))
+            self._pending.clear()
+
+    def _current(self, key: SearchAttributeKey[Sequence[str]]) -> list[str]:
+        pending = self._pending.get(key.name)
+        if pending is not None:
+            return list(pending.value or [])
+        return list(workflow.info().typed_search_attributes.get(key) or [])
+
+
+def count_outcome(status: SagaState) -> None:
+    workflow.metric_meter().create_counter(
+        "customer_flows_saga_runs", "Saga runs that ended, by outcome"
+    ).add(1, {"outcome": status})
+
+
+def short(values: Sequence[str | None], limit: int = 3) -> str:
+    """The first few values and how many more: "a, b, c and 4 more"."""
+    shown = [v for v in values if v][:limit]
+    more = len(values) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
