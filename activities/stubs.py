@@ -1,3 +1,4 @@
+# mypy: disable-error-code="empty-body"
 """Typed references to the worker's activities, for workflows to call.
 
 Each stub has the name, input and result type of one `CustomerActivities` method (the service

@@ -49,7 +49,9 @@ def invalid_data(error: ValidationError, root: str = "") -> InvalidDataError:
         detail = f"Field '{field}' is required"
     elif kind in _EXPECTED_TYPES:
         got = first.get("input")
-        shown = got if isinstance(got, str | int | float | bool) or got is None else type(got).__name__
+        shown = (
+            got if isinstance(got, str | int | float | bool) or got is None else type(got).__name__
+        )
         detail = f"Expected type: '{_EXPECTED_TYPES[kind]}' for field '{field}', got: '{shown}'"
     else:
         for prefix in _VALIDATOR_PREFIXES:
