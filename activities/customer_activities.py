@@ -33,8 +33,9 @@ from activities.contracts import (
     UpdateStep,
     ValidateAccountStep,
 )
-from activities.failures import business_errors
+from activities.failures import application_error, business_errors
 from activities.hooks import HookRegistry
+from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
 
@@ -238,9 +239,7 @@ class CustomerActivities:
             except ApplicationError:
                 raise
             except Exception as err:
-                raise ApplicationError(
-                    f"{call.hook} handler {getattr(handler, '__name__', handler)!s} failed: {err}",
-                    type="hook_failed",
-                    non_retryable=True,
-                ) from err
+                name = getattr(handler, "__name__", handler)
+                failed = HookFailedError(f"{call.hook} handler {name!s} failed: {err}")
+                raise application_error(failed) from err
         return len(handlers)

@@ -34,16 +34,18 @@ NAMING_CONVENTION = {
 
 # Columns searched by free-text `q` (SPEC §3.2), in the order they are joined for the trigram index.
 CUSTOMER_SEARCH_COLUMNS = ("company_name", "first_name", "last_name", "email", "phone")
-ADDRESS_SEARCH_COLUMNS = (
-    "address_name",
-    "company",
-    "first_name",
-    "last_name",
-    "address_1",
-    "address_2",
-    "city",
-    "province",
-    "postal_code",
+ADDRESS_SEARCH_COLUMNS = tuple(
+    [
+        "address_name",
+        "company",
+        "first_name",
+        "last_name",
+        "address_1",
+        "address_2",
+        "city",
+        "province",
+        "postal_code",
+    ]
 )
 GROUP_SEARCH_COLUMNS = ("name",)
 
@@ -64,7 +66,9 @@ class Base(DeclarativeBase):
 
 def table_of(model: type[Base]) -> Table:
     """The Core table of a mapped class (typed as a Table, which it always is here)."""
-    return model.__table__  # type: ignore[return-value]
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _now_column() -> Mapped[datetime]:

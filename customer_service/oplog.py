@@ -19,10 +19,11 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events
 from customer_service import models as m
+from customer_service.db import transaction
 from customer_service.entities import EntityKey
 from customer_service.errors import ConflictError, InvalidDataError
 from customer_service.schemas import WriteContext
@@ -205,8 +206,24 @@ async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> Non
         )
 
 
+async def once(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: WriteContext,
+    kind: type[R],
+    act: Callable[[AsyncSession], Awaitable[R]],
+) -> R:
+    """Run `act` and record what it did under `ctx.operation_id`, in one transaction (staging
+    the run's events); a repeat returns the first call's record without acting again."""
+    async with transaction(sessions, ctx.event_group_id) as session:
+        record = await recorded(session, ctx, kind)
+        if record is None:
+            record = await act(session)
+            await write(session, ctx, record)
+        return record
+
+
 async def undo(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     operation_id: str,
     kind: type[R],
     action: Callable[[AsyncSession, R], Awaitable[None]],
@@ -217,6 +234,16 @@ async def undo(
     committed. It then leaves a `cancelled` mark (see the module docstring). Returns whether
     anything was undone; repeats are no-ops."""
     operation_id = validate_id(operation_id, "operation_id")
+    async with transaction(sessions) as session:
+        return await _undo(session, operation_id, kind, action)
+
+
+async def _undo(
+    session: AsyncSession,
+    operation_id: str,
+    kind: type[R],
+    action: Callable[[AsyncSession, R], Awaitable[None]],
+) -> bool:
     tbl = m.table_of(m.OperationRecord)
     # The run's staged events are discarded with its event group; an undo adds none.
     events.mute(session)

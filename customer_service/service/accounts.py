@@ -44,21 +44,20 @@ class Accounts:
         ctx: WriteContext,
     ) -> None:
         """Compare-and-set the customer's auth identity link (decision 8)."""
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            if await oplog.recorded(session, ctx, oplog.SetAuthIdentityRecord) is not None:
-                return
+
+        async def act(session: AsyncSession) -> oplog.SetAuthIdentityRecord:
             await _compare_and_set(session, customer_id, auth_identity_id, expected)
-            record = oplog.SetAuthIdentityRecord(
+            return oplog.SetAuthIdentityRecord(
                 customer_id=customer_id, previous=expected, written=auth_identity_id
             )
-            await oplog.write(session, ctx, record)
+
+        await oplog.once(self.sessions, ctx, oplog.SetAuthIdentityRecord, act)
 
     async def undo_set_auth_identity(self, operation_id: str) -> bool:
         async def undo(session: AsyncSession, record: oplog.SetAuthIdentityRecord) -> None:
             await _compare_and_set(session, record.customer_id, record.previous, record.written)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.SetAuthIdentityRecord, undo)
+        return await oplog.undo(self.sessions, operation_id, oplog.SetAuthIdentityRecord, undo)
 
 
 async def _compare_and_set(

@@ -42,13 +42,14 @@ class Addresses(EntityWrites[AddressDTO]):
     async def delete_recorded(self, target: Target, ctx: WriteContext) -> list[AddressDTO]:
         """Hard delete; returns the rows deleted (recorded: a repeat returns the same).
         Decision 5: an unknown address id is not_found (a filter may match nothing)."""
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            record = await oplog.recorded(session, ctx, oplog.DeleteAddressesRecord)
-            if record is None:
-                rows = await self.delete_in(session, target, must_exist=True)
-                deleted = [r.model_dump(mode="json") for r in self.dtos(rows)]
-                record = oplog.DeleteAddressesRecord(rows=deleted)
-                await oplog.write(session, ctx, record)
+
+        async def act(session: AsyncSession) -> oplog.DeleteAddressesRecord:
+            rows = await self.delete_in(session, target, must_exist=True)
+            return oplog.DeleteAddressesRecord(
+                rows=[r.model_dump(mode="json") for r in self.dtos(rows)]
+            )
+
+        record = await oplog.once(self.sessions, ctx, oplog.DeleteAddressesRecord, act)
         return self.dtos(record.rows)
 
     async def undo_delete(self, operation_id: str) -> bool:
@@ -61,8 +62,7 @@ class Addresses(EntityWrites[AddressDTO]):
                 insert = pg_insert(tbl).on_conflict_do_nothing(index_elements=["id"])
                 await session.execute(insert, values)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.DeleteAddressesRecord, reinsert)
+        return await oplog.undo(self.sessions, operation_id, oplog.DeleteAddressesRecord, reinsert)
 
     async def unset_defaults(
         self, customer_ids: list[str], flag: DefaultFlag, ctx: WriteContext
@@ -70,19 +70,19 @@ class Addresses(EntityWrites[AddressDTO]):
         """Take `flag` off the customers' current default addresses; returns those address ids
         (recorded, so a repeat returns the same list and the compensation stays exact)."""
         tbl = ADDRESS.table
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            record = await oplog.recorded(session, ctx, oplog.UnsetDefaultRecord)
-            if record is None:
-                result = await session.execute(
-                    update(tbl)
-                    .where(tbl.c.customer_id.in_(customer_ids), tbl.c[flag].is_(True))
-                    .values({flag: False, "updated_at": func.now()})
-                    .returning(tbl.c.id)
-                )
-                unset = sorted(r.id for r in result.all())
-                await events.emit_internal(session, ADDRESS, "updated", unset)
-                record = oplog.UnsetDefaultRecord(flag=flag, address_ids=unset)
-                await oplog.write(session, ctx, record)
+
+        async def act(session: AsyncSession) -> oplog.UnsetDefaultRecord:
+            result = await session.execute(
+                update(tbl)
+                .where(tbl.c.customer_id.in_(customer_ids), tbl.c[flag].is_(True))
+                .values({flag: False, "updated_at": func.now()})
+                .returning(tbl.c.id)
+            )
+            unset = sorted(r.id for r in result.all())
+            await events.emit_internal(session, ADDRESS, "updated", unset)
+            return oplog.UnsetDefaultRecord(flag=flag, address_ids=unset)
+
+        record = await oplog.once(self.sessions, ctx, oplog.UnsetDefaultRecord, act)
         return record.address_ids
 
     async def undo_unset_defaults(self, operation_id: str) -> bool:
@@ -93,8 +93,7 @@ class Addresses(EntityWrites[AddressDTO]):
             if record.address_ids:
                 await self._reset_defaults(session, record.address_ids, record.flag)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.UnsetDefaultRecord, reset)
+        return await oplog.undo(self.sessions, operation_id, oplog.UnsetDefaultRecord, reset)
 
     async def _reset_defaults(
         self, session: AsyncSession, id_list: list[str], flag: DefaultFlag

@@ -102,21 +102,19 @@ class Customers(EntityWrites[CustomerDTO]):
 
     async def soft_delete_recorded(self, target: Target, ctx: WriteContext) -> dict[str, list[str]]:
         """Soft delete customers and, in cascade, their live addresses (SPEC §1.7)."""
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            record = await oplog.recorded(session, ctx, oplog.SoftDeleteCustomersRecord)
-            if record is None:
-                customers = await self.soft_delete_in(session, target, True)
-                addresses: list[str] = []
-                if customers:
-                    where = ADDRESS.table.c.customer_id.in_(customers)
-                    addresses = await self.addresses.set_deleted_at(session, where, True)
-                await events.stage_workflow_events(
-                    session, events.CUSTOMER_DELETED, target.ids or [], ctx.event_group_id
-                )
-                record = oplog.SoftDeleteCustomersRecord(
-                    customer_ids=customers, address_ids=addresses
-                )
-                await oplog.write(session, ctx, record)
+
+        async def act(session: AsyncSession) -> oplog.SoftDeleteCustomersRecord:
+            customers = await self.soft_delete_in(session, target, True)
+            addresses: list[str] = []
+            if customers:
+                where = ADDRESS.table.c.customer_id.in_(customers)
+                addresses = await self.addresses.set_deleted_at(session, where, True)
+            await events.stage_workflow_events(
+                session, events.CUSTOMER_DELETED, target.ids or [], ctx.event_group_id
+            )
+            return oplog.SoftDeleteCustomersRecord(customer_ids=customers, address_ids=addresses)
+
+        record = await oplog.once(self.sessions, ctx, oplog.SoftDeleteCustomersRecord, act)
         return _soft_deleted(record.customer_ids, record.address_ids)
 
     async def undo_soft_delete(self, operation_id: str) -> bool:
@@ -127,8 +125,9 @@ class Customers(EntityWrites[CustomerDTO]):
             where = ADDRESS.table.c.id.in_(record.address_ids)
             await self.addresses.set_deleted_at(session, where, False)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.SoftDeleteCustomersRecord, restore)
+        return await oplog.undo(
+            self.sessions, operation_id, oplog.SoftDeleteCustomersRecord, restore
+        )
 
     async def restore_with_addresses(
         self, target: Target, address_ids: list[str] | None

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import oplog
-from customer_service.db import transaction
 from customer_service.entities import GROUP
 from customer_service.schemas import CreateGroupInput, GroupDTO, WriteContext
 from customer_service.service.writes import EntityWrites, Target
@@ -27,12 +26,12 @@ class Groups(EntityWrites[GroupDTO]):
 
     async def soft_delete_recorded(self, target: Target, ctx: WriteContext) -> dict[str, list[str]]:
         """Soft delete groups; nothing cascades (SPEC §1.7)."""
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            record = await oplog.recorded(session, ctx, oplog.SoftDeleteGroupsRecord)
-            if record is None:
-                deleted = await self.soft_delete_in(session, target, True)
-                record = oplog.SoftDeleteGroupsRecord(group_ids=deleted)
-                await oplog.write(session, ctx, record)
+
+        async def act(session: AsyncSession) -> oplog.SoftDeleteGroupsRecord:
+            deleted = await self.soft_delete_in(session, target, True)
+            return oplog.SoftDeleteGroupsRecord(group_ids=deleted)
+
+        record = await oplog.once(self.sessions, ctx, oplog.SoftDeleteGroupsRecord, act)
         return self.changed(record.group_ids)
 
     async def undo_soft_delete(self, operation_id: str) -> bool:
@@ -41,5 +40,4 @@ class Groups(EntityWrites[GroupDTO]):
         async def restore(session: AsyncSession, record: oplog.SoftDeleteGroupsRecord) -> None:
             await self.set_deleted_at(session, GROUP.table.c.id.in_(record.group_ids), False)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.SoftDeleteGroupsRecord, restore)
+        return await oplog.undo(self.sessions, operation_id, oplog.SoftDeleteGroupsRecord, restore)

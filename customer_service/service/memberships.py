@@ -53,38 +53,32 @@ class Memberships(EntityWrites[MembershipDTO]):
     ) -> MembershipChange:
         """Add and remove memberships in one transaction, reporting the pairs really changed
         (recorded, so a repeat reports the same and the compensation undoes exactly those)."""
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            record = await oplog.recorded(session, ctx, oplog.ChangeMembershipsRecord)
-            if record is None:
-                # Every pair asked for is recorded, no-ops included: a compensation must not undo
-                # a pair that a later operation asked for (see `undo_change`).
-                requested = sorted(
-                    {_key((p.customer_id, p.customer_group_id)) for p in add + remove}
-                )
-                xid = await self._lock(session, requested)
-                deleted = await self._remove_pairs(session, remove)
-                removed = sorted(
-                    {
-                        (r["customer_id"], r["customer_group_id"])
-                        for r in deleted
-                        if not r["deleted_at"]
-                    }
-                )
-                membership_ids, added = await self._add_pairs(session, add)
-                by_pair = {
-                    (p.customer_id, p.customer_group_id): i
-                    for p, i in zip(add, membership_ids, strict=True)
-                }
-                record = oplog.ChangeMembershipsRecord(
-                    added=added,
-                    removed=removed,
-                    membership_ids=membership_ids,
-                    added_ids=[by_pair[pair] for pair in added],
-                    removed_rows=deleted,
-                    requested=requested,
-                    xid=xid,
-                )
-                await oplog.write(session, ctx, record)
+
+        async def act(session: AsyncSession) -> oplog.ChangeMembershipsRecord:
+            # Every pair asked for is recorded, no-ops included: a compensation must not undo a
+            # pair that a later operation asked for (see `undo_change`).
+            requested = sorted({_key((p.customer_id, p.customer_group_id)) for p in add + remove})
+            xid = await self._lock(session, requested)
+            deleted = await self._remove_pairs(session, remove)
+            gone = {
+                (r["customer_id"], r["customer_group_id"]) for r in deleted if not r["deleted_at"]
+            }
+            membership_ids, added = await self._add_pairs(session, add)
+            by_pair = {
+                (p.customer_id, p.customer_group_id): i
+                for p, i in zip(add, membership_ids, strict=True)
+            }
+            return oplog.ChangeMembershipsRecord(
+                added=added,
+                removed=sorted(gone),
+                membership_ids=membership_ids,
+                added_ids=[by_pair[pair] for pair in added],
+                removed_rows=deleted,
+                requested=requested,
+                xid=xid,
+            )
+
+        record = await oplog.once(self.sessions, ctx, oplog.ChangeMembershipsRecord, act)
         return MembershipChange(
             added=record.added,
             removed=record.removed,
@@ -128,8 +122,7 @@ class Memberships(EntityWrites[MembershipDTO]):
             if values:  # a pair that is a member again meanwhile keeps its newer row
                 await session.execute(pg_insert(MEMBERSHIP.table).on_conflict_do_nothing(), values)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.ChangeMembershipsRecord, undo)
+        return await oplog.undo(self.sessions, operation_id, oplog.ChangeMembershipsRecord, undo)
 
     @staticmethod
     async def _lock(session: AsyncSession, keys: list[str]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events
@@ -78,6 +78,6 @@ def _check_event_group(event_group_id: str) -> None:
     validate(WriteContext, {"event_group_id": event_group_id}, "")
 
 
-def _staged(event_group_id: str) -> Any:
+def _staged(event_group_id: str) -> ColumnElement[bool]:
     tbl = m.table_of(m.OutboxEvent)
     return and_(tbl.c.event_group_id == event_group_id, tbl.c.status == events.STAGED)

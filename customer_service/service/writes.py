@@ -135,10 +135,8 @@ class EntityWrites(Generic[D]):
         if "metadata" in values and not values["metadata"]:
             del values["metadata"]  # SPEC §2.6: empty metadata leaves the column unchanged
         tbl = self.spec.table
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            recorded = await oplog.recorded(session, ctx, oplog.UpdateRecord)
-            if recorded is not None:
-                return recorded
+
+        async def act(session: AsyncSession) -> oplog.UpdateRecord:
             previous, written = [], []
             for row in await self.select_for_update(session, target):
                 new = dict(values)
@@ -159,15 +157,15 @@ class EntityWrites(Generic[D]):
                     session, self.updated_event, row_ids, ctx.event_group_id
                 )
             after = await list_rows(session, self.spec, {"id": row_ids}, FindConfig())
-            record = oplog.UpdateRecord(
+            return oplog.UpdateRecord(
                 entity=self.spec.key,
                 ids=row_ids,
                 previous=previous,
                 written=written,
                 rows=[r.model_dump(mode="json") for r in after] if row_ids else [],
             )
-            await oplog.write(session, ctx, record)
-            return record
+
+        return await oplog.once(self.sessions, ctx, oplog.UpdateRecord, act)
 
     async def undo_update(self, operation_id: str) -> bool:
         """Compare-and-set the previous values back (decision 3). A field is put back only while
@@ -182,8 +180,7 @@ class EntityWrites(Generic[D]):
                 )
             await self._restore(session, record)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, oplog.UpdateRecord, restore)
+        return await oplog.undo(self.sessions, operation_id, oplog.UpdateRecord, restore)
 
     async def _restore(self, session: AsyncSession, record: oplog.UpdateRecord) -> None:
         tbl = self.spec.table
@@ -293,8 +290,7 @@ class EntityWrites(Generic[D]):
         async def remove(session: AsyncSession, record: oplog.Created) -> None:
             await self.delete_rows(session, record.ids)
 
-        async with transaction(self.sessions) as session:
-            return await oplog.undo(session, operation_id, kind, remove)
+        return await oplog.undo(self.sessions, operation_id, kind, remove)
 
     # --- soft delete / restore ----------------------------------------------------------------
 
