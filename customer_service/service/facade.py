@@ -126,6 +126,9 @@ class CustomerModuleService:
         inputs, single = validate_many(CreateCustomerInput, data, "data")
         return one_or_many(await self._customers.create(inputs, context(ctx)), single)
 
+    async def undo_create_customers(self, operation_id: str) -> bool:
+        return await self._customers.undo_create(operation_id)
+
     @overload
     async def update_customers(
         self, selector: str, data: UpdateCustomerInput | Item, ctx: Context = None
@@ -147,6 +150,9 @@ class CustomerModuleService:
         """`update_customers`, with the values it replaced."""
         return (await self._update(self._customers, selector, data, ctx))[0]
 
+    async def undo_update_customers(self, operation_id: str) -> bool:
+        return await self._customers.undo_update(operation_id)
+
     async def delete_customers(self, selector: Selector) -> None:
         """Hard delete; addresses and memberships go with them (FK cascade). Repeat-safe."""
         await self._customers.delete(Target.of(selector)[0])
@@ -158,6 +164,9 @@ class CustomerModuleService:
         target = Target.of(customer_ids, selector=False)[0]
         return await self._customers.soft_delete_recorded(target, context(ctx))
 
+    async def undo_soft_delete_customers(self, operation_id: str) -> bool:
+        return await self._customers.undo_soft_delete(operation_id)
+
     async def restore_customers(
         self, customer_ids: Ids, *, address_ids: Sequence[str] | None = None
     ) -> dict[str, list[str]]:
@@ -165,15 +174,6 @@ class CustomerModuleService:
         target = Target.of(customer_ids, selector=False)[0]
         only = None if address_ids is None else validate_ids(address_ids, "address_ids")
         return await self._customers.restore_with_addresses(target, only)
-
-    async def undo_create_customers(self, operation_id: str) -> bool:
-        return await self._customers.undo_create(operation_id)
-
-    async def undo_update_customers(self, operation_id: str) -> bool:
-        return await self._customers.undo_update(operation_id)
-
-    async def undo_soft_delete_customers(self, operation_id: str) -> bool:
-        return await self._customers.undo_soft_delete(operation_id)
 
     # --- accounts (decision 8) ----------------------------------------------------------------
 
@@ -233,6 +233,9 @@ class CustomerModuleService:
         inputs, single = validate_many(CreateAddressInput, data, "data")
         return one_or_many(await self._addresses.create(inputs, context(ctx)), single)
 
+    async def undo_create_customer_addresses(self, operation_id: str) -> bool:
+        return await self._addresses.undo_create(operation_id)
+
     @overload
     async def update_customer_addresses(
         self, selector: str, data: UpdateAddressInput | Item, ctx: Context = None
@@ -252,12 +255,18 @@ class CustomerModuleService:
     ) -> Updated[AddressDTO]:
         return (await self._update(self._addresses, selector, data, ctx))[0]
 
+    async def undo_update_customer_addresses(self, operation_id: str) -> bool:
+        return await self._addresses.undo_update(operation_id)
+
     async def delete_customer_addresses(
         self, selector: Selector, ctx: Context = None
     ) -> list[AddressDTO]:
         """Hard delete, returning the rows deleted (recorded under `ctx.operation_id`).
         Decision 5: an unknown address id is not_found (a selector may match nothing)."""
         return await self._addresses.delete_recorded(Target.of(selector)[0], context(ctx))
+
+    async def undo_delete_customer_addresses(self, operation_id: str) -> bool:
+        return await self._addresses.undo_delete(operation_id)
 
     async def soft_delete_customer_addresses(self, address_ids: Ids) -> dict[str, list[str]]:
         return await self._addresses.soft_delete(Target.of(address_ids, selector=False)[0])
@@ -273,22 +282,13 @@ class CustomerModuleService:
         ids = validate_ids(customer_ids, "customer_ids")
         return await self._addresses.unset_defaults(ids, valid, context(ctx))
 
+    async def undo_unset_default_addresses(self, operation_id: str) -> bool:
+        return await self._addresses.undo_unset_defaults(operation_id)
+
     async def set_default_address(self, address_id: str, flag: DefaultFlag) -> AddressDTO:
         """Make one address the default, taking the flag off the customer's other addresses."""
         address_id = validate_id(address_id, "address_id")
         return await self._addresses.set_default(address_id, default_flag(flag))
-
-    async def undo_create_customer_addresses(self, operation_id: str) -> bool:
-        return await self._addresses.undo_create(operation_id)
-
-    async def undo_update_customer_addresses(self, operation_id: str) -> bool:
-        return await self._addresses.undo_update(operation_id)
-
-    async def undo_delete_customer_addresses(self, operation_id: str) -> bool:
-        return await self._addresses.undo_delete(operation_id)
-
-    async def undo_unset_default_addresses(self, operation_id: str) -> bool:
-        return await self._addresses.undo_unset_defaults(operation_id)
 
     # --- groups -------------------------------------------------------------------------------
 
@@ -322,6 +322,9 @@ class CustomerModuleService:
         inputs, single = validate_many(CreateGroupInput, data, "data")
         return one_or_many(await self._groups.create(inputs, context(ctx)), single)
 
+    async def undo_create_customer_groups(self, operation_id: str) -> bool:
+        return await self._groups.undo_create(operation_id)
+
     @overload
     async def update_customer_groups(
         self, selector: str, data: UpdateGroupInput | Item, ctx: Context = None
@@ -341,6 +344,9 @@ class CustomerModuleService:
     ) -> Updated[GroupDTO]:
         return (await self._update(self._groups, selector, data, ctx))[0]
 
+    async def undo_update_customer_groups(self, operation_id: str) -> bool:
+        return await self._groups.undo_update(operation_id)
+
     async def delete_customer_groups(self, selector: Selector) -> None:
         await self._groups.delete(Target.of(selector)[0])
 
@@ -351,17 +357,11 @@ class CustomerModuleService:
         target = Target.of(group_ids, selector=False)[0]
         return await self._groups.soft_delete_recorded(target, context(ctx))
 
-    async def restore_customer_groups(self, group_ids: Ids) -> dict[str, list[str]]:
-        return await self._groups.restore(Target.of(group_ids, selector=False)[0])
-
-    async def undo_create_customer_groups(self, operation_id: str) -> bool:
-        return await self._groups.undo_create(operation_id)
-
-    async def undo_update_customer_groups(self, operation_id: str) -> bool:
-        return await self._groups.undo_update(operation_id)
-
     async def undo_soft_delete_customer_groups(self, operation_id: str) -> bool:
         return await self._groups.undo_soft_delete(operation_id)
+
+    async def restore_customer_groups(self, group_ids: Ids) -> dict[str, list[str]]:
+        return await self._groups.restore(Target.of(group_ids, selector=False)[0])
 
     # --- memberships --------------------------------------------------------------------------
 
