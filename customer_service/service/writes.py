@@ -156,13 +156,17 @@ class EntityWrites(Generic[D]):
                 await events.stage_workflow_events(
                     session, self.updated_event, row_ids, ctx.event_group_id
                 )
-            after = await list_rows(session, self.spec, {"id": row_ids}, FindConfig())
+            after = (
+                await list_rows(session, self.spec, {"id": row_ids}, FindConfig())
+                if row_ids
+                else []
+            )
             return oplog.UpdateRecord(
                 entity=self.spec.key,
                 ids=row_ids,
                 previous=previous,
                 written=written,
-                rows=[r.model_dump(mode="json") for r in after] if row_ids else [],
+                rows=[r.model_dump(mode="json") for r in after],
             )
 
         return await oplog.once(self.sessions, ctx, oplog.UpdateRecord, act)
