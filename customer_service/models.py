@@ -34,18 +34,16 @@ NAMING_CONVENTION = {
 
 # Columns searched by free-text `q` (SPEC §3.2), in the order they are joined for the trigram index.
 CUSTOMER_SEARCH_COLUMNS = ("company_name", "first_name", "last_name", "email", "phone")
-ADDRESS_SEARCH_COLUMNS = tuple(
-    [
-        "address_name",
-        "company",
-        "first_name",
-        "last_name",
-        "address_1",
-        "address_2",
-        "city",
-        "province",
-        "postal_code",
-    ]
+ADDRESS_SEARCH_COLUMNS = (
+    "address_name",
+    "company",
+    "first_name",
+    "last_name",
+    "address_1",
+    "address_2",
+    "city",
+    "province",
+    "postal_code",
 )
 GROUP_SEARCH_COLUMNS = ("name",)
 
