@@ -1,23 +1,22 @@
 """`CustomerActivities`: one activity per Customer Module operation the workflows use.
 
-Each activity is one service call (one transaction). Domain errors become non-retryable
-`ApplicationError`s typed like Medusa's (`not_found`, `invalid_data`, ...); anything else —
+Each activity is one service call (one transaction), named like the service operation it runs;
+a compensation is `undo_<operation>` and needs only the operation id. The signatures are those
+of `activities.stubs` (a test checks both sides agree). Domain errors end the activity as
+non-retryable `ApplicationError`s typed like Medusa's (`activities.failures`); anything else —
 connection refused, serialization failure, timeouts — propagates, and Temporal retries it.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.hooks import HookRegistry
-from activities.models import (
+from activities.contracts import (
     ChangeMembershipsStep,
     CreateAddressesStep,
     CreateCustomersStep,
@@ -30,36 +29,15 @@ from activities.models import (
     SoftDeleteStep,
     Undo,
     UnsetDefaultsStep,
+    UpdatedCustomers,
     UpdateStep,
     ValidateAccountStep,
 )
-from customer_service.errors import CustomerModuleError
-from customer_service.schemas import (
-    AddressDTO,
-    CustomerDTO,
-    GroupDTO,
-    MembershipChange,
-    UpdateOutcome,
-)
+from activities.failures import application_error, business_errors
+from activities.hooks import HookRegistry
+from customer_service.errors import HookFailedError
+from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def business_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn domain errors into non-retryable ApplicationErrors carrying Medusa's type."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except CustomerModuleError as err:
-            raise ApplicationError(
-                err.message, err.to_dict(), type=err.type, non_retryable=True
-            ) from err
-
-    return wrapper
 
 
 class CustomerActivities:
@@ -82,31 +60,26 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def create_customers(self, step: CreateCustomersStep) -> list[CustomerDTO]:
-        result: list[CustomerDTO] = await self._service.create_customers(step.customers, step.ctx())
-        return result
+        return await self._service.create_customers(step.customers, step.ctx())
 
     @activity.defn
     @business_errors
-    async def delete_created_customers(self, undo: Undo) -> bool:
-        """Compensation of create_customers: hard-delete what it created."""
+    async def undo_create_customers(self, undo: Undo) -> bool:
         return await self._service.undo_create_customers(undo.operation_id)
 
     @activity.defn
     @business_errors
-    async def update_entities(self, step: UpdateStep) -> UpdateOutcome:
-        update = {
-            "customer": self._service.update_customers_tracked,
-            "address": self._service.update_customer_addresses_tracked,
-            "group": self._service.update_customer_groups_tracked,
-        }[step.entity]
-        return await update(step.selector, step.update, step.ctx())
+    async def update_customers(self, step: UpdateStep) -> UpdatedCustomers:
+        updated = await self._service.update_customers_tracked(
+            step.selector, step.update, step.ctx()
+        )
+        emails = [p["email"] for p in updated.previous if p.get("email")]
+        return UpdatedCustomers(customers=updated.rows, previous_emails=emails)
 
     @activity.defn
     @business_errors
-    async def restore_updated_fields(self, undo: Undo) -> bool:
-        """Compensation of update_entities: compare-and-set the previous values back."""
-        assert undo.entity is not None
-        return await self._service.undo_update(undo.operation_id, undo.entity)
+    async def undo_update_customers(self, undo: Undo) -> bool:
+        return await self._service.undo_update_customers(undo.operation_id)
 
     @activity.defn
     @business_errors
@@ -115,8 +88,17 @@ class CustomerActivities:
 
     @activity.defn
     @business_errors
-    async def restore_deleted_customers(self, undo: Undo) -> bool:
+    async def undo_soft_delete_customers(self, undo: Undo) -> bool:
         return await self._service.undo_soft_delete_customers(undo.operation_id)
+
+    @activity.defn
+    @business_errors
+    async def list_customers(self, query: ListQuery) -> list[dict[str, Any]]:
+        """A snapshot read: the plain values of `config.select`, for a step that decides."""
+        rows = await self._service.list_customers(query.filters, query.config)
+        return [row.model_dump(mode="json") for row in rows]
+
+    # --- accounts -----------------------------------------------------------------------------
 
     @activity.defn
     @business_errors
@@ -127,15 +109,12 @@ class CustomerActivities:
     @business_errors
     async def set_auth_identity(self, step: SetAuthIdentityStep) -> None:
         await self._service.set_auth_identity(
-            step.customer_id,
-            step.auth_identity_id,
-            step.expected,
-            step.ctx(),
+            step.customer_id, step.auth_identity_id, step.expected, step.ctx()
         )
 
     @activity.defn
     @business_errors
-    async def restore_auth_identity(self, undo: Undo) -> bool:
+    async def undo_set_auth_identity(self, undo: Undo) -> bool:
         return await self._service.undo_set_auth_identity(undo.operation_id)
 
     # --- addresses ----------------------------------------------------------------------------
@@ -147,45 +126,73 @@ class CustomerActivities:
 
     @activity.defn
     @business_errors
-    async def reset_default_addresses(self, undo: Undo) -> bool:
-        assert undo.flag is not None
-        return await self._service.undo_unset_default_addresses(undo.operation_id, undo.flag)
+    async def undo_unset_default_addresses(self, undo: Undo) -> bool:
+        return await self._service.undo_unset_default_addresses(undo.operation_id)
 
     @activity.defn
     @business_errors
     async def create_customer_addresses(self, step: CreateAddressesStep) -> list[AddressDTO]:
-        result: list[AddressDTO] = await self._service.create_customer_addresses(
-            step.addresses, step.ctx()
-        )
-        return result
+        return await self._service.create_customer_addresses(step.addresses, step.ctx())
 
     @activity.defn
     @business_errors
-    async def delete_created_addresses(self, undo: Undo) -> bool:
+    async def undo_create_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_create_customer_addresses(undo.operation_id)
 
     @activity.defn
     @business_errors
-    async def delete_customer_addresses(self, step: DeleteAddressesStep) -> list[dict[str, Any]]:
-        return await self._service.delete_customer_addresses_tracked(step.ids, step.ctx())
+    async def update_customer_addresses(self, step: UpdateStep) -> list[AddressDTO]:
+        updated = await self._service.update_customer_addresses_tracked(
+            step.selector, step.update, step.ctx()
+        )
+        return updated.rows
 
     @activity.defn
     @business_errors
-    async def reinsert_deleted_addresses(self, undo: Undo) -> bool:
+    async def undo_update_customer_addresses(self, undo: Undo) -> bool:
+        return await self._service.undo_update_customer_addresses(undo.operation_id)
+
+    @activity.defn
+    @business_errors
+    async def delete_customer_addresses(self, step: DeleteAddressesStep) -> list[AddressDTO]:
+        return await self._service.delete_customer_addresses(step.ids, step.ctx())
+
+    @activity.defn
+    @business_errors
+    async def undo_delete_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_delete_customer_addresses(undo.operation_id)
+
+    @activity.defn
+    @business_errors
+    async def list_customer_addresses(self, query: ListQuery) -> list[dict[str, Any]]:
+        """A snapshot read: the plain values of `config.select`, for a step that decides."""
+        rows = await self._service.list_customer_addresses(query.filters, query.config)
+        return [row.model_dump(mode="json") for row in rows]
 
     # --- groups and memberships ---------------------------------------------------------------
 
     @activity.defn
     @business_errors
     async def create_customer_groups(self, step: CreateGroupsStep) -> list[GroupDTO]:
-        result: list[GroupDTO] = await self._service.create_customer_groups(step.groups, step.ctx())
-        return result
+        return await self._service.create_customer_groups(step.groups, step.ctx())
 
     @activity.defn
     @business_errors
-    async def delete_created_groups(self, undo: Undo) -> bool:
+    async def undo_create_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_create_customer_groups(undo.operation_id)
+
+    @activity.defn
+    @business_errors
+    async def update_customer_groups(self, step: UpdateStep) -> list[GroupDTO]:
+        updated = await self._service.update_customer_groups_tracked(
+            step.selector, step.update, step.ctx()
+        )
+        return updated.rows
+
+    @activity.defn
+    @business_errors
+    async def undo_update_customer_groups(self, undo: Undo) -> bool:
+        return await self._service.undo_update_customer_groups(undo.operation_id)
 
     @activity.defn
     @business_errors
@@ -194,7 +201,7 @@ class CustomerActivities:
 
     @activity.defn
     @business_errors
-    async def restore_deleted_groups(self, undo: Undo) -> bool:
+    async def undo_soft_delete_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_soft_delete_customer_groups(undo.operation_id)
 
     @activity.defn
@@ -204,23 +211,10 @@ class CustomerActivities:
 
     @activity.defn
     @business_errors
-    async def revert_membership_changes(self, undo: Undo) -> bool:
+    async def undo_change_memberships(self, undo: Undo) -> bool:
         return await self._service.undo_change_memberships(undo.operation_id)
 
-    # --- reads, events, hooks -----------------------------------------------------------------
-
-    @activity.defn
-    @business_errors
-    async def list_entities(self, query: ListQuery) -> list[dict[str, Any]]:
-        """A snapshot read (ids and plain values) for a step that decides on current state."""
-        read: dict[str, Callable[..., Awaitable[Sequence[BaseModel]]]] = {
-            "customer": self._service.list_customers,
-            "address": self._service.list_customer_addresses,
-            "group": self._service.list_customer_groups,
-            "membership": self._service.list_customer_group_customers,
-        }
-        rows = await read[query.entity](query.filters, query.config)
-        return [row.model_dump(mode="json") for row in rows]
+    # --- events and hooks ---------------------------------------------------------------------
 
     @activity.defn
     @business_errors
@@ -245,9 +239,7 @@ class CustomerActivities:
             except ApplicationError:
                 raise
             except Exception as err:
-                raise ApplicationError(
-                    f"{call.hook} handler {getattr(handler, '__name__', handler)!s} failed: {err}",
-                    type="hook_failed",
-                    non_retryable=True,
-                ) from err
+                name = getattr(handler, "__name__", handler)
+                failed = HookFailedError(f"{call.hook} handler {name!s} failed: {err}")
+                raise application_error(failed) from err
         return len(handlers)

@@ -12,14 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-HOOK_NAMES = (
-    "customersCreated",
-    "customersUpdated",
-    "customersDeleted",
-    "addressesCreated",
-    "addressesUpdated",
-    "addressesDeleted",
-)
+from activities.contracts import HOOK_NAMES
 
 Handler = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[None] | None]
 

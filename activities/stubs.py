@@ -5,7 +5,7 @@ Each stub has the name, input and result type of one `CustomerActivities` method
 operation it runs; compensations start with `undo_`), so a workflow call such as
 `saga.step(stubs.create_customers, step)` is checked by mypy and needs no hand-written
 `result_type`. The stubs are never registered or run: the worker registers the real methods under
-the same names, and `tests/workflows/test_activity_stubs.py` checks that both sides agree.
+the same names, and `tests/test_activity_stubs.py` checks that both sides agree.
 Pure module: workflows import it through the sandbox's pass-through.
 """
 

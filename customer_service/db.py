@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from customer_service.entities import BY_TABLE, SPECS
 from customer_service.errors import (
     AlreadyExistsError,
     CustomerModuleError,
@@ -61,10 +62,9 @@ _UNIQUE_MESSAGES = {
     "IDX_customer_group_customer_pair_unique": (
         "Customer group customer with customer_id: {0}, customer_group_id: {1}, already exists."
     ),
-    "customer_pkey": "Customer with id: {0}, already exists.",
-    "customer_address_pkey": "Customer address with id: {0}, already exists.",
-    "customer_group_pkey": "Customer group with id: {0}, already exists.",
-    "customer_group_customer_pkey": "Customer group customer with id: {0}, already exists.",
+    **{
+        f"{s.table.name}_pkey": f"{s.words} with id: {{0}}, already exists." for s in SPECS.values()
+    },
 }
 _UNIQUE_FIELDS = {
     "IDX_customer_email_has_account_unique": "email",
@@ -72,12 +72,6 @@ _UNIQUE_FIELDS = {
     "IDX_customer_address_unique_customer_billing": "is_default_billing",
     "IDX_customer_address_unique_customer_shipping": "is_default_shipping",
     "IDX_customer_group_name_unique": "name",
-}
-_TABLE_NAMES = {
-    "customer": "Customer",
-    "customer_address": "CustomerAddress",
-    "customer_group": "CustomerGroup",
-    "customer_group_customer": "CustomerGroupCustomer",
 }
 _KEY = re.compile(r"Key \((?P<cols>.*)\)=\((?P<vals>.*)\)")
 
@@ -90,6 +84,11 @@ def _key_values(detail: str | None) -> tuple[list[str], list[str]]:
     raw = match.group("vals")
     vals = [raw] if len(cols) == 1 else [v.strip() for v in raw.rsplit(", ", len(cols) - 1)]
     return cols, [{"t": "true", "f": "false"}.get(v, v) for v in vals]
+
+
+def _entity_name(table: str | None) -> str:
+    spec = BY_TABLE.get(table or "")
+    return spec.name if spec else "Entity"
 
 
 def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
@@ -107,7 +106,7 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
         message = (
             template.format(*vals, *([""] * 2))
             if template
-            else f"{_TABLE_NAMES.get(diag.table_name or '', 'Entity')} with "
+            else f"{_entity_name(diag.table_name)} with "
             + ", ".join(f"{c}: {v}" for c, v in zip(cols, vals, strict=False))
             + ", already exists."
         )
@@ -124,7 +123,7 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
         return NotFoundError("A related entity does not exist")
     if code == "23502":
         column = diag.column_name or "?"
-        table = _TABLE_NAMES.get(diag.table_name or "", "Entity")
+        table = _entity_name(diag.table_name)
         return InvalidDataError(f"Cannot set field '{column}' of {table} to null", field=column)
     if code in ("22P02", "22023", "2201B", "22001", "22021", "54000"):
         # Bad values PostgreSQL itself rejects (invalid regex, bad encoding, too long, ...).

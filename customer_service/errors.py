@@ -47,6 +47,14 @@ class ConflictError(CustomerModuleError):
     type = "conflict"
 
 
+class HookFailedError(CustomerModuleError):
+    """A deployment's hook handler (`customersCreated`, ...) raised: the run fails and
+    compensates. Not the module's own rule, so not in `BUSINESS_ERROR_TYPES`; the forward
+    steps' retry policy names it."""
+
+    type = "hook_failed"
+
+
 BUSINESS_ERROR_TYPES: tuple[str, ...] = (
     NotFoundError.type,
     InvalidDataError.type,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_service.entities import EntitySpec
 from customer_service.models import OutboxEvent
 
 STAGED = "staged"
@@ -21,17 +23,10 @@ CUSTOMER_CREATED = "customer.created"
 CUSTOMER_UPDATED = "customer.updated"
 CUSTOMER_DELETED = "customer.deleted"
 
-_MODEL_EVENT_NAMES = {
-    "Customer": "customer",
-    "CustomerAddress": "customer-address",
-    "CustomerGroup": "customer-group",
-    "CustomerGroupCustomer": "customer-group-customer",
-}
 
-
-def internal_event_name(model: str, action: str) -> str:
+def internal_event_name(spec: EntitySpec[Any], action: str) -> str:
     """`customer.<kebab model>.<action>` (SPEC §2.7)."""
-    return f"customer.{_MODEL_EVENT_NAMES[model]}.{action}"
+    return f"customer.{spec.event_name}.{action}"
 
 
 def use_event_group(session: AsyncSession, event_group_id: str | None) -> None:
@@ -44,7 +39,9 @@ def mute(session: AsyncSession) -> None:
     session.info[_MUTED] = True
 
 
-async def emit_internal(session: AsyncSession, model: str, action: str, ids: Sequence[str]) -> None:
+async def emit_internal(
+    session: AsyncSession, spec: EntitySpec[Any], action: str, ids: Sequence[str]
+) -> None:
     """One aggregated message per operation: `{id}` for one entity, `{id: [...]}` for several.
     Released at once, or staged when the transaction belongs to a workflow run."""
     if not ids or session.info.get(_MUTED):
@@ -53,7 +50,7 @@ async def emit_internal(session: AsyncSession, model: str, action: str, ids: Seq
     payload: dict[str, object] = {"id": ids[0] if len(ids) == 1 else list(ids)}
     await session.execute(
         insert(OutboxEvent).values(
-            name=internal_event_name(model, action),
+            name=internal_event_name(spec, action),
             data=payload,
             internal=True,
             status=STAGED if group else RELEASED,
@@ -68,11 +65,6 @@ async def stage_workflow_events(
     """One staged message per id (as Medusa's emitEventStep), released when the run succeeds."""
     if not ids or event_group_id is None or session.info.get(_MUTED):
         return
-    await session.execute(
-        insert(OutboxEvent),
-        [
-            {"name": name, "data": {"id": i}, "internal": False, "status": STAGED,
-             "event_group_id": event_group_id}
-            for i in ids
-        ],
-    )  # fmt: skip
+    staged = {"name": name, "internal": False, "status": STAGED, "event_group_id": event_group_id}
+    rows = [{**staged, "data": {"id": i}} for i in ids]
+    await session.execute(insert(OutboxEvent), rows)

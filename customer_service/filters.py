@@ -8,8 +8,7 @@ parameters; unknown fields, operators and ill-typed values raise `InvalidDataErr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,50 +19,21 @@ from sqlalchemy import (
     DateTime,
     Text,
     and_,
-    exists,
     false,
     literal,
-    literal_column,
     not_,
     or_,
-    select,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import InstrumentedAttribute
 
-from customer_service import models as m
+from customer_service.entities import SPECS, EntitySpec
 from customer_service.errors import InvalidDataError
 
 MAX_FILTER_DEPTH = 8
 MAX_IN_VALUES = 10_000
 MAX_Q_TOKENS = 16
-
-RelationBuilder = Callable[[ColumnElement[bool]], ColumnElement[bool]]
-
-
-@dataclass(frozen=True)
-class EntitySpec:
-    model: type[m.Base]
-    name: str  # class name, as in Medusa messages: "Customer"
-    table_words: str  # "Customer address", for unique-violation messages
-    search_columns: tuple[str, ...]
-    relations: dict[str, tuple[str, RelationBuilder]] = field(default_factory=dict)
-
-    @property
-    def columns(self) -> dict[str, InstrumentedAttribute[Any]]:
-        mapper = self.model.__mapper__
-        return {
-            ("metadata" if attr.key == "metadata_" else attr.key): getattr(self.model, attr.key)
-            for attr in mapper.column_attrs
-        }
-
-    def column(self, name: str) -> InstrumentedAttribute[Any] | None:
-        return self.columns.get(name)
-
-    def search_document(self) -> ColumnElement[str]:
-        sql = m.search_document_sql(self.search_columns, self.model.__tablename__)
-        return literal_column(f"({sql})", Text)
 
 
 def escape_like(token: str) -> str:
@@ -71,7 +41,7 @@ def escape_like(token: str) -> str:
     return token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def free_text(spec: EntitySpec, q: Any, path: str) -> ColumnElement[bool]:
+def free_text(spec: EntitySpec[Any], q: Any, path: str) -> ColumnElement[bool]:
     if not isinstance(q, str):
         raise InvalidDataError(f"Invalid {path}: expected a string", field=path)
     tokens = q.split()
@@ -212,7 +182,7 @@ def _field_condition(
 
 
 def compile_filter(
-    spec: EntitySpec, filters: Mapping[str, Any] | None, path: str = "filters", depth: int = 0
+    spec: EntitySpec[Any], filters: Mapping[str, Any] | None, path: str = "filters", depth: int = 0
 ) -> ColumnElement[bool]:
     """The WHERE condition for `filters` on `spec`'s table (soft-delete filtering is separate)."""
     if filters is None:
@@ -236,8 +206,8 @@ def compile_filter(
                 conditions.append(or_(*parts) if parts else false())
         elif key == "q":
             conditions.append(free_text(spec, value, where))
-        elif key in spec.relations:
-            target_name, build = spec.relations[key]
+        elif key in spec.filter_relations:
+            target_name, build = spec.filter_relations[key]
             target = SPECS[target_name]
             if isinstance(value, str | list | tuple):
                 nested: Any = {"id": value}
@@ -250,65 +220,3 @@ def compile_filter(
                 raise InvalidDataError(f"Unknown filter field '{key}' for {spec.name}", field=where)
             conditions.append(_field_condition(column, value, where))
     return and_(true(), *conditions)
-
-
-# --- relation filters: EXISTS over live rows of the related table ---------------------------
-
-_C, _A, _G, _P = m.Customer, m.CustomerAddress, m.CustomerGroup, m.CustomerGroupCustomer
-
-
-def _customer_groups(cond: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(
-        select(1)
-        .select_from(_P)
-        .join(_G, _G.id == _P.customer_group_id)
-        .where(_P.customer_id == _C.id, _P.deleted_at.is_(None), _G.deleted_at.is_(None), cond)
-    )
-
-
-def _group_customers(cond: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(
-        select(1)
-        .select_from(_P)
-        .join(_C, _C.id == _P.customer_id)
-        .where(
-            _P.customer_group_id == _G.id, _P.deleted_at.is_(None), _C.deleted_at.is_(None), cond
-        )
-    )
-
-
-def _address_customer(cond: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(select(1).where(_C.id == _A.customer_id, _C.deleted_at.is_(None), cond))
-
-
-def _membership_customer(cond: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(select(1).where(_C.id == _P.customer_id, _C.deleted_at.is_(None), cond))
-
-
-def _membership_group(cond: ColumnElement[bool]) -> ColumnElement[bool]:
-    return exists(select(1).where(_G.id == _P.customer_group_id, _G.deleted_at.is_(None), cond))
-
-
-CUSTOMER = EntitySpec(
-    m.Customer, "Customer", "Customer", m.CUSTOMER_SEARCH_COLUMNS,
-    {"groups": ("group", _customer_groups)},
-)  # fmt: skip
-ADDRESS = EntitySpec(
-    m.CustomerAddress, "CustomerAddress", "Customer address", m.ADDRESS_SEARCH_COLUMNS,
-    {"customer": ("customer", _address_customer)},
-)  # fmt: skip
-GROUP = EntitySpec(
-    m.CustomerGroup, "CustomerGroup", "Customer group", m.GROUP_SEARCH_COLUMNS,
-    {"customers": ("customer", _group_customers)},
-)  # fmt: skip
-MEMBERSHIP = EntitySpec(
-    m.CustomerGroupCustomer, "CustomerGroupCustomer", "Customer group customer", (),
-    {"customer": ("customer", _membership_customer), "group": ("group", _membership_group)},
-)  # fmt: skip
-
-SPECS: dict[str, EntitySpec] = {
-    "customer": CUSTOMER,
-    "address": ADDRESS,
-    "group": GROUP,
-    "membership": MEMBERSHIP,
-}

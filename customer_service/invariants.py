@@ -11,15 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from customer_service.service import (
-    COMPENSATED,
-    OP_CREATE_ADDRESSES,
-    OP_CREATE_CUSTOMERS,
-    OP_CREATE_GROUPS,
-)
+from customer_service import oplog
+from customer_service.entities import SPECS
 
 RunOutcome = Callable[[str], Awaitable[str | None]]
 
@@ -61,13 +57,6 @@ _SQL_RULES: dict[str, str] = {
         WHERE deleted_at IS NULL GROUP BY customer_id, customer_group_id HAVING count(*) > 1""",
 }
 
-# A compensated create must have left none of its rows behind.
-_CREATED_TABLES = {
-    OP_CREATE_CUSTOMERS: ("customer", "ids"),
-    OP_CREATE_ADDRESSES: ("customer_address", "ids"),
-    OP_CREATE_GROUPS: ("customer_group", "ids"),
-}
-
 
 async def check_invariants(
     sessions: async_sessionmaker[AsyncSession], run_outcome: RunOutcome | None = None
@@ -78,23 +67,16 @@ async def check_invariants(
         for rule, sql in _SQL_RULES.items():
             for row in (await session.execute(text(sql))).mappings():
                 violations.append(Violation(rule, dict(row)))
-        for op, (table, key) in _CREATED_TABLES.items():
-            records = await session.execute(
-                text("SELECT operation_id, result FROM operation_log WHERE name = :name"),
-                {"name": op + COMPENSATED},
-            )
-            for operation_id, result in records:
-                ids = list(result.get(key, []))
-                if not ids:
-                    continue
-                left = await session.execute(
-                    text(f"SELECT id FROM {table} WHERE id = ANY(:ids)"), {"ids": ids}
-                )
-                for (row_id,) in left:
+        # A compensated create must have left none of its rows behind.
+        for operation_id, record in await oplog.compensated_creates(session):
+            for entity, ids in record.created().items():
+                tbl = SPECS[entity].table
+                left = await session.execute(select(tbl.c.id).where(tbl.c.id.in_(ids)))
+                for (row_id,) in left.all():
                     violations.append(
                         Violation(
                             "row left by a compensated run",
-                            {"operation_id": operation_id, "table": table, "id": row_id},
+                            {"operation_id": operation_id, "table": tbl.name, "id": row_id},
                         )
                     )
         if run_outcome is not None:

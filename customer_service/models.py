@@ -35,9 +35,16 @@ NAMING_CONVENTION = {
 # Columns searched by free-text `q` (SPEC §3.2), in the order they are joined for the trigram index.
 CUSTOMER_SEARCH_COLUMNS = ("company_name", "first_name", "last_name", "email", "phone")
 ADDRESS_SEARCH_COLUMNS = (
-    "address_name", "company", "first_name", "last_name", "address_1", "address_2",
-    "city", "province", "postal_code",
-)  # fmt: skip
+    "address_name",
+    "company",
+    "first_name",
+    "last_name",
+    "address_1",
+    "address_2",
+    "city",
+    "province",
+    "postal_code",
+)
 GROUP_SEARCH_COLUMNS = ("name",)
 
 
@@ -57,7 +64,9 @@ class Base(DeclarativeBase):
 
 def table_of(model: type[Base]) -> Table:
     """The Core table of a mapped class (typed as a Table, which it always is here)."""
-    return model.__table__  # type: ignore[return-value]
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _now_column() -> Mapped[datetime]:
@@ -259,8 +268,10 @@ class OutboxEvent(Base):
 
 
 class OperationRecord(Base):
-    """Result of a non-idempotent operation, keyed by the caller's `operation_id`, written in the
-    same transaction as the change so a repeated call returns it instead of acting twice."""
+    """What a non-idempotent operation did, keyed by the caller's `operation_id`, written in the
+    same transaction as the change so a repeated call returns it instead of acting twice, and a
+    compensation knows exactly what to undo. `name` is the kind of operation, `result` its typed
+    record (`customer_service.oplog`), `state` whether it stands, was undone or was fenced off."""
 
     __tablename__ = "operation_log"
 
@@ -268,3 +279,10 @@ class OperationRecord(Base):
     name: Mapped[str] = mapped_column(Text, nullable=False)
     result: Mapped[Any] = mapped_column(JSONB, nullable=False)
     created_at: Mapped[datetime] = _now_column()
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default=text("'done'"))
+
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('done', 'compensated', 'cancelled')", name="CK_operation_log_state"
+        ),
+    )

@@ -6,50 +6,17 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service import models as m
+from customer_service.entities import CUSTOMER, GROUP, SPECS, D, EntitySpec
 from customer_service.errors import InvalidDataError, NotFoundError
-from customer_service.filters import (
-    ADDRESS,
-    CUSTOMER,
-    GROUP,
-    EntitySpec,
-    compile_filter,
-)
-from customer_service.schemas import (
-    DTO,
-    AddressDTO,
-    CustomerDTO,
-    FindConfig,
-    GroupDTO,
-    GroupRefDTO,
-    MembershipDTO,
-)
+from customer_service.filters import compile_filter
+from customer_service.schemas import FindConfig, GroupRefDTO
+from customer_service.validation import validate
 
-DTO_TYPES: dict[str, type[DTO]] = {
-    "Customer": CustomerDTO,
-    "CustomerAddress": AddressDTO,
-    "CustomerGroup": GroupDTO,
-    "CustomerGroupCustomer": MembershipDTO,
-}
-
-# relation name → (spec of the related entity, how it attaches)
-RELATIONS: dict[str, dict[str, EntitySpec]] = {
-    "Customer": {"addresses": ADDRESS, "groups": GROUP},
-    "CustomerAddress": {"customer": CUSTOMER},
-    "CustomerGroup": {"customers": CUSTOMER},
-    "CustomerGroupCustomer": {"customer": CUSTOMER, "customer_group": GROUP},
-}
-
-
-def table(spec: EntitySpec) -> Table:
-    return spec.model.__table__  # type: ignore[return-value]
-
-
-def live(spec: EntitySpec) -> ColumnElement[bool]:
-    return table(spec).c.deleted_at.is_(None)
+Config = FindConfig | Mapping[str, Any] | None
 
 
 def lower_first(name: str) -> str:
@@ -60,22 +27,16 @@ def row_dict(row: Any) -> dict[str, Any]:
     return dict(row._mapping)
 
 
-def parse_config(config: FindConfig | Mapping[str, Any] | None) -> FindConfig:
-    from customer_service.validation import validate
-
-    if config is None:
-        return FindConfig()
-    if isinstance(config, FindConfig):
-        return config
-    return validate(FindConfig, config, "config")
+def parse_config(config: Config) -> FindConfig:
+    return FindConfig() if config is None else validate(FindConfig, config, "config")
 
 
 def _split_select(
-    spec: EntitySpec, config: FindConfig
+    spec: EntitySpec[Any], config: FindConfig
 ) -> tuple[list[str] | None, dict[str, list[str] | None]]:
     """Top-level columns to return (None = all) and relations to load (with their columns)."""
     relations: dict[str, list[str] | None] = {}
-    known = RELATIONS[spec.name]
+    known = spec.relations
     for rel in config.relations or []:
         if rel not in known:
             raise InvalidDataError(
@@ -92,7 +53,7 @@ def _split_select(
                 raise InvalidDataError(
                     f"Unknown relation '{head}' in select", field="config.select"
                 )
-            target = known[head]
+            target = SPECS[known[head]]
             if rest != "*" and rest not in target.columns:
                 raise InvalidDataError(f"Unknown field '{path}' in select", field="config.select")
             current = relations.get(head, [])
@@ -110,18 +71,16 @@ def _split_select(
 
 
 def build_query(
-    spec: EntitySpec, filters: Mapping[str, Any] | None, config: FindConfig
+    spec: EntitySpec[Any], filters: Mapping[str, Any] | None, config: FindConfig
 ) -> Select[Any]:
-    tbl = table(spec)
-    where = compile_filter(spec, filters)
-    query = select(tbl).where(where)
+    query = select(spec.table).where(compile_filter(spec, filters))
     if not config.with_deleted:
-        query = query.where(live(spec))
+        query = query.where(spec.live())
     return query
 
 
-def _order(spec: EntitySpec, config: FindConfig) -> list[Any]:
-    tbl = table(spec)
+def _order(spec: EntitySpec[Any], config: FindConfig) -> list[Any]:
+    tbl = spec.table
     clauses: list[Any] = []
     for field, direction in (config.order or {}).items():
         if field not in spec.columns:
@@ -135,10 +94,10 @@ def _order(spec: EntitySpec, config: FindConfig) -> list[Any]:
 
 async def list_rows(
     session: AsyncSession,
-    spec: EntitySpec,
+    spec: EntitySpec[D],
     filters: Mapping[str, Any] | None,
     config: FindConfig,
-) -> list[DTO]:
+) -> list[D]:
     columns, relations = _split_select(spec, config)
     order = _order(spec, config)
     query = build_query(spec, filters, config).order_by(*order)
@@ -152,7 +111,10 @@ async def list_rows(
 
 
 async def count_rows(
-    session: AsyncSession, spec: EntitySpec, filters: Mapping[str, Any] | None, config: FindConfig
+    session: AsyncSession,
+    spec: EntitySpec[Any],
+    filters: Mapping[str, Any] | None,
+    config: FindConfig,
 ) -> int:
     query = build_query(spec, filters, config)
     result = await session.execute(select(func.count()).select_from(query.subquery()))
@@ -160,8 +122,8 @@ async def count_rows(
 
 
 async def retrieve_row(
-    session: AsyncSession, spec: EntitySpec, entity_id: Any, config: FindConfig
-) -> DTO:
+    session: AsyncSession, spec: EntitySpec[D], entity_id: Any, config: FindConfig
+) -> D:
     if not entity_id:
         raise NotFoundError(f"{lower_first(spec.name)} - id must be defined", field="id")
     if not isinstance(entity_id, str):
@@ -173,19 +135,21 @@ async def retrieve_row(
 
 
 def to_dto(
-    spec: EntitySpec,
+    spec: EntitySpec[D],
     row: Mapping[str, Any],
     columns: Sequence[str] | None,
     relations: Mapping[str, list[str] | None],
-) -> DTO:
+) -> D:
     keep = columns if columns is not None else [c for c in spec.columns if c != "search_text"]
     data = {k: row[k] for k in keep if k in row}
     for rel in relations:
         data[rel] = row.get(rel)
-    return DTO_TYPES[spec.name].model_validate(data)
+    return spec.dto.model_validate(data)
 
 
-def _sub_dto(spec: EntitySpec, row: Mapping[str, Any], columns: list[str] | None) -> dict[str, Any]:
+def _sub_dto(
+    spec: EntitySpec[Any], row: Mapping[str, Any], columns: list[str] | None
+) -> dict[str, Any]:
     keep = columns if columns is not None else list(spec.columns)
     if "id" not in keep:
         keep = ["id", *keep]
@@ -194,7 +158,7 @@ def _sub_dto(spec: EntitySpec, row: Mapping[str, Any], columns: list[str] | None
 
 async def attach_relations(
     session: AsyncSession,
-    spec: EntitySpec,
+    spec: EntitySpec[Any],
     rows: list[dict[str, Any]],
     relations: Mapping[str, list[str] | None],
     with_deleted: bool,
@@ -203,10 +167,10 @@ async def attach_relations(
     if not rows or not relations:
         return
     ids = [r["id"] for r in rows]
-    pivot = m.CustomerGroupCustomer.__table__
+    pivot = m.table_of(m.CustomerGroupCustomer)
     for rel, columns in relations.items():
-        target = RELATIONS[spec.name][rel]
-        ttbl = table(target)
+        target = SPECS[spec.relations[rel]]
+        ttbl = target.table
         by_owner: dict[str, list[dict[str, Any]]] = defaultdict(list)
         live_target = [] if with_deleted else [ttbl.c.deleted_at.is_(None)]
         if spec is CUSTOMER and rel == "addresses":

@@ -309,23 +309,6 @@ class WriteContext(Input):
     event_group_id: EventGroupId | None = None
 
 
-class UpdateOutcome(BaseModel):
-    """An update plus the values it replaced, so a compensation can put them back exactly."""
-
-    previous: list[dict[str, Any]]
-    written: list[dict[str, Any]]
-    ids: list[str]
-    rows: list[dict[str, Any]] = []  # the updated rows in full, as JSON
-
-
-class FieldRestore(Input):
-    """Compare-and-set: put `previous` back on `id` while each field still holds `expected`."""
-
-    id: EntityId
-    expected: dict[str, Any]
-    previous: dict[str, Any]
-
-
 class MembershipChange(BaseModel):
     """Pairs a link operation really changed (decision 2), for an exact compensation."""
 

@@ -131,7 +131,7 @@ async def test_delete_unknown_address_is_not_found(
     for call in (
         lambda: service.delete_customer_addresses("cuaddr_missing"),
         lambda: service.delete_customer_addresses([world["home"].id, "cuaddr_missing"]),
-        lambda: service.delete_customer_addresses_tracked(["cuaddr_missing"]),
+        lambda: service.delete_customer_addresses(["cuaddr_missing"], {"operation_id": "op-d"}),
     ):
         err = await unchanged_after(engine, call, NotFoundError)
         assert "cuaddr_missing" in str(err) and "not found" in str(err)
@@ -193,23 +193,26 @@ async def test_set_default_address_moves_the_flag(
         await service.set_default_address("cuaddr_missing", "is_default_billing")
 
 
-async def test_unset_and_reset_default_addresses(
+async def test_unset_default_addresses_and_undo(
     service: CustomerModuleService, world: Seed, engine: AsyncEngine
 ) -> None:
     ann, home = world["ann"], world["home"]
-    unset = await service.unset_default_addresses([ann.id], "is_default_shipping")
+    unset = await service.unset_default_addresses(
+        [ann.id], "is_default_shipping", {"operation_id": "op-1"}
+    )
     assert unset == [home.id]
     assert not (await service.retrieve_customer_address(home.id)).is_default_shipping
     assert await service.unset_default_addresses([ann.id], "is_default_shipping") == []
-    await service.undo_unset_default_addresses(unset, "is_default_shipping")
+    assert await service.undo_unset_default_addresses("op-1") is True
     assert (await service.retrieve_customer_address(home.id)).is_default_shipping
-    await service.undo_unset_default_addresses(unset, "is_default_shipping")  # repeat: no-op
+    assert await service.undo_unset_default_addresses("op-1") is False  # repeat: no-op
 
-    # a reset never clobbers a default someone set since
-    await service.unset_default_addresses([ann.id], "is_default_shipping")
+    # an undo never clobbers a default someone set since
+    ctx = {"operation_id": "op-2"}
+    await service.unset_default_addresses([ann.id], "is_default_shipping", ctx)
     await service.set_default_address(world["work"].id, "is_default_shipping")
     err = await unchanged_after(
-        engine, lambda: service.undo_unset_default_addresses(unset, "is_default_shipping"), ConflictError
+        engine, lambda: service.undo_unset_default_addresses("op-2"), ConflictError
     )
     assert isinstance(err, ConflictError) and err.field == "is_default_shipping"
     assert world["work"].id in str(err)

@@ -110,7 +110,7 @@ async def test_tracked_update_with_operation_id_twice_is_one_effect(
     ctx = {"operation_id": f"op-{method}", "event_group_id": "run-1"}
     entity_id = world[target].id
     first = await getattr(s, method)(entity_id, data, ctx)
-    assert first.ids == [entity_id]
+    assert [r.id for r in first.rows] == [entity_id]
     assert first.previous and first.previous[0]["id"] == entity_id
     before = await fingerprint(engine)
     # a repeat returns the recorded outcome, even if the data differ (it is the same step)
@@ -125,7 +125,8 @@ async def test_tracked_update_reports_previous_and_written_values(s: S, world: S
         ann.id, {"company_name": "Co", "metadata": {"tier": "", "new": 1}}
     )
     assert outcome.previous == [{"id": ann.id, "company_name": None, "metadata": {"tier": "gold"}}]
-    assert outcome.written == [{"id": ann.id, "company_name": "Co", "metadata": {"new": 1}}]
+    [row] = outcome.rows
+    assert (row.id, row.company_name, row.metadata) == (ann.id, "Co", {"new": 1})
 
 
 async def test_unset_default_addresses_with_operation_id_twice(
@@ -173,22 +174,22 @@ async def test_soft_delete_customers_with_operation_id_twice(
     )
 
 
-async def test_delete_addresses_tracked_with_operation_id_twice(
+async def test_delete_addresses_with_operation_id_twice(
     s: S, world: Seed, engine: AsyncEngine
 ) -> None:
     ctx = {"operation_id": "op-del"}
     home = world["home"]
-    rows = await s.delete_customer_addresses_tracked([home.id], ctx)
-    assert [r["id"] for r in rows] == [home.id]
-    assert rows[0]["city"] == "Berlin" and rows[0]["is_default_shipping"] is True
+    rows = await s.delete_customer_addresses([home.id], ctx)
+    assert [r.id for r in rows] == [home.id]
+    assert rows[0].city == "Berlin" and rows[0].is_default_shipping is True
     before = await fingerprint(engine)
-    assert await s.delete_customer_addresses_tracked([home.id], ctx) == rows
+    assert await s.delete_customer_addresses([home.id], ctx) == rows
     assert await fingerprint(engine) == before
     # the recorded rows put the address back exactly
-    assert await s.reinsert_customer_addresses(rows) == [home.id]
-    assert await s.reinsert_customer_addresses(rows) == []  # repeat-safe
+    assert await s.undo_delete_customer_addresses("op-del") is True
+    assert await s.undo_delete_customer_addresses("op-del") is False  # repeat-safe
     back = await s.retrieve_customer_address(home.id)
-    assert back.model_dump(mode="json") == rows[0]
+    assert back == rows[0]
 
 
 # --- already in that state -------------------------------------------------------------------
@@ -220,44 +221,39 @@ async def test_state_changes_already_done_succeed(s: S, world: Seed) -> None:
 # --- compare-and-set restores (decision 3) -------------------------------------------------
 
 
-async def test_restore_customer_fields_puts_previous_values_back(
+async def test_undo_update_puts_previous_values_back(
     s: S, world: Seed, engine: AsyncEngine
 ) -> None:
     ann = world["ann"]
-    outcome = await s.update_customers_tracked(
-        ann.id, {"company_name": "Co", "first_name": "Anna", "metadata": {"x": 1}}
-    )
-    restores = [
-        {
-            "id": w["id"],
-            "expected": {k: v for k, v in w.items() if k != "id"},
-            "previous": {k: v for k, v in p.items() if k != "id"},
-        }
-        for p, w in zip(outcome.previous, outcome.written, strict=True)
-    ]
-    assert await s.restore_customer_fields(restores) == [ann.id]
+    data = {"company_name": "Co", "first_name": "Anna", "metadata": {"x": 1}}
+    await s.update_customers_tracked(ann.id, data, {"operation_id": "op-u"})
+    assert await s.undo_update_customers("op-u") is True
     got = await s.retrieve_customer(ann.id)
     assert (got.company_name, got.first_name, got.metadata) == (None, "Ann", {"tier": "gold"})
-    # already restored: a no-op that writes nothing
+    # already undone: a no-op that writes nothing
     before = await fingerprint(engine)
-    assert await s.restore_customer_fields(restores) == []
+    assert await s.undo_update_customers("op-u") is False
     assert await fingerprint(engine) == before
 
 
-async def test_restore_fields_conflict_names_the_field_and_writes_nothing(
+async def test_undo_update_of_a_field_already_back_is_done(s: S, world: Seed) -> None:
+    ann = world["ann"]
+    data = {"company_name": "Co", "first_name": "Anna"}
+    await s.update_customers_tracked(ann.id, data, {"operation_id": "op-u"})
+    await s.update_customers(ann.id, {"first_name": "Ann"})  # someone put it back already
+    assert await s.undo_update_customers("op-u") is True
+    got = await s.retrieve_customer(ann.id)
+    assert (got.company_name, got.first_name) == (None, "Ann")
+
+
+async def test_undo_update_conflict_names_the_field_and_writes_nothing(
     s: S, world: Seed, engine: AsyncEngine
 ) -> None:
     ann = world["ann"]
-    await s.update_customers(ann.id, {"company_name": "Ours", "last_name": "Ours"})
+    data = {"company_name": "Ours", "last_name": "Ours"}
+    await s.update_customers_tracked(ann.id, data, {"operation_id": "op-u"})
     await s.update_customers(ann.id, {"last_name": "Theirs"})  # another writer
-    restores = [
-        {
-            "id": ann.id,
-            "expected": {"company_name": "Ours", "last_name": "Ours"},
-            "previous": {"company_name": None, "last_name": "Lee"},
-        }
-    ]
-    err = await unchanged_after(engine, lambda: s.restore_customer_fields(restores), ConflictError)
+    err = await unchanged_after(engine, lambda: s.undo_update_customers("op-u"), ConflictError)
     assert isinstance(err, ConflictError)
     assert err.type == "conflict"
     assert err.field == "last_name"
@@ -269,50 +265,28 @@ async def test_restore_fields_conflict_names_the_field_and_writes_nothing(
     assert (got.company_name, got.last_name) == ("Ours", "Theirs")  # company_name not reverted
 
 
-async def test_restore_address_and_group_fields(s: S, world: Seed, engine: AsyncEngine) -> None:
+async def test_undo_address_and_group_updates(s: S, world: Seed, engine: AsyncEngine) -> None:
     home, group = world["home"], world["group"]
-    await s.update_customer_addresses(home.id, {"city": "Munich", "is_default_shipping": False})
-    restored = await s.restore_customer_address_fields(
-        [
-            {
-                "id": home.id,
-                "expected": {"city": "Munich", "is_default_shipping": False},
-                "previous": {"city": "Berlin", "is_default_shipping": True},
-            }
-        ]
-    )
-    assert restored == [home.id]
+    data = {"city": "Munich", "is_default_shipping": False}
+    await s.update_customer_addresses_tracked(home.id, data, {"operation_id": "op-a"})
+    assert await s.undo_update_customer_addresses("op-a") is True
     got = await s.retrieve_customer_address(home.id)
     assert (got.city, got.is_default_shipping) == ("Berlin", True)
-    await s.update_customer_groups(group.id, {"name": "Renamed"})
+    await s.update_customer_groups(group.id, {"name": "Renamed"}, {"operation_id": "op-g"})
     await s.update_customer_groups(group.id, {"name": "Renamed again"})
     err = await unchanged_after(
-        engine,
-        lambda: s.restore_customer_group_fields(
-            [{"id": group.id, "expected": {"name": "Renamed"}, "previous": {"name": "VIP"}}]
-        ),
-        ConflictError,
+        engine, lambda: s.undo_update_customer_groups("op-g"), ConflictError
     )
     assert isinstance(err, ConflictError) and err.field == "name"
 
 
-async def test_restore_fields_of_a_deleted_row_is_a_conflict(
+async def test_undo_update_of_a_deleted_row_is_a_conflict(
     s: S, world: Seed, engine: AsyncEngine
 ) -> None:
-    await s.soft_delete_customers([world["bob"].id])
-    err = await unchanged_after(
-        engine,
-        lambda: s.restore_customer_fields(
-            [
-                {
-                    "id": world["bob"].id,
-                    "expected": {"first_name": "B"},
-                    "previous": {"first_name": "Bob"},
-                }
-            ]
-        ),
-        ConflictError,
-    )
+    bob = world["bob"]
+    await s.update_customers(bob.id, {"first_name": "B"}, {"operation_id": "op-b"})
+    await s.soft_delete_customers([bob.id])
+    err = await unchanged_after(engine, lambda: s.undo_update_customers("op-b"), ConflictError)
     assert "row is gone" in str(err.details)  # type: ignore[attr-defined]
 
 
@@ -332,7 +306,7 @@ async def test_undo_is_exact_and_repeat_safe(s: S, world: Seed, engine: AsyncEng
 
 
 async def test_undo_before_the_step_fences_it(s: S, world: Seed, engine: AsyncEngine) -> None:
-    assert await s.undo_update("op-late", "customer") is False  # the step never committed
+    assert await s.undo_update_customers("op-late") is False  # the step never committed
     before = await fingerprint(engine)
     with pytest.raises(ConflictError):
         await s.update_customers_tracked(
@@ -349,7 +323,7 @@ async def test_undo_update_refuses_to_clobber_a_later_change(
     await s.update_customers(ann.id, {"first_name": "Human"})
     before = await fingerprint(engine)
     with pytest.raises(ConflictError) as err:
-        await s.undo_update("op-u", "customer")
+        await s.undo_update_customers("op-u")
     assert err.value.field == "first_name"
     assert await fingerprint(engine) == before
     assert (await s.retrieve_customer(ann.id)).first_name == "Human"
@@ -400,15 +374,15 @@ async def test_undo_address_steps(s: S, world: Seed, engine: AsyncEngine) -> Non
     assert await s.undo_create_customer_addresses("op-ca") is False
     with pytest.raises(NotFoundError):
         await s.retrieve_customer_address(created.id)
-    assert await s.undo_unset_default_addresses("op-un", "is_default_shipping") is True
-    assert await s.undo_unset_default_addresses("op-un", "is_default_shipping") is False
+    assert await s.undo_unset_default_addresses("op-un") is True
+    assert await s.undo_unset_default_addresses("op-un") is False
     assert (await s.retrieve_customer_address(home.id)).is_default_shipping is True
 
-    deleted = await s.delete_customer_addresses_tracked([home.id], {"operation_id": "op-da"})
+    deleted = await s.delete_customer_addresses([home.id], {"operation_id": "op-da"})
     assert await s.undo_delete_customer_addresses("op-da") is True
     assert await s.undo_delete_customer_addresses("op-da") is False
     back = await s.retrieve_customer_address(home.id)
-    assert back.model_dump(mode="json") == deleted[0]
+    assert back == deleted[0]
 
 
 async def test_undo_unset_defaults_conflicts_with_a_newer_default(
@@ -419,7 +393,7 @@ async def test_undo_unset_defaults_conflicts_with_a_newer_default(
     await s.set_default_address(work.id, "is_default_shipping")
     before = await fingerprint(engine)
     with pytest.raises(ConflictError) as err:
-        await s.undo_unset_default_addresses("op-un", "is_default_shipping")
+        await s.undo_unset_default_addresses("op-un")
     assert err.value.field == "is_default_shipping"
     assert await fingerprint(engine) == before
 
@@ -471,4 +445,10 @@ async def test_undo_of_another_kind_of_operation_is_refused(
     with pytest.raises(InvalidDataError) as err:
         await s.undo_create_customers("op-kind")
     assert err.value.field == "operation_id"
+    await s.update_customers(world["ann"].id, {"first_name": "X"}, {"operation_id": "op-upd"})
+    before = await fingerprint(engine)
+    for undo in (s.undo_update_customer_groups, s.undo_create_customers):
+        with pytest.raises(InvalidDataError) as err:
+            await undo("op-upd")  # a customer update is not a group update
+        assert err.value.field == "operation_id"
     assert await fingerprint(engine) == before

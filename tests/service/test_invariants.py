@@ -51,8 +51,11 @@ async def test_each_planted_inconsistency_is_reported(
             "('cusgc_1', 'cus_1', 'cusgroup_none'), ('cusgc_2', 'cus_2', 'cusgroup_2'), "
             "('cusgc_3', 'cus_2', 'cusgroup_2'), ('cusgc_4', 'cus_none', 'cusgroup_2'), "
             "('cusgc_5', 'cus_gone', 'cusgroup_1')",
-            "INSERT INTO operation_log (operation_id, name, result) VALUES "
-            "('op_1', 'create customers (compensated)', '{\"ids\": [\"cus_2\"], \"address_ids\": []}')",
+            "INSERT INTO operation_log (operation_id, name, state, result) VALUES "
+            "('op_1', 'create customers', 'compensated', '{\"kind\": \"create customers\", "
+            '"ids": ["cus_2"], "address_ids": [], "all_ids": ["cus_2"]}\'), '
+            "('op_2', 'create customers', 'done', '{\"kind\": \"create customers\", "
+            '"ids": ["cus_1"], "address_ids": [], "all_ids": ["cus_1"]}\')',
             "INSERT INTO event_outbox (name, data, status, event_group_id) VALUES "
             "('customer.created', '{\"id\": \"cus_1\"}', 'released', 'wf-failed:run'), "
             "('customer.created', '{\"id\": \"cus_2\"}', 'staged', 'wf-done:run')",

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService
-from customer_service.filters import ADDRESS, CUSTOMER, GROUP
+from customer_service.entities import ADDRESS, CUSTOMER, GROUP
 from customer_service.queries import build_query
 from customer_service.schemas import FindConfig
 from tests.service.helpers import Seed

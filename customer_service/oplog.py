@@ -1,0 +1,285 @@
+"""The operation log: one typed record per non-idempotent operation, keyed by `operation_id`.
+
+A step that a workflow may run more than once writes its record in the same transaction as its
+change; a repeat finds the record and returns what the first call did. A compensation reads the
+record and undoes exactly that — it needs nothing but the `operation_id`. Each row has a `state`:
+
+- `done`: the operation committed and stands;
+- `compensated`: its compensation undid it;
+- `cancelled`: its compensation ran first and found nothing (the step never committed). The mark
+  fences off a late attempt of the step still in flight on some worker, which then fails instead
+  of committing after the saga has moved on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from customer_service import events
+from customer_service import models as m
+from customer_service.db import transaction
+from customer_service.entities import EntityKey
+from customer_service.errors import ConflictError, InvalidDataError
+from customer_service.schemas import WriteContext
+from customer_service.validation import validate_id
+
+
+class State(StrEnum):
+    DONE = "done"
+    COMPENSATED = "compensated"
+    CANCELLED = "cancelled"
+
+
+DefaultFlag = Literal["is_default_shipping", "is_default_billing"]
+DEFAULT_FLAGS: tuple[DefaultFlag, ...] = ("is_default_shipping", "is_default_billing")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str
+
+    @classmethod
+    def kind_name(cls) -> str:
+        default = cls.model_fields["kind"].default
+        assert isinstance(default, str), f"{cls.__name__} has no kind"
+        return default
+
+
+class Created(Record):
+    """Rows a create inserted (`ids`), and the id of every item asked for (`all_ids`, so a
+    repeat returns the first call's rows even where it minted ids itself)."""
+
+    entity: ClassVar[str]  # key of the entity created (customer_service.entities)
+
+    ids: list[str]
+    all_ids: list[str]
+
+    def created(self) -> dict[str, list[str]]:
+        """Entity key → ids of the rows this operation inserted."""
+        return {self.entity: self.ids}
+
+
+class CreateCustomersRecord(Created):
+    entity = "customer"
+    kind: Literal["create customers"] = "create customers"
+    address_ids: list[str]
+
+    def created(self) -> dict[str, list[str]]:
+        return {"customer": self.ids, "address": self.address_ids}
+
+
+class CreateAddressesRecord(Created):
+    entity = "address"
+    kind: Literal["create customer addresses"] = "create customer addresses"
+
+
+class CreateGroupsRecord(Created):
+    entity = "group"
+    kind: Literal["create customer groups"] = "create customer groups"
+
+
+class UpdateRecord(Record):
+    """An update and the values it replaced: its compensation compare-and-sets them back."""
+
+    kind: Literal["update"] = "update"
+    entity: EntityKey
+    ids: list[str]
+    previous: list[dict[str, Any]]  # per row: {"id", <field>: value before}
+    written: list[dict[str, Any]]  # per row: {"id", <field>: value written}
+    rows: list[dict[str, Any]]  # the updated rows in full, as JSON
+
+
+class SoftDeleteCustomersRecord(Record):
+    kind: Literal["soft delete customers"] = "soft delete customers"
+    customer_ids: list[str]
+    address_ids: list[str]  # soft-deleted in cascade
+
+
+class SoftDeleteGroupsRecord(Record):
+    kind: Literal["soft delete customer groups"] = "soft delete customer groups"
+    group_ids: list[str]
+
+
+class UnsetDefaultRecord(Record):
+    kind: Literal["unset default addresses"] = "unset default addresses"
+    flag: DefaultFlag
+    address_ids: list[str]
+
+
+class DeleteAddressesRecord(Record):
+    kind: Literal["delete customer addresses"] = "delete customer addresses"
+    rows: list[dict[str, Any]]  # the deleted rows in full (AddressDTO as JSON)
+
+
+class ChangeMembershipsRecord(Record):
+    kind: Literal["change memberships"] = "change memberships"
+    added: list[tuple[str, str]]
+    removed: list[tuple[str, str]]
+    membership_ids: list[str]
+    added_ids: list[str]  # the membership rows this operation created
+    removed_rows: list[dict[str, Any]]  # the rows it deleted, as JSON: put back as they were
+    requested: list[str]  # every "customer_id/group_id" asked for, no-ops included
+    xid: int  # its transaction id: orders operations on the same pair
+
+
+class SetAuthIdentityRecord(Record):
+    kind: Literal["set auth identity"] = "set auth identity"
+    customer_id: str
+    previous: str | None
+    written: str | None
+
+
+AnyRecord = Annotated[
+    CreateCustomersRecord
+    | CreateAddressesRecord
+    | CreateGroupsRecord
+    | UpdateRecord
+    | SoftDeleteCustomersRecord
+    | SoftDeleteGroupsRecord
+    | UnsetDefaultRecord
+    | DeleteAddressesRecord
+    | ChangeMembershipsRecord
+    | SetAuthIdentityRecord,
+    Field(discriminator="kind"),
+]
+_RECORD: TypeAdapter[AnyRecord] = TypeAdapter(AnyRecord)
+CREATE_RECORDS: tuple[type[Created], ...] = (
+    CreateCustomersRecord,
+    CreateAddressesRecord,
+    CreateGroupsRecord,
+)
+
+R = TypeVar("R", bound=Record)
+
+
+def parse(result: Any) -> AnyRecord:
+    """The typed record stored in an `operation_log.result`."""
+    return _RECORD.validate_python(result)
+
+
+def _expect(operation_id: str, record: AnyRecord, kind: type[R]) -> R:
+    if not isinstance(record, kind):
+        raise InvalidDataError(
+            f"Operation {operation_id} is a {record.kind!r}, not a {kind.kind_name()!r}",
+            field="operation_id",
+        )
+    return record
+
+
+async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R | None:
+    """The record of this operation if it already ran (a repeat returns it). An operation that
+    a compensation has fenced off or undone must not act any more: that is a conflict."""
+    if ctx.operation_id is None:
+        return None
+    # Attempts of one operation may overlap (a retry while the first is still running):
+    # serialise them, so a later one finds the earlier one's record instead of racing it.
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(ctx.operation_id, 0)))
+    )
+    row = await session.get(m.OperationRecord, ctx.operation_id)
+    if row is None:
+        return None
+    if row.state != State.DONE:
+        raise ConflictError(
+            f"Operation {ctx.operation_id} was already compensated", field="operation_id"
+        )
+    return _expect(ctx.operation_id, parse(row.result), kind)
+
+
+async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> None:
+    """Record what this operation did (nothing without an `operation_id`)."""
+    if ctx.operation_id is not None:
+        await session.execute(
+            insert(m.OperationRecord).values(
+                operation_id=ctx.operation_id,
+                name=record.kind,
+                result=record.model_dump(mode="json"),
+                state=State.DONE,
+            )
+        )
+
+
+async def once(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: WriteContext,
+    kind: type[R],
+    act: Callable[[AsyncSession], Awaitable[R]],
+) -> R:
+    """Run `act` and record what it did under `ctx.operation_id`, in one transaction (staging
+    the run's events); a repeat returns the first call's record without acting again."""
+    async with transaction(sessions, ctx.event_group_id) as session:
+        record = await recorded(session, ctx, kind)
+        if record is None:
+            record = await act(session)
+            await write(session, ctx, record)
+        return record
+
+
+async def undo(
+    sessions: async_sessionmaker[AsyncSession],
+    operation_id: str,
+    kind: type[R],
+    action: Callable[[AsyncSession, R], Awaitable[None]],
+) -> bool:
+    """Undo the operation recorded under `operation_id`, once, with `action` over its record.
+
+    Registered before its step runs, a compensation may find nothing recorded: the step never
+    committed. It then leaves a `cancelled` mark (see the module docstring). Returns whether
+    anything was undone; repeats are no-ops."""
+    operation_id = validate_id(operation_id, "operation_id")
+    async with transaction(sessions) as session:
+        return await _undo(session, operation_id, kind, action)
+
+
+async def _undo(
+    session: AsyncSession,
+    operation_id: str,
+    kind: type[R],
+    action: Callable[[AsyncSession, R], Awaitable[None]],
+) -> bool:
+    tbl = m.table_of(m.OperationRecord)
+    # The run's staged events are discarded with its event group; an undo adds none.
+    events.mute(session)
+    query = select(tbl).where(tbl.c.operation_id == operation_id).with_for_update()
+    row = (await session.execute(query)).first()
+    if row is None:
+        await session.execute(
+            insert(tbl).values(
+                operation_id=operation_id, name=kind.kind_name(), result={}, state=State.CANCELLED
+            )
+        )
+        return False
+    if row.name != kind.kind_name():
+        raise InvalidDataError(
+            f"Operation {operation_id} is a {row.name!r}, not a {kind.kind_name()!r}",
+            field="operation_id",
+        )
+    if row.state != State.DONE:
+        return False
+    await action(session, _expect(operation_id, parse(row.result), kind))
+    await session.execute(
+        update(tbl).where(tbl.c.operation_id == operation_id).values(state=State.COMPENSATED)
+    )
+    return True
+
+
+async def compensated_creates(session: AsyncSession) -> list[tuple[str, Created]]:
+    """Every compensated create, with its operation id (the invariant checker's input)."""
+    tbl = m.table_of(m.OperationRecord)
+    names = [k.kind_name() for k in CREATE_RECORDS]
+    query = select(tbl.c.operation_id, tbl.c.result).where(
+        tbl.c.name.in_(names), tbl.c.state == State.COMPENSATED
+    )
+    out: list[tuple[str, Created]] = []
+    for operation_id, result in (await session.execute(query)).all():
+        record = parse(result)
+        assert isinstance(record, Created)
+        out.append((operation_id, record))
+    return out

@@ -1,0 +1,188 @@
+"""Group memberships (a set of pairs, decision 2): add, remove, and the recorded change a
+workflow makes, next to its undo. Hard delete, soft delete and restore are the generic ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from customer_service import events, ids, oplog
+from customer_service.db import transaction
+from customer_service.entities import MEMBERSHIP
+from customer_service.errors import ConflictError
+from customer_service.queries import row_dict
+from customer_service.schemas import MembershipChange, MembershipDTO, MembershipInput, WriteContext
+from customer_service.service.writes import EntityWrites, Row
+
+Pair = tuple[str, str]
+
+# Later operations, not compensated, that asked for one of the pairs an operation changed.
+_LATER_REQUESTS = text(
+    "SELECT operation_id, result->'requested' FROM operation_log "
+    "WHERE name = :name AND state = :done AND operation_id <> :op "
+    "AND (result->>'xid')::bigint > :xid AND result->'requested' ?| :keys "
+    "ORDER BY operation_id"
+)
+
+
+def _key(pair: Pair) -> str:
+    return f"{pair[0]}/{pair[1]}"
+
+
+class Memberships(EntityWrites[MembershipDTO]):
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        super().__init__(sessions, MEMBERSHIP)
+
+    async def add(self, pairs: list[MembershipInput]) -> list[str]:
+        """Add memberships; returns the membership id of every pair. An existing member keeps
+        its row (decision 2). Unknown customer or group → not_found."""
+        async with transaction(self.sessions) as session:
+            membership_ids, _ = await self._add_pairs(session, pairs)
+        return membership_ids
+
+    async def remove(self, pairs: list[MembershipInput]) -> None:
+        """Hard-delete the memberships of the given pairs; a non-member is a no-op."""
+        async with transaction(self.sessions) as session:
+            await self._remove_pairs(session, pairs)
+
+    async def change(
+        self, add: list[MembershipInput], remove: list[MembershipInput], ctx: WriteContext
+    ) -> MembershipChange:
+        """Add and remove memberships in one transaction, reporting the pairs really changed
+        (recorded, so a repeat reports the same and the compensation undoes exactly those)."""
+
+        async def act(session: AsyncSession) -> oplog.ChangeMembershipsRecord:
+            # Every pair asked for is recorded, no-ops included: a compensation must not undo a
+            # pair that a later operation asked for (see `undo_change`).
+            requested = sorted({_key((p.customer_id, p.customer_group_id)) for p in add + remove})
+            xid = await self._lock(session, requested)
+            deleted = await self._remove_pairs(session, remove)
+            gone = {
+                (r["customer_id"], r["customer_group_id"]) for r in deleted if not r["deleted_at"]
+            }
+            membership_ids, added = await self._add_pairs(session, add)
+            by_pair = {
+                (p.customer_id, p.customer_group_id): i
+                for p, i in zip(add, membership_ids, strict=True)
+            }
+            return oplog.ChangeMembershipsRecord(
+                added=added,
+                removed=sorted(gone),
+                membership_ids=membership_ids,
+                added_ids=[by_pair[pair] for pair in added],
+                removed_rows=deleted,
+                requested=requested,
+                xid=xid,
+            )
+
+        record = await oplog.once(self.sessions, ctx, oplog.ChangeMembershipsRecord, act)
+        return MembershipChange(
+            added=record.added,
+            removed=record.removed,
+            membership_ids=record.membership_ids,
+            added_ids=record.added_ids,
+        )
+
+    async def undo_change(self, operation_id: str) -> bool:
+        """Remove only the rows that operation added; put back exactly the rows it removed.
+
+        Compare-and-set per pair (decision 3): when a later operation that is not compensated
+        asked for one of the pairs this one changed — even as a no-op, like adding a member
+        again — undoing it would overwrite that operation's outcome. That is a conflict: nothing
+        is undone and the run reports it."""
+
+        async def undo(session: AsyncSession, record: oplog.ChangeMembershipsRecord) -> None:
+            changed = sorted({_key(pair) for pair in [*record.added, *record.removed]})
+            await self._lock(session, changed)
+            params = {"name": record.kind, "done": oplog.State.DONE, "op": operation_id}
+            later = await session.execute(
+                _LATER_REQUESTS, {**params, "xid": record.xid, "keys": changed}
+            )
+            conflicts = [
+                {"pair": key, "operation_id": op}
+                for op, requested in later.all()
+                for key in requested
+                if key in changed
+            ]
+            if conflicts:
+                raise ConflictError(
+                    "Membership changed by a later operation since this run changed it: "
+                    + ", ".join(sorted({c["pair"] for c in conflicts})),
+                    field="membership",
+                    details=conflicts,
+                )
+            await self.delete_rows(session, record.added_ids)
+            values = [
+                r.model_dump(exclude={"customer", "customer_group"})
+                for r in self.dtos(record.removed_rows)
+            ]
+            if values:  # a pair that is a member again meanwhile keeps its newer row
+                await session.execute(pg_insert(MEMBERSHIP.table).on_conflict_do_nothing(), values)
+
+        return await oplog.undo(self.sessions, operation_id, oplog.ChangeMembershipsRecord, undo)
+
+    @staticmethod
+    async def _lock(session: AsyncSession, keys: list[str]) -> int:
+        """Lock the pairs `keys` ("customer_id/group_id", sorted: two operations never wait on
+        each other crosswise) and return this transaction's id. Operations on one pair then run
+        one at a time, and their transaction ids give their order."""
+        for key in keys:
+            await session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended("membership " + key, 0)))
+            )
+        return int((await session.execute(text("SELECT pg_current_xact_id()::text"))).scalar_one())
+
+    async def _add_pairs(
+        self, session: AsyncSession, pairs: Sequence[MembershipInput]
+    ) -> tuple[list[str], list[Pair]]:
+        """Insert missing memberships (a set: decision 2). Returns the membership id of every pair
+        and the pairs that were really added."""
+        tbl = MEMBERSHIP.table
+        unique: dict[Pair, MembershipInput] = {}
+        for p in pairs:
+            unique.setdefault((p.customer_id, p.customer_group_id), p)
+        rows = [
+            p.model_dump(exclude={"id"}) | {"id": p.id or ids.new_id(MEMBERSHIP.prefix)}
+            for p in unique.values()
+        ]
+        added: list[Pair] = []
+        if rows:
+            statement = (
+                pg_insert(tbl)
+                .on_conflict_do_nothing(
+                    index_elements=["customer_id", "customer_group_id"],
+                    index_where=tbl.c.deleted_at.is_(None),
+                )
+                .returning(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id)
+            )
+            result = await session.execute(statement, rows)
+            added = [(r.customer_id, r.customer_group_id) for r in result.all()]
+        existing = await session.execute(
+            select(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id).where(
+                tuple_(tbl.c.customer_id, tbl.c.customer_group_id).in_(list(unique)),
+                tbl.c.deleted_at.is_(None),
+            )
+        )
+        by_pair = {(r.customer_id, r.customer_group_id): r.id for r in existing.all()}
+        membership_ids = [by_pair[(p.customer_id, p.customer_group_id)] for p in pairs]
+        created_ids = sorted(by_pair[pair] for pair in added)
+        await events.emit_internal(session, MEMBERSHIP, "created", created_ids)
+        return membership_ids, added
+
+    async def _remove_pairs(
+        self, session: AsyncSession, pairs: Sequence[MembershipInput]
+    ) -> list[Row]:
+        """Hard-delete every row of the pairs; returns the deleted rows in full (as JSON, by id),
+        so a compensation can put back the very same rows."""
+        if not pairs:
+            return []
+        tbl = MEMBERSHIP.table
+        keys = list({(p.customer_id, p.customer_group_id) for p in pairs})
+        pair = tuple_(tbl.c.customer_id, tbl.c.customer_group_id)
+        result = await session.execute(delete(tbl).where(pair.in_(keys)).returning(*tbl.c))
+        rows = sorted((row_dict(r) for r in result.all()), key=lambda r: str(r["id"]))
+        await events.emit_internal(session, MEMBERSHIP, "deleted", [r["id"] for r in rows])
+        return [r.model_dump(mode="json") for r in self.dtos(rows)]
