@@ -63,12 +63,6 @@ BUSINESS_ERROR_TYPES: tuple[str, ...] = (
 )
 
 
-class HookFailedError(CustomerModuleError):
-    """A deployment's hook handler raised: the run compensates its earlier steps."""
-
-    type = "hook_failed"
-
-
 class CompensationFailedError(CustomerModuleError):
     """A compensation could not undo its step; an operator must look (SagaStatus marks the run)."""
 

@@ -193,7 +193,7 @@ async def create(
     **fields: Any,
 ) -> None:  # fmt: skip
     """Create a customer (with addresses)."""
-    from workflows.models import CustomersResult
+    from workflows.contracts import CustomersResult
 
     data = customer_data(**fields)
     data["addresses"] = [parse_pairs(a, "--address") for a in addresses]
@@ -214,7 +214,7 @@ async def update(
     customer_id: str, request_id: str | None, no_wait: bool, as_json: bool, **fields: Any
 ) -> None:
     """Update a customer (only the fields given)."""
-    from workflows.models import CustomersResult
+    from workflows.contracts import CustomersResult
 
     changes = customer_data(**fields)
     flows = await connect()
@@ -233,7 +233,7 @@ async def delete(
     customer_ids: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool
 ) -> None:
     """Soft-delete customers (and their addresses)."""
-    from workflows.models import IdsResult
+    from workflows.contracts import IdsResult
 
     flows = await connect()
     await finish(
@@ -251,7 +251,7 @@ async def register(
     auth_identity_id: str, request_id: str | None, no_wait: bool, as_json: bool, **fields: Any
 ) -> None:
     """Register a customer account linked to an auth identity."""
-    from workflows.models import CustomerResult
+    from workflows.contracts import CustomerResult
 
     data = customer_data(**fields)
     flows = await connect()
@@ -270,7 +270,7 @@ async def remove_account(
     customer_id: str, request_id: str | None, no_wait: bool, as_json: bool
 ) -> None:
     """Remove a customer account (soft delete, unlink the auth identity)."""
-    from workflows.models import IdsResult
+    from workflows.contracts import IdsResult
 
     flows = await connect()
     await finish(
@@ -349,7 +349,7 @@ async def address_add(
     request_id: str | None, no_wait: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Add an address: FIELDS as key=value (city=Berlin country_code=de ...)."""
-    from workflows.models import AddressesResult
+    from workflows.contracts import AddressesResult
 
     data: dict[str, Any] = {"customer_id": customer_id}
     for item in fields:
@@ -374,7 +374,7 @@ async def address_update(
     address_id: str, fields: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool
 ) -> None:
     """Update an address: FIELDS as key=value."""
-    from workflows.models import AddressesResult
+    from workflows.contracts import AddressesResult
 
     changes: dict[str, Any] = {}
     for item in fields:
@@ -395,7 +395,7 @@ async def address_delete(
     address_ids: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool
 ) -> None:
     """Delete addresses."""
-    from workflows.models import IdsResult
+    from workflows.contracts import IdsResult
 
     flows = await connect()
     await finish(
@@ -431,7 +431,7 @@ async def group_create(
     names: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool
 ) -> None:
     """Create groups."""
-    from workflows.models import GroupsResult
+    from workflows.contracts import GroupsResult
 
     flows = await connect()
     await finish(
@@ -452,7 +452,7 @@ async def group_update(
     request_id: str | None, no_wait: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Rename a group or change its metadata."""
-    from workflows.models import GroupsResult
+    from workflows.contracts import GroupsResult
 
     changes = {k: v for k, v in
                {"name": name, "metadata": parse_json(metadata, "--metadata")}.items()
@@ -472,7 +472,7 @@ async def group_delete(
     group_ids: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool
 ) -> None:
     """Soft-delete groups."""
-    from workflows.models import IdsResult
+    from workflows.contracts import IdsResult
 
     flows = await connect()
     await finish(
@@ -503,7 +503,7 @@ def _link_command(adding: bool) -> Callable[..., Any]:
         group_id: str, customer_ids: tuple[str, ...],
         request_id: str | None, no_wait: bool, as_json: bool,
     ) -> None:  # fmt: skip
-        from workflows.models import LinkResult
+        from workflows.contracts import LinkResult
 
         flows = await connect()
         ids = list(customer_ids)
@@ -549,7 +549,7 @@ async def groups_of(
     request_id: str | None, no_wait: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Add / remove one customer's groups."""
-    from workflows.models import LinkResult
+    from workflows.contracts import LinkResult
 
     flows = await connect()
     await finish(

@@ -37,7 +37,7 @@ from workflows import (
     UpdateCustomerGroupsWorkflow,
     UpdateCustomersWorkflow,
 )
-from workflows.models import (
+from workflows.contracts import (
     AddressesResult,
     CreateCustomerAccountInput,
     CreateCustomerAddressesInput,

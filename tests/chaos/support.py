@@ -35,7 +35,7 @@ from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
 from devstack.temporal import TemporalDevServer, die_with_parent, ensure_search_attributes
 from settings import PROJECT_ROOT, Settings
-from workflows.saga import SAGA_STATUS
+from workflows.visibility import SAGA_STATUS
 
 T = TypeVar("T")
 

@@ -56,7 +56,7 @@ from workflows import (  # noqa: E402
     UpdateCustomerGroupsWorkflow,
     UpdateCustomersWorkflow,
 )
-from workflows import models as wm  # noqa: E402
+from workflows import contracts as wm  # noqa: E402
 
 # name → (workflow, input from the seed data, whether the run is expected to fail)
 Scenario = tuple[Any, Callable[[World], Any], bool]

@@ -34,7 +34,7 @@ from workflows import (
     UpdateCustomerGroupsWorkflow,
     UpdateCustomersWorkflow,
 )
-from workflows import models as wm
+from workflows import contracts as wm
 
 
 @dataclass
@@ -141,14 +141,14 @@ CASES = {
             selector={"id": w.guest}, update={"email": "not-an-email"}
         ),
         "invalid_data",
-        lambda w: "Invalid update.email: is not a valid email address",
+        lambda w: "Invalid request: Invalid update.email: is not a valid email address",
         None,
     ),
     "update with an unknown field": Case(
         UpdateCustomersWorkflow.run,
         lambda w: wm.UpdateCustomersInput(selector={"id": w.guest}, update={"has_account": True}),
         "invalid_data",
-        lambda w: "Unrecognized field: 'update.has_account'",
+        lambda w: "Invalid request: Unrecognized fields: 'update.has_account'",
         None,
     ),
 }
@@ -194,11 +194,11 @@ async def test_business_error_fails_the_run_on_the_first_attempt(
     ("workflow", "raw", "message"),
     [
         ("CreateCustomersWorkflow", {"customers_data": [{"email": "not-an-email"}]},
-         "Invalid customers_data.0.email: is not a valid email address"),
+         "Invalid request: Invalid customers_data.0.email: is not a valid email address"),
         ("CreateCustomerGroupsWorkflow", {"groups": [{"name": "x", "colour": "red"}]},
-         "Unrecognized field: 'groups.0.colour'"),
+         "Invalid request: Unrecognized fields: 'groups.0.colour'"),
         ("UpdateCustomersWorkflow", {"selector": "everyone"},
-         "Invalid selector: Input should be an object"),
+         "Invalid request: Expected type: 'record' for field 'selector', got: 'everyone'"),
     ],
 )  # fmt: skip
 async def test_a_start_that_bypasses_the_client_with_bad_input_fails_at_once(

@@ -29,7 +29,7 @@ from workflows import (
     RemoveCustomerAccountWorkflow,
     UpdateCustomersWorkflow,
 )
-from workflows import models as wm
+from workflows import contracts as wm
 
 
 async def cancel_when_held(env: Env, handle: Any, gate: Gate) -> Any:

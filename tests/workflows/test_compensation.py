@@ -41,7 +41,7 @@ from workflows import (
     UpdateCustomerGroupsWorkflow,
     UpdateCustomersWorkflow,
 )
-from workflows import models as wm
+from workflows import contracts as wm
 
 DISCARD = "discard_events"
 

@@ -18,7 +18,7 @@ from devstack.postgres import EmbeddedPostgres
 from tests.workflows.conftest import Env
 from tests.workflows.support import activity_records, eventually
 from workflows import CreateCustomersWorkflow
-from workflows import models as wm
+from workflows import contracts as wm
 
 
 @pytest.fixture

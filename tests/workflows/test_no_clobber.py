@@ -14,8 +14,8 @@ from customer_service import CustomerModuleService
 from tests.workflows.conftest import Env, wrap
 from tests.workflows.support import activity_records, eventually, failure_of, progress_of, seed
 from workflows import UpdateCustomerGroupsWorkflow, UpdateCustomersWorkflow
-from workflows import models as wm
-from workflows.saga import SAGA_STATUS
+from workflows import contracts as wm
+from workflows.visibility import SAGA_STATUS
 
 
 async def test_compensation_keeps_another_writers_value_and_reports_the_conflict(

@@ -16,8 +16,8 @@ from workflows import (
     LinkCustomerGroupsToCustomerWorkflow,
     UpdateCustomersWorkflow,
 )
-from workflows import models as wm
-from workflows.saga import CUSTOMER_EMAIL, CUSTOMER_GROUP_ID, CUSTOMER_ID, SAGA_STATUS
+from workflows import contracts as wm
+from workflows.visibility import CUSTOMER_EMAIL, CUSTOMER_GROUP_ID, CUSTOMER_ID, SAGA_STATUS
 
 
 async def test_create_run_is_tagged_with_customer_ids_and_emails(env: Env) -> None:
