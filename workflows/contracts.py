@@ -43,10 +43,17 @@ class CreateCustomersInput(HookedInput):
     additional_data: AdditionalData = None
 
 
-class UpdateCustomersInput(HookedInput):
+class SelectedUpdate(HookedInput):
+    """`update` (the fields to change) on the rows `selector` picks: `{"id": id | [ids]}`, each
+    of which must exist, or any filter."""
+
     selector: dict[str, Any]
     update: dict[str, Any]
     additional_data: AdditionalData = None
+
+
+class UpdateCustomersInput(SelectedUpdate):
+    pass
 
 
 class DeleteCustomersInput(HookedInput):
@@ -67,10 +74,8 @@ class CreateCustomerAddressesInput(HookedInput):
     additional_data: AdditionalData = None
 
 
-class UpdateCustomerAddressesInput(HookedInput):
-    selector: dict[str, Any]
-    update: dict[str, Any]
-    additional_data: AdditionalData = None
+class UpdateCustomerAddressesInput(SelectedUpdate):
+    pass
 
 
 class DeleteCustomerAddressesInput(HookedInput):
