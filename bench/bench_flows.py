@@ -132,9 +132,11 @@ class Stack:
         else:
             db_file = self.root / "temporal.db" if TEMPORAL_DB == "file" else None
             self.temporal = BenchTemporalServer(
-                port=free_port(), ui_port=None, db_file=db_file,
+                port=free_port(),
+                ui_port=None,
+                db_file=db_file,
                 log_file=self.root / "temporal.log",
-            )  # fmt: skip
+            )
             log(
                 f"starting Temporal dev server on port {self.temporal.port} "
                 f"(state: {'SQLite file' if db_file else 'in memory'}"
@@ -153,15 +155,30 @@ class Stack:
         if PYC:  # bytecode compiled ahead, kept outside the work tree; the sandbox loads it
             env["PYTHONPYCACHEPREFIX"] = str(self.root / "pycache")
             subprocess.run(
-                [sys.executable, "-m", "compileall", "-q", "workflows", "activities",
-                 "customer_service", "bench/bench_worker.py"],
-                cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "compileall",
+                    "-q",
+                    "workflows",
+                    "activities",
+                    "customer_service",
+                    "bench/bench_worker.py",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         out = self.worker_log.open("ab")
         self.worker = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "bench_worker.py")],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if READY_LINE in self.worker_log.read_text(errors="replace"):
@@ -399,8 +416,12 @@ async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> d
                 local += 1
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             workflow_tasks += 1
-    return {"activities": activities, "local": local, "workflow_tasks": workflow_tasks,
-            "history_events": events}  # fmt: skip
+    return {
+        "activities": activities,
+        "local": local,
+        "workflow_tasks": workflow_tasks,
+        "history_events": events,
+    }
 
 
 async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
@@ -411,9 +432,14 @@ async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
     elif name == "create":
         n = w.next_n()
         handle = await w.flows.start_create_customers(
-            [{"first_name": "Bench", "email": f"bench.{w.tag}.first{n}@example.com",
-              "addresses": [{"address_1": "1 Main Street", "country_code": "us"}]}]
-        )  # fmt: skip
+            [
+                {
+                    "first_name": "Bench",
+                    "email": f"bench.{w.tag}.first{n}@example.com",
+                    "addresses": [{"address_1": "1 Main Street", "country_code": "us"}],
+                }
+            ]
+        )
     elif name == "update":
         handle = await w.flows.start_update_customers(w.customers[0], {"first_name": "First"})
     else:
@@ -719,39 +745,52 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     p50 = results["latency"]["create"]["p50_ms"]
     out[f"create p50 <= {TARGET_CREATE_P50_MS:g} ms"] = {
-        "value": f"{p50:.1f} ms", "met": p50 <= TARGET_CREATE_P50_MS,
-    }  # fmt: skip
+        "value": f"{p50:.1f} ms",
+        "met": p50 <= TARGET_CREATE_P50_MS,
+    }
     ref = results["reference_for"]["create"]
     for clients in CLIENTS:
         c = str(clients)
         rps = results["throughput"]["create"][c]["runs_per_s"]
         ref_rps = results["throughput"][ref][c]["runs_per_s"]
         out[f"create throughput >= {TARGET_CREATE_RPS:g} runs/s (x{clients})"] = {
-            "value": f"{rps:.1f}/s", "met": rps >= TARGET_CREATE_RPS,
-        }  # fmt: skip
+            "value": f"{rps:.1f}/s",
+            "met": rps >= TARGET_CREATE_RPS,
+        }
         ratio = rps / ref_rps if ref_rps else 0.0
         out[f"create / same-shape reference >= {TARGET_VS_REFERENCE:g} (x{clients})"] = {
-            "value": f"{ratio:.2f}", "met": ratio >= TARGET_VS_REFERENCE,
-        }  # fmt: skip
+            "value": f"{ratio:.2f}",
+            "met": ratio >= TARGET_VS_REFERENCE,
+        }
         ordinary = results["ordinary_reference_for"]["create"]
         if ordinary != ref:
             ord_rps = results["throughput"][ordinary][c]["runs_per_s"]
             ratio = rps / ord_rps if ord_rps else 0.0
             out[f"create / ordinary-activity reference >= {TARGET_VS_REFERENCE:g} (x{clients})"] = {
-                "value": f"{ratio:.2f}", "met": ratio >= TARGET_VS_REFERENCE,
-            }  # fmt: skip
+                "value": f"{ratio:.2f}",
+                "met": ratio >= TARGET_VS_REFERENCE,
+            }
     for kind, label in (("update_blocked", "real runs"), ("reference_held", "reference runs")):
         r = results["rss"][kind]
         out[f"worker RSS <= {TARGET_RSS_MB:g} MB, {OPEN_RUNS} {label} open"] = {
-            "value": f"{r['rss_open_mb']:.0f} MB", "met": r["rss_open_mb"] <= TARGET_RSS_MB,
-        }  # fmt: skip
+            "value": f"{r['rss_open_mb']:.0f} MB",
+            "met": r["rss_open_mb"] <= TARGET_RSS_MB,
+        }
     return out
 
 
 def levers() -> list[str]:
     """The non-default settings of this run (environment), for the report."""
-    names = ("BENCH_WORKER", "BENCH_PYC", "BENCH_TEMPORAL_DB", "BENCH_DYNAMIC_CONFIG", "BENCH_SQLITE_PRAGMAS",
-             "BENCH_WORKER_OPTIONS", "BENCH_SANDBOX_PASSTHROUGH", "DB_POOL_SIZE")  # fmt: skip
+    names = (
+        "BENCH_WORKER",
+        "BENCH_PYC",
+        "BENCH_TEMPORAL_DB",
+        "BENCH_DYNAMIC_CONFIG",
+        "BENCH_SQLITE_PRAGMAS",
+        "BENCH_WORKER_OPTIONS",
+        "BENCH_SANDBOX_PASSTHROUGH",
+        "DB_POOL_SIZE",
+    )
     return [f"{n}={os.environ[n]}" for n in names if os.environ.get(n)]
 
 

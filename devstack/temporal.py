@@ -71,10 +71,18 @@ class TemporalDevServer:
 
     def command(self) -> list[str]:
         cmd = [
-            temporal_cli_path(), "server", "start-dev",
-            "--ip", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warn", "--namespace", self.namespace,
-        ]  # fmt: skip
+            temporal_cli_path(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warn",
+            "--namespace",
+            self.namespace,
+        ]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
         else:

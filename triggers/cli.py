@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from customer_service.errors import CustomerModuleError, InvalidDataError
+from settings import ConfigurationError
 from triggers.client import CustomerFlows, FlowError
 
 # Piped output is not cut at 80 columns: ids and emails must survive whole.
@@ -36,8 +37,17 @@ CUSTOMER_COLUMNS = (
     "phone",
     "has_account",
 )
-ADDRESS_COLUMNS = ("id", "customer_id", "address_name", "address_1", "city", "postal_code",
-                   "country_code", "is_default_shipping", "is_default_billing")  # fmt: skip
+ADDRESS_COLUMNS = (
+    "id",
+    "customer_id",
+    "address_name",
+    "address_1",
+    "city",
+    "postal_code",
+    "country_code",
+    "is_default_shipping",
+    "is_default_billing",
+)
 GROUP_COLUMNS = ("id", "name", "created_at")
 
 
@@ -103,6 +113,9 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
         except CustomerModuleError as exc:
             err.print(f"[red]error[/red] [bold]{exc.type}[/bold]: {exc.message}", highlight=False)
             code = 1
+        except ConfigurationError as exc:
+            err.print(f"[red]error[/red]: {exc}", highlight=False)
+            code = 1
         except (ConnectionError, OSError, RuntimeError) as exc:
             err.print(f"[red]error[/red] [bold]unavailable[/bold]: {exc}", highlight=False)
             err.print("is the stack running? start it with `make dev`", highlight=False)
@@ -150,8 +163,13 @@ async def finish(
     with err.status(f"running {handle.id} …"):
         result = await flows._result(handle, result_type)
     if as_json:
-        click.echo(json.dumps({"workflow_id": handle.id, "ui": link, "result": _plain(result)},
-                              indent=2, default=str))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {"workflow_id": handle.id, "ui": link, "result": _plain(result)},
+                indent=2,
+                default=str,
+            )
+        )
         return
     show(result)
     out.print(f"run: {link}", highlight=False)
@@ -189,9 +207,12 @@ def customer_fields(fn: Callable[..., Any]) -> Callable[..., Any]:
 @trigger_options
 @run_async
 async def create(
-    addresses: tuple[str, ...], request_id: str | None, no_wait: bool, as_json: bool,
+    addresses: tuple[str, ...],
+    request_id: str | None,
+    no_wait: bool,
+    as_json: bool,
     **fields: Any,
-) -> None:  # fmt: skip
+) -> None:
     """Create a customer (with addresses)."""
     from workflows.models import CustomersResult
 
@@ -199,10 +220,13 @@ async def create(
     data["addresses"] = [parse_pairs(a, "--address") for a in addresses]
     flows = await connect()
     await finish(
-        flows, flows.start_create_customers([data], request_id=request_id), CustomersResult,
-        no_wait, as_json,
+        flows,
+        flows.start_create_customers([data], request_id=request_id),
+        CustomersResult,
+        no_wait,
+        as_json,
         lambda r: show_rows(r.customers, CUSTOMER_COLUMNS, "created", False),
-    )  # fmt: skip
+    )
 
 
 @main.command()
@@ -219,10 +243,13 @@ async def update(
     changes = customer_data(**fields)
     flows = await connect()
     await finish(
-        flows, flows.start_update_customers(customer_id, changes, request_id=request_id),
-        CustomersResult, no_wait, as_json,
+        flows,
+        flows.start_update_customers(customer_id, changes, request_id=request_id),
+        CustomersResult,
+        no_wait,
+        as_json,
         lambda r: show_rows(r.customers, CUSTOMER_COLUMNS, "updated", False),
-    )  # fmt: skip
+    )
 
 
 @main.command()
@@ -237,9 +264,13 @@ async def delete(
 
     flows = await connect()
     await finish(
-        flows, flows.start_delete_customers(list(customer_ids), request_id=request_id), IdsResult,
-        no_wait, as_json, lambda r: out.print(f"deleted {', '.join(r.ids)}"),
-    )  # fmt: skip
+        flows,
+        flows.start_delete_customers(list(customer_ids), request_id=request_id),
+        IdsResult,
+        no_wait,
+        as_json,
+        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
+    )
 
 
 @main.command()
@@ -256,10 +287,13 @@ async def register(
     data = customer_data(**fields)
     flows = await connect()
     await finish(
-        flows, flows.start_register_customer(auth_identity_id, data, request_id=request_id),
-        CustomerResult, no_wait, as_json,
+        flows,
+        flows.start_register_customer(auth_identity_id, data, request_id=request_id),
+        CustomerResult,
+        no_wait,
+        as_json,
         lambda r: show_rows([r.customer], CUSTOMER_COLUMNS, "registered", False),
-    )  # fmt: skip
+    )
 
 
 @main.command("remove-account")
@@ -274,9 +308,13 @@ async def remove_account(
 
     flows = await connect()
     await finish(
-        flows, flows.start_remove_customer_account(customer_id, request_id=request_id),
-        IdsResult, no_wait, as_json, lambda r: out.print(f"removed {r.ids[0]}"),
-    )  # fmt: skip
+        flows,
+        flows.start_remove_customer_account(customer_id, request_id=request_id),
+        IdsResult,
+        no_wait,
+        as_json,
+        lambda r: out.print(f"removed {r.ids[0]}"),
+    )
 
 
 @main.command()
@@ -307,9 +345,16 @@ async def get(customer_id: str, as_json: bool) -> None:
 @read_options
 @run_async
 async def list_customers(
-    q: str | None, email: str | None, groups: tuple[str, ...], has_account: bool | None,
-    limit: int, offset: int, order: str | None, with_deleted: bool, as_json: bool,
-) -> None:  # fmt: skip
+    q: str | None,
+    email: str | None,
+    groups: tuple[str, ...],
+    has_account: bool | None,
+    limit: int,
+    offset: int,
+    order: str | None,
+    with_deleted: bool,
+    as_json: bool,
+) -> None:
     """List customers with Medusa's filters."""
     filters: dict[str, Any] = {}
     if q:
@@ -325,8 +370,12 @@ async def list_customers(
         config["order"] = {order.lstrip("-"): "DESC" if order.startswith("-") else "ASC"}
     flows = await connect(reads=True)
     rows, count = await flows.list_customers(filters, config)
-    show_rows(rows, CUSTOMER_COLUMNS, f"customers {offset + 1 if rows else 0}–"
-              f"{offset + len(rows)} of {count}", as_json)  # fmt: skip
+    show_rows(
+        rows,
+        CUSTOMER_COLUMNS,
+        f"customers {offset + 1 if rows else 0}–{offset + len(rows)} of {count}",
+        as_json,
+    )
 
 
 # --- addresses -----------------------------------------------------------------------------------
@@ -345,9 +394,14 @@ def address() -> None:
 @trigger_options
 @run_async
 async def address_add(
-    customer_id: str, fields: tuple[str, ...], default_shipping: bool, default_billing: bool,
-    request_id: str | None, no_wait: bool, as_json: bool,
-) -> None:  # fmt: skip
+    customer_id: str,
+    fields: tuple[str, ...],
+    default_shipping: bool,
+    default_billing: bool,
+    request_id: str | None,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
     """Add an address: FIELDS as key=value (city=Berlin country_code=de ...)."""
     from workflows.models import AddressesResult
 
@@ -360,9 +414,13 @@ async def address_add(
         data["is_default_billing"] = True
     flows = await connect()
     await finish(
-        flows, flows.start_create_addresses([data], request_id=request_id), AddressesResult,
-        no_wait, as_json, lambda r: show_rows(r.addresses, ADDRESS_COLUMNS, "created", False),
-    )  # fmt: skip
+        flows,
+        flows.start_create_addresses([data], request_id=request_id),
+        AddressesResult,
+        no_wait,
+        as_json,
+        lambda r: show_rows(r.addresses, ADDRESS_COLUMNS, "created", False),
+    )
 
 
 @address.command("update")
@@ -381,10 +439,13 @@ async def address_update(
         changes.update(parse_pairs(item, "FIELDS"))
     flows = await connect()
     await finish(
-        flows, flows.start_update_addresses(address_id, changes, request_id=request_id),
-        AddressesResult, no_wait, as_json,
+        flows,
+        flows.start_update_addresses(address_id, changes, request_id=request_id),
+        AddressesResult,
+        no_wait,
+        as_json,
         lambda r: show_rows(r.addresses, ADDRESS_COLUMNS, "updated", False),
-    )  # fmt: skip
+    )
 
 
 @address.command("delete")
@@ -399,9 +460,13 @@ async def address_delete(
 
     flows = await connect()
     await finish(
-        flows, flows.start_delete_addresses(list(address_ids), request_id=request_id), IdsResult,
-        no_wait, as_json, lambda r: out.print(f"deleted {', '.join(r.ids)}"),
-    )  # fmt: skip
+        flows,
+        flows.start_delete_addresses(list(address_ids), request_id=request_id),
+        IdsResult,
+        no_wait,
+        as_json,
+        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
+    )
 
 
 @address.command("list")
@@ -435,10 +500,13 @@ async def group_create(
 
     flows = await connect()
     await finish(
-        flows, flows.start_create_groups([{"name": n} for n in names], request_id=request_id),
-        GroupsResult, no_wait, as_json,
+        flows,
+        flows.start_create_groups([{"name": n} for n in names], request_id=request_id),
+        GroupsResult,
+        no_wait,
+        as_json,
         lambda r: show_rows(r.groups, GROUP_COLUMNS, "created", False),
-    )  # fmt: skip
+    )
 
 
 @group.command("update")
@@ -448,20 +516,30 @@ async def group_create(
 @trigger_options
 @run_async
 async def group_update(
-    group_id: str, name: str | None, metadata: str | None,
-    request_id: str | None, no_wait: bool, as_json: bool,
-) -> None:  # fmt: skip
+    group_id: str,
+    name: str | None,
+    metadata: str | None,
+    request_id: str | None,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
     """Rename a group or change its metadata."""
     from workflows.models import GroupsResult
 
-    changes = {k: v for k, v in
-               {"name": name, "metadata": parse_json(metadata, "--metadata")}.items()
-               if v is not None}  # fmt: skip
+    changes = {
+        k: v
+        for k, v in {"name": name, "metadata": parse_json(metadata, "--metadata")}.items()
+        if v is not None
+    }
     flows = await connect()
     await finish(
-        flows, flows.start_update_groups(group_id, changes, request_id=request_id), GroupsResult,
-        no_wait, as_json, lambda r: show_rows(r.groups, GROUP_COLUMNS, "updated", False),
-    )  # fmt: skip
+        flows,
+        flows.start_update_groups(group_id, changes, request_id=request_id),
+        GroupsResult,
+        no_wait,
+        as_json,
+        lambda r: show_rows(r.groups, GROUP_COLUMNS, "updated", False),
+    )
 
 
 @group.command("delete")
@@ -476,9 +554,13 @@ async def group_delete(
 
     flows = await connect()
     await finish(
-        flows, flows.start_delete_groups(list(group_ids), request_id=request_id), IdsResult,
-        no_wait, as_json, lambda r: out.print(f"deleted {', '.join(r.ids)}"),
-    )  # fmt: skip
+        flows,
+        flows.start_delete_groups(list(group_ids), request_id=request_id),
+        IdsResult,
+        no_wait,
+        as_json,
+        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
+    )
 
 
 @group.command("list")
@@ -500,9 +582,12 @@ async def group_list(q: str | None, customers: tuple[str, ...], as_json: bool) -
 
 def _link_command(adding: bool) -> Callable[..., Any]:
     async def command(
-        group_id: str, customer_ids: tuple[str, ...],
-        request_id: str | None, no_wait: bool, as_json: bool,
-    ) -> None:  # fmt: skip
+        group_id: str,
+        customer_ids: tuple[str, ...],
+        request_id: str | None,
+        no_wait: bool,
+        as_json: bool,
+    ) -> None:
         from workflows.models import LinkResult
 
         flows = await connect()
@@ -511,9 +596,13 @@ def _link_command(adding: bool) -> Callable[..., Any]:
             group_id, add=ids if adding else [], remove=[] if adding else ids, request_id=request_id
         )
         await finish(
-            flows, start, LinkResult, no_wait, as_json,
+            flows,
+            start,
+            LinkResult,
+            no_wait,
+            as_json,
             lambda r: out.print(f"added {len(r.added)}, removed {len(r.removed)} membership(s)"),
-        )  # fmt: skip
+        )
 
     return command
 
@@ -545,9 +634,13 @@ async def group_remove_customers(group_id: str, customer_ids: tuple[str, ...], *
 @trigger_options
 @run_async
 async def groups_of(
-    customer_id: str, add: tuple[str, ...], remove: tuple[str, ...],
-    request_id: str | None, no_wait: bool, as_json: bool,
-) -> None:  # fmt: skip
+    customer_id: str,
+    add: tuple[str, ...],
+    remove: tuple[str, ...],
+    request_id: str | None,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
     """Add / remove one customer's groups."""
     from workflows.models import LinkResult
 
@@ -557,31 +650,45 @@ async def groups_of(
         flows.start_link_groups_to_customer(
             customer_id, add=list(add), remove=list(remove), request_id=request_id
         ),
-        LinkResult, no_wait, as_json,
+        LinkResult,
+        no_wait,
+        as_json,
         lambda r: out.print(f"added {len(r.added)}, removed {len(r.removed)} membership(s)"),
-    )  # fmt: skip
+    )
 
 
 @main.command()
 @click.option("--email", default=None)
 @click.option("--customer", "customer_id", default=None)
 @click.option("--group", "group_id", default=None)
-@click.option("--status", "saga_status", default=None,
-              type=click.Choice(["running", "completed", "compensating", "compensated",
-                                 "compensation_failed"]))  # fmt: skip
+@click.option(
+    "--status",
+    "saga_status",
+    default=None,
+    type=click.Choice(
+        ["running", "completed", "compensating", "compensated", "compensation_failed"]
+    ),
+)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @read_options
 @run_async
 async def runs(
-    email: str | None, customer_id: str | None, group_id: str | None, saga_status: str | None,
-    limit: int, as_json: bool,
-) -> None:  # fmt: skip
+    email: str | None,
+    customer_id: str | None,
+    group_id: str | None,
+    saga_status: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """Find workflow runs by customer email or id, group id or saga status."""
     flows = await connect()
     found = await flows.find_runs(
-        email=email, customer_id=customer_id, group_id=group_id, saga_status=saga_status,
+        email=email,
+        customer_id=customer_id,
+        group_id=group_id,
+        saga_status=saga_status,
         limit=limit,
-    )  # fmt: skip
+    )
     show_rows(found, ("workflow_id", "type", "status", "start_time", "ui"), "runs", as_json)
 
 

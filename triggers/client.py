@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -21,7 +21,9 @@ from temporalio.service import RPCError
 from customer_service.errors import InvalidDataError
 from customer_service.invariants import Violation
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
+from customer_service.validation import validate
 from settings import Settings, get_settings
+from triggers.connection import connect
 from workflows import (
     CreateCustomerAccountWorkflow,
     CreateCustomerAddressesWorkflow,
@@ -60,7 +62,6 @@ from workflows.models import (
 
 R = TypeVar("R")
 MAX_REQUEST_ID = 200
-M = TypeVar("M", bound=BaseModel)
 
 
 class FlowError(Exception):
@@ -72,22 +73,6 @@ class FlowError(Exception):
         self.message = message
         self.workflow_id = workflow_id
         self.details = details
-
-
-def _validated(model: type[M], data: Any) -> M:
-    if isinstance(data, model):
-        return data
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "input"
-        message = (
-            f"Unrecognized field: '{field}'"
-            if first["type"] == "extra_forbidden"
-            else f"Invalid {field}: {first['msg'].removeprefix('Value error, ')}"
-        )
-        raise InvalidDataError(message, field=field) from None
 
 
 def _short(values: Sequence[str | None], limit: int = 3) -> str:
@@ -115,16 +100,20 @@ class CustomerFlows:
     async def connect(
         cls, settings: Settings | None = None, *, reads: bool = True
     ) -> CustomerFlows:
-        from worker import connect
+        """Connect to the configured Temporal (and, with `reads`, PostgreSQL).
 
+        Raises:
+            ConfigurationError: `TEMPORAL_ADDRESS` (or, with `reads`, `DATABASE_URL`) is unset
+                outside dev mode.
+        """
         settings = settings or get_settings()
+        database_url = settings.require_database_url() if reads else None
         client = await connect(settings)
         service = None
-        if reads:
+        if database_url is not None:
             from customer_service import CustomerModuleService, create_engine, session_factory
-            from devstack.database import resolve_database_url
 
-            engine = create_engine(resolve_database_url(settings), pool_size=2)
+            engine = create_engine(database_url, pool_size=2)
             service = CustomerModuleService(session_factory(engine))
         return cls(client, settings, service)
 
@@ -145,9 +134,10 @@ class CustomerFlows:
         request_id: str | None,
     ) -> WorkflowHandle[Any, Any]:
         if request_id is not None and not (
-            isinstance(request_id, str) and 0 < len(request_id) <= MAX_REQUEST_ID
+            isinstance(request_id, str)
+            and 0 < len(request_id) <= MAX_REQUEST_ID
             and request_id.isprintable()
-        ):  # fmt: skip
+        ):
             raise InvalidDataError(
                 f"Invalid request_id: 1 to {MAX_REQUEST_ID} printable characters",
                 field="request_id",
@@ -191,9 +181,10 @@ class CustomerFlows:
         additional_data: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, CustomersResult]:
-        arg = _validated(
+        arg = validate(
             CreateCustomersInput,
             {"customers_data": list(customers), "additional_data": additional_data},
+            "",
         )
         labels = [c.email or c.first_name for c in arg.customers_data]
         summary = f"Create {_plural(len(labels), 'customer')}: {_short(labels)}"
@@ -214,13 +205,14 @@ class CustomerFlows:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, CustomersResult]:
         selector = {"id": selector} if isinstance(selector, str) else dict(selector)
-        arg = _validated(
+        arg = validate(
             UpdateCustomersInput,
             {"selector": selector, "update": dict(update), "additional_data": additional_data},
+            "",
         )
         from customer_service.schemas import UpdateCustomerInput
 
-        _validated(UpdateCustomerInput, arg.update)
+        validate(UpdateCustomerInput, arg.update, "update")
         target = selector.get("id") if isinstance(selector.get("id"), str) else "selected customers"
         summary = f"Update customer {target}: {', '.join(arg.update)}"
         return await self._start(
@@ -234,7 +226,7 @@ class CustomerFlows:
     async def start_delete_customers(
         self, ids: Sequence[str], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(DeleteCustomersInput, {"ids": list(ids)})
+        arg = validate(DeleteCustomersInput, {"ids": list(ids)}, "")
         summary = f"Delete {_plural(len(arg.ids), 'customer')}: {_short(arg.ids)}"
         return await self._start(
             DeleteCustomersWorkflow.run, arg, "delete-customers", summary, request_id
@@ -247,9 +239,10 @@ class CustomerFlows:
     async def start_register_customer(
         self, auth_identity_id: str, customer: Mapping[str, Any], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, CustomerResult]:
-        arg = _validated(
+        arg = validate(
             CreateCustomerAccountInput,
             {"auth_identity_id": auth_identity_id, "customer_data": dict(customer)},
+            "",
         )
         summary = f"Register customer {arg.customer_data.email}"
         return await self._start(
@@ -265,11 +258,14 @@ class CustomerFlows:
     async def start_remove_customer_account(
         self, customer_id: str, *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(RemoveCustomerAccountInput, {"customer_id": customer_id})
+        arg = validate(RemoveCustomerAccountInput, {"customer_id": customer_id}, "")
         return await self._start(
-            RemoveCustomerAccountWorkflow.run, arg, "remove-customer-account",
-            f"Remove customer account {customer_id}", request_id,
-        )  # fmt: skip
+            RemoveCustomerAccountWorkflow.run,
+            arg,
+            "remove-customer-account",
+            f"Remove customer account {customer_id}",
+            request_id,
+        )
 
     async def remove_customer_account(self, customer_id: str, **kw: Any) -> str:
         handle = await self.start_remove_customer_account(customer_id, **kw)
@@ -284,17 +280,21 @@ class CustomerFlows:
         additional_data: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, AddressesResult]:
-        arg = _validated(
+        arg = validate(
             CreateCustomerAddressesInput,
             {"addresses": list(addresses), "additional_data": additional_data},
+            "",
         )
         customers = sorted({a.customer_id for a in arg.addresses})
         summary = f"Create {_plural(len(arg.addresses), 'address')} for {_short(customers)}"
         summary = summary.replace("addresss", "addresses")
         return await self._start(
-            CreateCustomerAddressesWorkflow.run, arg, "create-customer-addresses", summary,
+            CreateCustomerAddressesWorkflow.run,
+            arg,
+            "create-customer-addresses",
+            summary,
             request_id,
-        )  # fmt: skip
+        )
 
     async def create_addresses(self, addresses: Sequence[Any], **kw: Any) -> list[AddressDTO]:
         handle = await self.start_create_addresses(addresses, **kw)
@@ -309,18 +309,22 @@ class CustomerFlows:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, AddressesResult]:
         selector = {"id": selector} if isinstance(selector, str) else dict(selector)
-        arg = _validated(
+        arg = validate(
             UpdateCustomerAddressesInput,
             {"selector": selector, "update": dict(update), "additional_data": additional_data},
+            "",
         )
         from customer_service.schemas import UpdateAddressInput
 
-        _validated(UpdateAddressInput, arg.update)
+        validate(UpdateAddressInput, arg.update, "update")
         target = selector.get("id") if isinstance(selector.get("id"), str) else "selected addresses"
         return await self._start(
-            UpdateCustomerAddressesWorkflow.run, arg, "update-customer-addresses",
-            f"Update address {target}: {', '.join(arg.update)}", request_id,
-        )  # fmt: skip
+            UpdateCustomerAddressesWorkflow.run,
+            arg,
+            "update-customer-addresses",
+            f"Update address {target}: {', '.join(arg.update)}",
+            request_id,
+        )
 
     async def update_addresses(self, selector: Any, update: Any, **kw: Any) -> list[AddressDTO]:
         handle = await self.start_update_addresses(selector, update, **kw)
@@ -329,11 +333,14 @@ class CustomerFlows:
     async def start_delete_addresses(
         self, ids: Sequence[str], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(DeleteCustomerAddressesInput, {"ids": list(ids)})
+        arg = validate(DeleteCustomerAddressesInput, {"ids": list(ids)}, "")
         return await self._start(
-            DeleteCustomerAddressesWorkflow.run, arg, "delete-customer-addresses",
-            f"Delete address(es) {_short(arg.ids)}", request_id,
-        )  # fmt: skip
+            DeleteCustomerAddressesWorkflow.run,
+            arg,
+            "delete-customer-addresses",
+            f"Delete address(es) {_short(arg.ids)}",
+            request_id,
+        )
 
     async def delete_addresses(self, ids: Sequence[str], **kw: Any) -> list[str]:
         handle = await self.start_delete_addresses(ids, **kw)
@@ -344,12 +351,15 @@ class CustomerFlows:
     async def start_create_groups(
         self, groups: Sequence[Mapping[str, Any] | BaseModel], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, GroupsResult]:
-        arg = _validated(CreateCustomerGroupsInput, {"groups": list(groups)})
+        arg = validate(CreateCustomerGroupsInput, {"groups": list(groups)}, "")
         names = [g.name for g in arg.groups]
         return await self._start(
-            CreateCustomerGroupsWorkflow.run, arg, "create-customer-groups",
-            f"Create {_plural(len(names), 'group')}: {_short(names)}", request_id,
-        )  # fmt: skip
+            CreateCustomerGroupsWorkflow.run,
+            arg,
+            "create-customer-groups",
+            f"Create {_plural(len(names), 'group')}: {_short(names)}",
+            request_id,
+        )
 
     async def create_groups(self, groups: Sequence[Any], **kw: Any) -> list[GroupDTO]:
         handle = await self.start_create_groups(groups, **kw)
@@ -363,15 +373,20 @@ class CustomerFlows:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, GroupsResult]:
         selector = {"id": selector} if isinstance(selector, str) else dict(selector)
-        arg = _validated(UpdateCustomerGroupsInput, {"selector": selector, "update": dict(update)})
+        arg = validate(
+            UpdateCustomerGroupsInput, {"selector": selector, "update": dict(update)}, ""
+        )
         from customer_service.schemas import UpdateGroupInput
 
-        _validated(UpdateGroupInput, arg.update)
+        validate(UpdateGroupInput, arg.update, "update")
         target = selector.get("id") if isinstance(selector.get("id"), str) else "selected groups"
         return await self._start(
-            UpdateCustomerGroupsWorkflow.run, arg, "update-customer-groups",
-            f"Update group {target}: {', '.join(arg.update)}", request_id,
-        )  # fmt: skip
+            UpdateCustomerGroupsWorkflow.run,
+            arg,
+            "update-customer-groups",
+            f"Update group {target}: {', '.join(arg.update)}",
+            request_id,
+        )
 
     async def update_groups(self, selector: Any, update: Any, **kw: Any) -> list[GroupDTO]:
         handle = await self.start_update_groups(selector, update, **kw)
@@ -380,11 +395,14 @@ class CustomerFlows:
     async def start_delete_groups(
         self, ids: Sequence[str], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(DeleteCustomerGroupsInput, {"ids": list(ids)})
+        arg = validate(DeleteCustomerGroupsInput, {"ids": list(ids)}, "")
         return await self._start(
-            DeleteCustomerGroupsWorkflow.run, arg, "delete-customer-groups",
-            f"Delete group(s) {_short(arg.ids)}", request_id,
-        )  # fmt: skip
+            DeleteCustomerGroupsWorkflow.run,
+            arg,
+            "delete-customer-groups",
+            f"Delete group(s) {_short(arg.ids)}",
+            request_id,
+        )
 
     async def delete_groups(self, ids: Sequence[str], **kw: Any) -> list[str]:
         handle = await self.start_delete_groups(ids, **kw)
@@ -398,12 +416,14 @@ class CustomerFlows:
         remove: Sequence[str] = (),
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, LinkResult]:
-        arg = _validated(LinkInput, {"id": group_id, "add": list(add), "remove": list(remove)})
+        arg = validate(LinkInput, {"id": group_id, "add": list(add), "remove": list(remove)}, "")
         return await self._start(
-            LinkCustomersToCustomerGroupWorkflow.run, arg, "link-customers-to-customer-group",
+            LinkCustomersToCustomerGroupWorkflow.run,
+            arg,
+            "link-customers-to-customer-group",
             f"Group {group_id}: add {len(arg.add)}, remove {len(arg.remove)} customer(s)",
             request_id,
-        )  # fmt: skip
+        )
 
     async def link_customers_to_group(self, group_id: str, **kw: Any) -> LinkResult:
         handle = await self.start_link_customers_to_group(group_id, **kw)
@@ -417,12 +437,14 @@ class CustomerFlows:
         remove: Sequence[str] = (),
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, LinkResult]:
-        arg = _validated(LinkInput, {"id": customer_id, "add": list(add), "remove": list(remove)})
+        arg = validate(LinkInput, {"id": customer_id, "add": list(add), "remove": list(remove)}, "")
         return await self._start(
-            LinkCustomerGroupsToCustomerWorkflow.run, arg, "link-customer-groups-to-customer",
+            LinkCustomerGroupsToCustomerWorkflow.run,
+            arg,
+            "link-customer-groups-to-customer",
             f"Customer {customer_id}: add {len(arg.add)}, remove {len(arg.remove)} group(s)",
             request_id,
-        )  # fmt: skip
+        )
 
     async def link_groups_to_customer(self, customer_id: str, **kw: Any) -> LinkResult:
         handle = await self.start_link_groups_to_customer(customer_id, **kw)
@@ -491,13 +513,15 @@ class CustomerFlows:
         query = " AND ".join(clauses) or None
         runs: list[dict[str, Any]] = []
         async for execution in self.client.list_workflows(query, limit=limit):
-            runs.append({
-                "workflow_id": execution.id,
-                "type": execution.workflow_type,
-                "status": execution.status.name.lower() if execution.status else None,
-                "start_time": execution.start_time.isoformat(),
-                "ui": self.ui_link(execution.id),
-            })  # fmt: skip
+            runs.append(
+                {
+                    "workflow_id": execution.id,
+                    "type": execution.workflow_type,
+                    "status": execution.status.name.lower() if execution.status else None,
+                    "start_time": execution.start_time.isoformat(),
+                    "ui": self.ui_link(execution.id),
+                }
+            )
         return runs
 
     # --- consistency ------------------------------------------------------------------------------
