@@ -115,21 +115,20 @@ class Settings(BaseSettings):
 
     def require_database_url(self) -> str:
         """`DATABASE_URL` (or dev mode's), or a `ConfigurationError` saying how to set it."""
-        if not self.database_url:
-            raise ConfigurationError(
-                "DATABASE_URL is not set: point it at your PostgreSQL, "
-                "or start the development stack with `make dev`"
-            )
-        return self.database_url
+        return _required(self.database_url, "DATABASE_URL", "your PostgreSQL")
 
     def require_temporal_address(self) -> str:
         """`TEMPORAL_ADDRESS` (or dev mode's), or a `ConfigurationError` saying how to set it."""
-        if not self.temporal_address:
-            raise ConfigurationError(
-                "TEMPORAL_ADDRESS is not set: point it at your Temporal frontend (host:port), "
-                "or start the development stack with `make dev`"
-            )
-        return self.temporal_address
+        return _required(self.temporal_address, "TEMPORAL_ADDRESS", "your Temporal frontend")
+
+
+def _required(value: str | None, variable: str, what: str) -> str:
+    if not value:
+        raise ConfigurationError(
+            f"{variable} is not set: point it at {what}, "
+            "or start the development stack with `make dev`"
+        )
+    return value
 
 
 @lru_cache(maxsize=1)

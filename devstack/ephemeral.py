@@ -39,17 +39,25 @@ def reap_stale_postgres() -> None:
 
 
 @contextmanager
+def _folder(prefix: str) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
 def postgres() -> Iterator[EmbeddedPostgres]:
     """A started PostgreSQL of its own (database `customer_flows`, not migrated)."""
-    root = Path(tempfile.mkdtemp(prefix=POSTGRES_PREFIX))
-    (root / "owner.pid").write_text(str(os.getpid()))
-    server = EmbeddedPostgres(root / "data", free_port())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-        shutil.rmtree(root, ignore_errors=True)
+    with _folder(POSTGRES_PREFIX) as root:
+        (root / "owner.pid").write_text(str(os.getpid()))
+        server = EmbeddedPostgres(root / "data", free_port())
+        try:
+            server.start()
+            yield server
+        finally:
+            server.destroy()
 
 
 @contextmanager
@@ -58,20 +66,15 @@ def temporal(
 ) -> Iterator[TemporalDevServer]:
     """A started headless Temporal dev server; its state in a SQLite file (so it survives a
     restart of the server) unless `in_memory`. `extra_args` go to `temporal server start-dev`."""
-    root = Path(tempfile.mkdtemp(prefix="customer-flows-temporal-"))
-    server = TemporalDevServer(
-        port=free_port(),
-        ui_port=None,
-        db_file=None if in_memory else root / "temporal.db",
-        log_file=root / "server.log",
-        extra_args=extra_args,
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    with _folder("customer-flows-temporal-") as root:
+        db_file = None if in_memory else root / "temporal.db"
+        log_file = root / "server.log"
+        server = TemporalDevServer(free_port(), None, db_file, log_file, extra_args=extra_args)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
 
 
 @contextmanager
