@@ -9,9 +9,9 @@ COPY customer_service ./customer_service
 COPY activities ./activities
 COPY workflows ./workflows
 COPY triggers ./triggers
-COPY devstack ./devstack
 COPY codec ./codec
 COPY worker.py settings.py alembic.ini ./
+# The runtime dependencies only: not the `dev-stack` extra (embedded servers are for `make dev`).
 # Bytecode is compiled here: the tree is read-only to `app`, and the workflow sandbox loads the
 # workflow modules afresh for every run (compiling their source each time if no bytecode exists).
 RUN pip install . && python -m compileall -q /app && useradd --create-home --uid 10001 app

@@ -46,7 +46,7 @@ bench-service: $(STAMP) ## Customer Module benchmark (1M customers)
 bench-flows: $(STAMP) ## Customer workflows on Temporal benchmark (latency, throughput, worker RSS)
 	$(BIN)/python bench/bench_flows.py
 
-migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database)
+migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database of make dev)
 	$(BIN)/python -m devstack.database
 
 clean: ## remove the virtual environment and local data

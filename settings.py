@@ -1,14 +1,29 @@
-"""The one settings object, read once from the environment (and `.env` if present)."""
+"""The one settings object, read once from the environment (and `.env` if present).
+
+Where the servers are: `DATABASE_URL` and `TEMPORAL_ADDRESS`. A running `make dev` records the
+addresses of the servers it started in `DATA_DIR/dev-stack.json` (and removes the file when it
+stops); while that file names a live `make dev`, the settings take from it whichever of the two
+the environment leaves unset — that is dev mode. Otherwise an unset address stays unset, and the
+worker and the CLI stop with a `ConfigurationError` saying which variable to set.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+DEV_STACK_FILE = "dev-stack.json"
+
+
+class ConfigurationError(Exception):
+    """A setting the process needs is missing; the message names it and how to set it."""
 
 
 def normalise_database_url(url: str) -> str:
@@ -19,19 +34,42 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def _process_is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_dev_stack(data_dir: Path) -> dict[str, Any] | None:
+    """What a running `make dev` recorded in `data_dir` (its pid and the addresses of the servers
+    it started), or None when no `make dev` is running there (no file, or a stale one)."""
+    try:
+        recorded = json.loads((data_dir / DEV_STACK_FILE).read_text())
+        pid = int(recorded["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return recorded if isinstance(recorded, dict) and _process_is_alive(pid) else None
+
+
 class Settings(BaseSettings):
-    """Runtime configuration. Unset server addresses mean "start the embedded one"."""
+    """Runtime configuration. Unset server addresses mean "the ones a running `make dev` started",
+    or, without one, "not configured"."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str | None = Field(default=None, description="External PostgreSQL URL")
-    temporal_address: str | None = Field(default=None, description="External Temporal host:port")
+    database_url: str | None = Field(default=None, description="PostgreSQL URL")
+    temporal_address: str | None = Field(default=None, description="Temporal frontend host:port")
     temporal_namespace: str = "default"
     temporal_api_key: str | None = None
     temporal_tls: bool = False
     task_queue: str = "customer-flows"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
+    # The embedded servers of `make dev` (devstack) and where it keeps their state.
     data_dir: Path = PROJECT_ROOT / ".data"
     embedded_postgres_port: int = 5433
     temporal_port: int = 7233
@@ -58,6 +96,39 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise(cls, value: str | None) -> str | None:
         return normalise_database_url(value) if value else None
+
+    @model_validator(mode="after")
+    def _dev_stack(self) -> Settings:
+        """Fill what the environment left unset from a running `make dev` (dev mode)."""
+        if self.database_url and self.temporal_address:
+            return self
+        recorded = read_dev_stack(self.data_dir)
+        if recorded is None:
+            return self
+        if not self.database_url and recorded.get("database_url"):
+            self.database_url = normalise_database_url(str(recorded["database_url"]))
+        if not self.temporal_address and recorded.get("temporal_address"):
+            self.temporal_address = str(recorded["temporal_address"])
+            if "temporal_ui_url" not in self.model_fields_set and recorded.get("temporal_ui_url"):
+                self.temporal_ui_url = str(recorded["temporal_ui_url"])
+        return self
+
+    def require_database_url(self) -> str:
+        """`DATABASE_URL` (or dev mode's), or a `ConfigurationError` saying how to set it."""
+        return _required(self.database_url, "DATABASE_URL", "your PostgreSQL")
+
+    def require_temporal_address(self) -> str:
+        """`TEMPORAL_ADDRESS` (or dev mode's), or a `ConfigurationError` saying how to set it."""
+        return _required(self.temporal_address, "TEMPORAL_ADDRESS", "your Temporal frontend")
+
+
+def _required(value: str | None, variable: str, what: str) -> str:
+    if not value:
+        raise ConfigurationError(
+            f"{variable} is not set: point it at {what}, "
+            "or start the development stack with `make dev`"
+        )
+    return value
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ import asyncio
 import compileall
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -20,28 +21,12 @@ from temporalio.worker import Worker
 
 from activities.customer_activities import CustomerActivities
 from activities.hooks import load_hooks_module
-from codec.converter import data_converter
 from customer_service import CustomerModuleService, create_engine, session_factory
-from settings import Settings, get_settings
+from settings import ConfigurationError, Settings, get_settings
+from triggers.connection import connect
 from workflows import ALL_WORKFLOWS
 
 log = logging.getLogger("customer_flows.worker")
-
-
-async def connect(
-    settings: Settings, address: str | None = None, runtime: Runtime | None = None
-) -> Client:
-    """A Temporal client with the pydantic data converter, encrypting payloads when a PII key is
-    configured."""
-    target = address or settings.temporal_address or f"127.0.0.1:{settings.temporal_port}"
-    return await Client.connect(
-        target,
-        namespace=settings.temporal_namespace,
-        api_key=settings.temporal_api_key,
-        tls=settings.temporal_tls,
-        data_converter=data_converter(settings),
-        runtime=runtime,
-    )
 
 
 def metrics_runtime(port: int) -> Runtime:
@@ -84,13 +69,9 @@ def build_worker(
     )
 
 
-async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = get_settings()
-    from devstack.database import resolve_database_url
-
-    database_url = resolve_database_url(settings)
-    engine = create_engine(database_url, pool_size=settings.db_pool_size)
+async def serve(settings: Settings) -> None:
+    """Run the worker until SIGINT / SIGTERM, then finish in-flight tasks and stop."""
+    engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
     activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
@@ -105,10 +86,13 @@ async def main() -> None:
     log.info(
         "worker serving %d workflows and %d activities on task queue %r at %s (namespace %s), "
         "database %s",
-        len(ALL_WORKFLOWS), len(activities.all()), settings.task_queue,
-        client.service_client.config.target_host, settings.temporal_namespace,
+        len(ALL_WORKFLOWS),
+        len(activities.all()),
+        settings.task_queue,
+        client.service_client.config.target_host,
+        settings.temporal_namespace,
         engine.url.render_as_string(hide_password=True),
-    )  # fmt: skip
+    )
     if settings.metrics_port:
         log.info("Prometheus metrics on :%d/metrics", settings.metrics_port)
     async with worker:
@@ -118,5 +102,20 @@ async def main() -> None:
     log.info("worker stopped")
 
 
+def main() -> int:
+    """Check the configuration, then serve. A missing server address is one line on stderr and
+    exit status 1: outside dev mode nothing is started behind the operator's back."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    try:
+        settings.require_database_url()
+        settings.require_temporal_address()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    asyncio.run(serve(settings))
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(main())

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from activities.contracts import HOOK_NAMES
+from activities.contracts import HOOK_NAMES, HookName
 
 Handler = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[None] | None]
 
@@ -29,9 +29,9 @@ class HookRegistry:
     def handlers(self, name: str) -> list[Handler]:
         return list(self._handlers.get(name, ()))
 
-    def registered(self) -> list[str]:
-        """Hook names with at least one handler: the workflows skip the others entirely."""
-        return sorted(n for n, hs in self._handlers.items() if hs)
+    def registered(self) -> list[HookName]:
+        """Hook points with at least one handler: the ones a run started here calls."""
+        return [name for name in HOOK_NAMES if self._handlers.get(name)]
 
 
 registry = HookRegistry()

@@ -1,8 +1,8 @@
 """Customer workflows on Temporal benchmark (`make bench-flows`).
 
 One run:
-  1. starts its own embedded PostgreSQL and Temporal dev server (as devstack runs it) in temp dirs
-     on free ports (or uses DATABASE_URL / TEMPORAL_ADDRESS), migrates, seeds customers, and
+  1. starts its own embedded PostgreSQL and Temporal dev server (`devstack.ephemeral`) in temp
+     dirs on free ports (or uses DATABASE_URL / TEMPORAL_ADDRESS), migrates, seeds customers, and
      starts the worker as a separate process (`bench/bench_worker.py`: the product's worker plus a
      bare reference workflow), so its RSS and CPU can be measured;
   2. counts the activities each measured workflow runs (from a run's history) and runs the bare
@@ -63,12 +63,11 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle  #
 
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
-from devstack.ports import free_port  # noqa: E402
+from devstack import ephemeral  # noqa: E402
 from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from devstack.temporal import TemporalDevServer, die_with_parent, ensure_search_attributes  # noqa: E402
+from devstack.temporal import TemporalDevServer, die_with_parent  # noqa: E402
 from settings import Settings, normalise_database_url  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
-from worker import connect  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
@@ -109,8 +108,9 @@ class Stack:
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="customer-flows-bench-flows-"))
+        self.servers = contextlib.ExitStack()  # the throw-away servers this run started
         self.postgres: EmbeddedPostgres | None = None
-        self.temporal: BenchTemporalServer | None = None
+        self.temporal: TemporalDevServer | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self.worker_log = self.root / "worker.log"
         self.task_queue = f"bench-flows-{uuid.uuid4().hex[:8]}"
@@ -122,25 +122,23 @@ class Stack:
             self.database_url = normalise_database_url(os.environ["DATABASE_URL"])
             log("PostgreSQL: DATABASE_URL")
         else:
-            self.postgres = EmbeddedPostgres(self.root / "pg", free_port())
-            log(f"starting embedded PostgreSQL on port {self.postgres.port} ...")
-            self.postgres.start()
+            log("starting embedded PostgreSQL ...")
+            self.postgres = self.servers.enter_context(ephemeral.postgres())
             self.database_url = self.postgres.url
         if os.environ.get("TEMPORAL_ADDRESS"):
             self.temporal_address = os.environ["TEMPORAL_ADDRESS"]
             log(f"Temporal: TEMPORAL_ADDRESS {self.temporal_address}")
         else:
-            db_file = self.root / "temporal.db" if TEMPORAL_DB == "file" else None
-            self.temporal = BenchTemporalServer(
-                port=free_port(), ui_port=None, db_file=db_file,
-                log_file=self.root / "temporal.log",
-            )  # fmt: skip
+            in_memory = TEMPORAL_DB != "file"
             log(
-                f"starting Temporal dev server on port {self.temporal.port} "
-                f"(state: {'SQLite file' if db_file else 'in memory'}"
+                f"starting Temporal dev server (state: {'in memory' if in_memory else 'SQLite file'}"
                 f"{', dynamic config ' + ' '.join(DYNAMIC_CONFIG) if DYNAMIC_CONFIG else ''}) ..."
             )
-            self.temporal.start()
+            extra = [a for v in DYNAMIC_CONFIG for a in ("--dynamic-config-value", v)]
+            extra += [a for v in SQLITE_PRAGMAS for a in ("--sqlite-pragma", v)]
+            self.temporal = self.servers.enter_context(
+                ephemeral.temporal(in_memory=in_memory, extra_args=extra)
+            )
             self.temporal_address = self.temporal.address
 
     def start_worker(self, timeout: float = 90) -> None:
@@ -153,15 +151,30 @@ class Stack:
         if PYC:  # bytecode compiled ahead, kept outside the work tree; the sandbox loads it
             env["PYTHONPYCACHEPREFIX"] = str(self.root / "pycache")
             subprocess.run(
-                [sys.executable, "-m", "compileall", "-q", "workflows", "activities",
-                 "customer_service", "bench/bench_worker.py"],
-                cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "compileall",
+                    "-q",
+                    "workflows",
+                    "activities",
+                    "customer_service",
+                    "bench/bench_worker.py",
+                ],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         out = self.worker_log.open("ab")
         self.worker = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "bench_worker.py")],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if READY_LINE in self.worker_log.read_text(errors="replace"):
@@ -211,28 +224,8 @@ class Stack:
 
     def stop(self) -> None:
         self.stop_worker()
-        if self.temporal is not None:
-            self.temporal.stop()
-        if self.postgres is not None:
-            self.postgres.destroy()
+        self.servers.close()
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-class BenchTemporalServer(TemporalDevServer):
-    """The dev server as devstack runs it, plus BENCH_DYNAMIC_CONFIG values; exposes its pid."""
-
-    def command(self) -> list[str]:
-        cmd = super().command()
-        for value in DYNAMIC_CONFIG:
-            cmd += ["--dynamic-config-value", value]
-        for value in SQLITE_PRAGMAS:
-            cmd += ["--sqlite-pragma", value]
-        return cmd
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None else None
 
 
 class CpuMeter:
@@ -399,8 +392,12 @@ async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> d
                 local += 1
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
             workflow_tasks += 1
-    return {"activities": activities, "local": local, "workflow_tasks": workflow_tasks,
-            "history_events": events}  # fmt: skip
+    return {
+        "activities": activities,
+        "local": local,
+        "workflow_tasks": workflow_tasks,
+        "history_events": events,
+    }
 
 
 async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
@@ -411,9 +408,14 @@ async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
     elif name == "create":
         n = w.next_n()
         handle = await w.flows.start_create_customers(
-            [{"first_name": "Bench", "email": f"bench.{w.tag}.first{n}@example.com",
-              "addresses": [{"address_1": "1 Main Street", "country_code": "us"}]}]
-        )  # fmt: skip
+            [
+                {
+                    "first_name": "Bench",
+                    "email": f"bench.{w.tag}.first{n}@example.com",
+                    "addresses": [{"address_1": "1 Main Street", "country_code": "us"}],
+                }
+            ]
+        )
     elif name == "update":
         handle = await w.flows.start_update_customers(w.customers[0], {"first_name": "First"})
     else:
@@ -641,8 +643,7 @@ async def run_benchmarks(stack: Stack) -> dict[str, Any]:
         temporal_address=stack.temporal_address,
         task_queue=stack.task_queue,
     )
-    client = await connect(settings)
-    await ensure_search_attributes(client, client.namespace)
+    client = await ephemeral.connect_when_ready(stack.temporal_address, settings)
     if not IN_PROCESS:
         return await run_phases(stack, settings, client)
     # The worker shares this process and its client: eager workflow start applies.
@@ -719,39 +720,52 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     p50 = results["latency"]["create"]["p50_ms"]
     out[f"create p50 <= {TARGET_CREATE_P50_MS:g} ms"] = {
-        "value": f"{p50:.1f} ms", "met": p50 <= TARGET_CREATE_P50_MS,
-    }  # fmt: skip
+        "value": f"{p50:.1f} ms",
+        "met": p50 <= TARGET_CREATE_P50_MS,
+    }
     ref = results["reference_for"]["create"]
     for clients in CLIENTS:
         c = str(clients)
         rps = results["throughput"]["create"][c]["runs_per_s"]
         ref_rps = results["throughput"][ref][c]["runs_per_s"]
         out[f"create throughput >= {TARGET_CREATE_RPS:g} runs/s (x{clients})"] = {
-            "value": f"{rps:.1f}/s", "met": rps >= TARGET_CREATE_RPS,
-        }  # fmt: skip
+            "value": f"{rps:.1f}/s",
+            "met": rps >= TARGET_CREATE_RPS,
+        }
         ratio = rps / ref_rps if ref_rps else 0.0
         out[f"create / same-shape reference >= {TARGET_VS_REFERENCE:g} (x{clients})"] = {
-            "value": f"{ratio:.2f}", "met": ratio >= TARGET_VS_REFERENCE,
-        }  # fmt: skip
+            "value": f"{ratio:.2f}",
+            "met": ratio >= TARGET_VS_REFERENCE,
+        }
         ordinary = results["ordinary_reference_for"]["create"]
         if ordinary != ref:
             ord_rps = results["throughput"][ordinary][c]["runs_per_s"]
             ratio = rps / ord_rps if ord_rps else 0.0
             out[f"create / ordinary-activity reference >= {TARGET_VS_REFERENCE:g} (x{clients})"] = {
-                "value": f"{ratio:.2f}", "met": ratio >= TARGET_VS_REFERENCE,
-            }  # fmt: skip
+                "value": f"{ratio:.2f}",
+                "met": ratio >= TARGET_VS_REFERENCE,
+            }
     for kind, label in (("update_blocked", "real runs"), ("reference_held", "reference runs")):
         r = results["rss"][kind]
         out[f"worker RSS <= {TARGET_RSS_MB:g} MB, {OPEN_RUNS} {label} open"] = {
-            "value": f"{r['rss_open_mb']:.0f} MB", "met": r["rss_open_mb"] <= TARGET_RSS_MB,
-        }  # fmt: skip
+            "value": f"{r['rss_open_mb']:.0f} MB",
+            "met": r["rss_open_mb"] <= TARGET_RSS_MB,
+        }
     return out
 
 
 def levers() -> list[str]:
     """The non-default settings of this run (environment), for the report."""
-    names = ("BENCH_WORKER", "BENCH_PYC", "BENCH_TEMPORAL_DB", "BENCH_DYNAMIC_CONFIG", "BENCH_SQLITE_PRAGMAS",
-             "BENCH_WORKER_OPTIONS", "BENCH_SANDBOX_PASSTHROUGH", "DB_POOL_SIZE")  # fmt: skip
+    names = (
+        "BENCH_WORKER",
+        "BENCH_PYC",
+        "BENCH_TEMPORAL_DB",
+        "BENCH_DYNAMIC_CONFIG",
+        "BENCH_SQLITE_PRAGMAS",
+        "BENCH_WORKER_OPTIONS",
+        "BENCH_SANDBOX_PASSTHROUGH",
+        "DB_POOL_SIZE",
+    )
     return [f"{n}={os.environ[n]}" for n in names if os.environ.get(n)]
 
 

@@ -22,11 +22,9 @@ import json
 import os
 import platform
 import re
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,9 +43,7 @@ from customer_service import CustomerModuleService, create_engine, session_facto
 from customer_service.filters import escape_like  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
 from customer_service.models import CUSTOMER_SEARCH_COLUMNS, search_document_sql  # noqa: E402
-from devstack.ports import free_port  # noqa: E402
-from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from settings import normalise_database_url  # noqa: E402
+from devstack import ephemeral  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
 BATCH = 100_000
@@ -264,10 +260,14 @@ def prepare_database(url: str) -> dict[str, Any]:
         log(f"seeding {ROWS:,} customers (secondary indexes dropped during the load) ...")
         start = time.perf_counter()
         params = {
-            "fn": FIRST_NAMES, "ln": LAST_NAMES, "adj": COMPANY_ADJECTIVES,
-            "noun": COMPANY_NOUNS, "suf": COMPANY_SUFFIXES, "rare": RARE_WORDS,
+            "fn": FIRST_NAMES,
+            "ln": LAST_NAMES,
+            "adj": COMPANY_ADJECTIVES,
+            "noun": COMPANY_NOUNS,
+            "suf": COMPANY_SUFFIXES,
+            "rare": RARE_WORDS,
             "dom": EMAIL_DOMAINS,
-        }  # fmt: skip
+        }
         done = 0
         while done < ROWS:
             hi = min(done + BATCH, ROWS)
@@ -320,10 +320,13 @@ def pick_terms(url: str) -> list[tuple[str, str, int]]:
         uncommon = LAST_NAMES[-5]
         pair = f"{FIRST_NAMES[40]} {LAST_NAMES[40]}"
         common_pair = f"{FIRST_NAMES[0]} {LAST_NAMES[0]}"
-        return [("rare", rare, counts[rare]), ("common", common, matches(common)),
-                ("uncommon", uncommon, matches(uncommon)),
-                ("first last", pair, matches(pair)),
-                ("common pair", common_pair, matches(common_pair))]  # fmt: skip
+        return [
+            ("rare", rare, counts[rare]),
+            ("common", common, matches(common)),
+            ("uncommon", uncommon, matches(uncommon)),
+            ("first last", pair, matches(pair)),
+            ("common pair", common_pair, matches(common_pair)),
+        ]
 
 
 # GIN indexes are only reachable through bitmap scans: turning those off makes the trigram index
@@ -648,15 +651,18 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             continue
         p50 = r["ours"]["p50_ms"]
         out[f"q p50 <= {TARGET_Q_P50_MS:g} ms ({r['kind']})"] = {
-            "value": f"{p50:.2f} ms", "met": p50 <= TARGET_Q_P50_MS,
-        }  # fmt: skip
+            "value": f"{p50:.2f} ms",
+            "met": p50 <= TARGET_Q_P50_MS,
+        }
         out[f"q speedup >= {TARGET_SPEEDUP:g}x ({r['kind']})"] = {
-            "value": f"{r['speedup_p50']:.1f}x", "met": r["speedup_p50"] >= TARGET_SPEEDUP,
-        }  # fmt: skip
+            "value": f"{r['speedup_p50']:.1f}x",
+            "met": r["speedup_p50"] >= TARGET_SPEEDUP,
+        }
     p50 = results["single_create"]["p50_ms"]
     out[f"single create p50 <= {TARGET_CREATE_P50_MS:g} ms"] = {
-        "value": f"{p50:.2f} ms", "met": p50 <= TARGET_CREATE_P50_MS,
-    }  # fmt: skip
+        "value": f"{p50:.2f} ms",
+        "met": p50 <= TARGET_CREATE_P50_MS,
+    }
     return out
 
 
@@ -664,26 +670,14 @@ def main() -> None:
     # A SIGTERM (e.g. from `timeout`) unwinds like Ctrl-C, so the server below is removed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wall = time.perf_counter()
-    server: EmbeddedPostgres | None = None
-    root: Path | None = None
     if os.environ.get("DATABASE_URL"):
-        url = normalise_database_url(os.environ["DATABASE_URL"])
         log("using DATABASE_URL")
     else:
-        root = Path(tempfile.mkdtemp(prefix="customer-flows-bench-"))
-        server = EmbeddedPostgres(root / "data", free_port())
-        log(f"starting embedded PostgreSQL in {root} on port {server.port} ...")
-        server.start()
-        url = server.url
-    try:
+        log("starting embedded PostgreSQL ...")
+    with ephemeral.database_url() as url:
         seed = prepare_database(url)
         results: dict[str, Any] = {"rows": ROWS, "seed": seed}
         results.update(asyncio.run(run_benchmarks(url)))
-    finally:
-        if server is not None:
-            server.destroy()
-        if root is not None:
-            shutil.rmtree(root, ignore_errors=True)
     results["wall_s"] = round(time.perf_counter() - wall, 1)
     results["targets"] = targets(results)
     table = report(results)

@@ -84,13 +84,13 @@ async def build(settings: Any, client: Any = None) -> tuple[Any, Any]:
     from activities.customer_activities import CustomerActivities
     from activities.hooks import load_hooks_module
     from customer_service import CustomerModuleService, create_engine, session_factory
-    from devstack.database import resolve_database_url
+    from triggers.connection import connect
     from workflows import ALL_WORKFLOWS
 
-    engine = create_engine(resolve_database_url(settings), pool_size=settings.db_pool_size)
+    engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
     activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
-    client = client or await worker_module.connect(settings)
+    client = client or await connect(settings)
     # `build_worker` serves `worker.ALL_WORKFLOWS`: in this process only, that list also holds
     # the reference workflow, so every other worker option stays the product's own.
     worker_module.ALL_WORKFLOWS = [*ALL_WORKFLOWS, ReferenceWorkflow]

@@ -2,16 +2,20 @@
 with its Web UI, the worker — print where to look and what to try, stop everything on Ctrl-C.
 
 State lives under `.data/` (database files, Temporal's SQLite file), so a second `make dev`
-finds the customers and the workflow runs of the first.
+finds the customers and the workflow runs of the first. While it runs, `.data/dev-stack.json`
+holds its pid and the addresses of its servers: the CLI and the client (through `settings`) use
+them when `DATABASE_URL` / `TEMPORAL_ADDRESS` are unset. The worker it starts gets them explicitly.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 
 from codec.keys import load_key_ring
@@ -19,7 +23,7 @@ from customer_service.migrate import upgrade_to_head
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
 from devstack.temporal import TemporalDevServer, die_with_parent
-from settings import PROJECT_ROOT, get_settings
+from settings import DEV_STACK_FILE, PROJECT_ROOT, get_settings, read_dev_stack
 
 BANNER = """
   customer-flows is running
@@ -52,9 +56,29 @@ def await_ui(url: str, timeout: float = 30) -> None:
             time.sleep(0.3)
 
 
+def record_stack(path: Path, database_url: str, temporal_address: str, ui: str) -> None:
+    """Tell the CLI and the client of this checkout where the servers are (see `settings`)."""
+    recorded = {
+        "pid": os.getpid(),
+        "database_url": database_url,
+        "temporal_address": temporal_address,
+        "temporal_ui_url": ui,
+    }
+    partial = path.with_suffix(".tmp")
+    # Owner-only: an external DATABASE_URL given to `make dev` may carry a password.
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(json.dumps(recorded, indent=2) + "\n")
+    partial.replace(path)
+
+
 def main() -> int:
     settings = get_settings()
+    running = read_dev_stack(settings.data_dir)
+    if running is not None:  # its servers would be taken for external ones
+        print(f"error: `make dev` is already running here (pid {running['pid']})", file=sys.stderr)
+        return 1
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stack_file = settings.data_dir / DEV_STACK_FILE
     stopping = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -84,9 +108,11 @@ def main() -> int:
             codec_endpoint = f"http://127.0.0.1:{settings.codec_server_port}"
             codec = subprocess.Popen(
                 [sys.executable, "-m", "codec.server"],
-                stdout=(settings.data_dir / "codec.log").open("ab"), stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=die_with_parent,
-            )  # fmt: skip
+                stdout=(settings.data_dir / "codec.log").open("ab"),
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
             print(f"starting the codec server on {codec_endpoint}")
 
         temporal_address = settings.temporal_address
@@ -111,13 +137,19 @@ def main() -> int:
         log = worker_log.open("ab")
         worker = subprocess.Popen(
             [sys.executable, str(PROJECT_ROOT / "worker.py")],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=die_with_parent,
-        )  # fmt: skip
-        print(BANNER.format(ui=ui, temporal=temporal_address,
-                            database=database_url.replace("+psycopg", ""),
-                            worker_log=worker_log,
-                            pii=f"on (codec server {codec_endpoint})" if codec_endpoint else "off"))  # fmt: skip
+        )
+        record_stack(stack_file, database_url, temporal_address, ui)
+        pii = f"on (codec server {codec_endpoint})" if codec_endpoint else "off"
+        database = database_url.replace("+psycopg", "")
+        banner = BANNER.format(
+            ui=ui, temporal=temporal_address, database=database, worker_log=worker_log, pii=pii
+        )
+        print(banner)
         sys.stdout.flush()
         while not stopping:
             if worker.poll() is not None:
@@ -133,6 +165,7 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        stack_file.unlink(missing_ok=True)
         if codec is not None:
             codec.terminate()
         if worker is not None and worker.poll() is None:

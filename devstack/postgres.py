@@ -73,10 +73,17 @@ class EmbeddedPostgres:
             shutil.chown(self.data_dir, self.user, self.user)
         self.data_dir.chmod(0o700)
         self._run(
-            self._bin("initdb"), "-D", str(self.data_dir), "-U", "postgres",
-            "--auth=trust", "--encoding=UTF8", "--locale=C",
-            "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
-        )  # fmt: skip
+            self._bin("initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--locale-provider=builtin",
+            "--builtin-locale=C.UTF-8",
+        )
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             # Durable enough for a dev box, fast enough for tests and the benchmark on 2 cores.
             conf.write(
@@ -103,9 +110,19 @@ class EmbeddedPostgres:
             )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir}"
         result = self._run(
-            self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-o", options, "-w", "-t", "60", "start", check=False,
-        )  # fmt: skip
+            self._bin("pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+            check=False,
+        )
         if result.returncode != 0 or not wait_for_port(self.port, 30):
             log = self.log_file.read_text() if self.log_file.exists() else ""
             raise RuntimeError(

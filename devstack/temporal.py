@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ class TemporalDevServer:
         log_file: Path | None = None,
         namespace: str = "default",
         codec_endpoint: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.port = port
         self.ui_port = ui_port
@@ -59,6 +61,7 @@ class TemporalDevServer:
         self.log_file = log_file
         self.namespace = namespace
         self.codec_endpoint = codec_endpoint
+        self.extra_args = list(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,10 +74,18 @@ class TemporalDevServer:
 
     def command(self) -> list[str]:
         cmd = [
-            temporal_cli_path(), "server", "start-dev",
-            "--ip", "127.0.0.1", "--port", str(self.port),
-            "--log-level", "warn", "--namespace", self.namespace,
-        ]  # fmt: skip
+            temporal_cli_path(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warn",
+            "--namespace",
+            self.namespace,
+        ]
         if self.ui_port:
             cmd += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
         else:
@@ -97,7 +108,7 @@ class TemporalDevServer:
         # runs' first tasks wait seconds in partitions no poller is on, under load.
         cmd += ["--dynamic-config-value", "matching.numTaskqueueReadPartitions=1"]
         cmd += ["--dynamic-config-value", "matching.numTaskqueueWritePartitions=1"]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, timeout: float = 60) -> None:
         for port in (self.port, self.ui_port):
@@ -120,6 +131,10 @@ class TemporalDevServer:
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
 
     def stop(self, timeout: float = 20) -> None:
         process, self._process = self._process, None

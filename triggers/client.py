@@ -8,20 +8,15 @@ twice (a run that failed — and was compensated — may be retried with the sam
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from pydantic import BaseModel
+from temporalio.client import WorkflowHandle
 
-from customer_service.errors import InvalidDataError
-from customer_service.invariants import Violation
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
-from settings import Settings, get_settings
+from customer_service.validation import validate
+from triggers.base import FlowError, FlowsBase
 from workflows import (
     CreateCustomerAccountWorkflow,
     CreateCustomerAddressesWorkflow,
@@ -57,130 +52,20 @@ from workflows.contracts import (
     UpdateCustomerGroupsInput,
     UpdateCustomersInput,
 )
-
-R = TypeVar("R")
-MAX_REQUEST_ID = 200
-M = TypeVar("M", bound=BaseModel)
-
-
-class FlowError(Exception):
-    """A run failed: `type` is the Medusa error type (or CompensationFailed), `message` says why."""
-
-    def __init__(self, type_: str, message: str, workflow_id: str, details: Any = None) -> None:
-        super().__init__(f"{type_}: {message}")
-        self.type = type_
-        self.message = message
-        self.workflow_id = workflow_id
-        self.details = details
-
-
-def _validated(model: type[M], data: Any) -> M:
-    if isinstance(data, model):
-        return data
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "input"
-        message = (
-            f"Unrecognized field: '{field}'"
-            if first["type"] == "extra_forbidden"
-            else f"Invalid {field}: {first['msg'].removeprefix('Value error, ')}"
-        )
-        raise InvalidDataError(message, field=field) from None
-
-
-def _short(values: Sequence[str | None], limit: int = 3) -> str:
-    shown = [v for v in values if v][:limit]
-    more = len(values) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+from workflows.visibility import short
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-class CustomerFlows:
-    """Start customer workflows and read customers.
+__all__ = ["CustomerFlows", "FlowError"]
 
-    `service` (a `CustomerModuleService`) serves the reads; without one, only triggers work.
-    """
 
-    def __init__(self, client: Client, settings: Settings, service: Any | None = None) -> None:
-        self.client = client
-        self.settings = settings
-        self.service = service
-
-    @classmethod
-    async def connect(
-        cls, settings: Settings | None = None, *, reads: bool = True
-    ) -> CustomerFlows:
-        from worker import connect
-
-        settings = settings or get_settings()
-        client = await connect(settings)
-        service = None
-        if reads:
-            from customer_service import CustomerModuleService, create_engine, session_factory
-            from devstack.database import resolve_database_url
-
-            engine = create_engine(resolve_database_url(settings), pool_size=2)
-            service = CustomerModuleService(session_factory(engine))
-        return cls(client, settings, service)
-
-    # --- plumbing ------------------------------------------------------------------------------
-
-    def ui_link(self, workflow_id: str) -> str:
-        return (
-            f"{self.settings.temporal_ui_url.rstrip('/')}/namespaces/"
-            f"{self.settings.temporal_namespace}/workflows/{workflow_id}"
-        )
-
-    async def _start(
-        self,
-        run: Any,
-        arg: BaseModel,
-        kind: str,
-        summary: str,
-        request_id: str | None,
-    ) -> WorkflowHandle[Any, Any]:
-        if request_id is not None and not (
-            isinstance(request_id, str) and 0 < len(request_id) <= MAX_REQUEST_ID
-            and request_id.isprintable()
-        ):  # fmt: skip
-            raise InvalidDataError(
-                f"Invalid request_id: 1 to {MAX_REQUEST_ID} printable characters",
-                field="request_id",
-            )
-        workflow_id = f"{kind}-{request_id or uuid.uuid4().hex}"
-        try:
-            return await self.client.start_workflow(
-                run,
-                arg,
-                id=workflow_id,
-                task_queue=self.settings.task_queue,
-                static_summary=summary,
-                # A repeated request joins the running run or returns the finished one's result;
-                # only a failed (compensated) run may be started again under the same id.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                # With a worker on this client's task queue in this process, its first workflow
-                # task comes back with the start response; otherwise this changes nothing.
-                request_eager_start=True,
-            )
-        except WorkflowAlreadyStartedError:
-            return self.client.get_workflow_handle_for(run, workflow_id)
-
-    async def _result(self, handle: WorkflowHandle[Any, Any], result_type: type[R]) -> R:
-        try:
-            result = await handle.result()
-            return result if isinstance(result, result_type) else result_type.model_validate(result)  # type: ignore[attr-defined]
-        except WorkflowFailureError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError):
-                details = cause.details[0] if cause.details else None
-                raise FlowError(cause.type or "error", cause.message, handle.id, details) from None
-            raise FlowError(type(cause).__name__, str(cause), handle.id) from None
+class CustomerFlows(FlowsBase):
+    """Start customer workflows and read customers: `create_customers(...)` waits for the run and
+    returns its result, `start_create_customers(...)` returns its handle. Connecting, the reads
+    and finding runs: see `FlowsBase`."""
 
     # --- customers -----------------------------------------------------------------------------
 
@@ -191,12 +76,13 @@ class CustomerFlows:
         additional_data: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, CustomersResult]:
-        arg = _validated(
+        arg = validate(
             CreateCustomersInput,
             {"customers_data": list(customers), "additional_data": additional_data},
+            "",
         )
         labels = [c.email or c.first_name for c in arg.customers_data]
-        summary = f"Create {_plural(len(labels), 'customer')}: {_short(labels)}"
+        summary = f"Create {_plural(len(labels), 'customer')}: {short(labels)}"
         return await self._start(
             CreateCustomersWorkflow.run, arg, "create-customers", summary, request_id
         )
@@ -214,13 +100,14 @@ class CustomerFlows:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, CustomersResult]:
         selector = {"id": selector} if isinstance(selector, str) else dict(selector)
-        arg = _validated(
+        arg = validate(
             UpdateCustomersInput,
             {"selector": selector, "update": dict(update), "additional_data": additional_data},
+            "",
         )
         from customer_service.schemas import UpdateCustomerInput
 
-        _validated(UpdateCustomerInput, arg.update)
+        validate(UpdateCustomerInput, arg.update, "update")
         target = selector.get("id") if isinstance(selector.get("id"), str) else "selected customers"
         summary = f"Update customer {target}: {', '.join(arg.update)}"
         return await self._start(
@@ -234,8 +121,8 @@ class CustomerFlows:
     async def start_delete_customers(
         self, ids: Sequence[str], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(DeleteCustomersInput, {"ids": list(ids)})
-        summary = f"Delete {_plural(len(arg.ids), 'customer')}: {_short(arg.ids)}"
+        arg = validate(DeleteCustomersInput, {"ids": list(ids)}, "")
+        summary = f"Delete {_plural(len(arg.ids), 'customer')}: {short(arg.ids)}"
         return await self._start(
             DeleteCustomersWorkflow.run, arg, "delete-customers", summary, request_id
         )
@@ -247,9 +134,10 @@ class CustomerFlows:
     async def start_register_customer(
         self, auth_identity_id: str, customer: Mapping[str, Any], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, CustomerResult]:
-        arg = _validated(
+        arg = validate(
             CreateCustomerAccountInput,
             {"auth_identity_id": auth_identity_id, "customer_data": dict(customer)},
+            "",
         )
         summary = f"Register customer {arg.customer_data.email}"
         return await self._start(
@@ -265,11 +153,14 @@ class CustomerFlows:
     async def start_remove_customer_account(
         self, customer_id: str, *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(RemoveCustomerAccountInput, {"customer_id": customer_id})
+        arg = validate(RemoveCustomerAccountInput, {"customer_id": customer_id}, "")
         return await self._start(
-            RemoveCustomerAccountWorkflow.run, arg, "remove-customer-account",
-            f"Remove customer account {customer_id}", request_id,
-        )  # fmt: skip
+            RemoveCustomerAccountWorkflow.run,
+            arg,
+            "remove-customer-account",
+            f"Remove customer account {customer_id}",
+            request_id,
+        )
 
     async def remove_customer_account(self, customer_id: str, **kw: Any) -> str:
         handle = await self.start_remove_customer_account(customer_id, **kw)
@@ -284,17 +175,21 @@ class CustomerFlows:
         additional_data: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, AddressesResult]:
-        arg = _validated(
+        arg = validate(
             CreateCustomerAddressesInput,
             {"addresses": list(addresses), "additional_data": additional_data},
+            "",
         )
         customers = sorted({a.customer_id for a in arg.addresses})
-        summary = f"Create {_plural(len(arg.addresses), 'address')} for {_short(customers)}"
+        summary = f"Create {_plural(len(arg.addresses), 'address')} for {short(customers)}"
         summary = summary.replace("addresss", "addresses")
         return await self._start(
-            CreateCustomerAddressesWorkflow.run, arg, "create-customer-addresses", summary,
+            CreateCustomerAddressesWorkflow.run,
+            arg,
+            "create-customer-addresses",
+            summary,
             request_id,
-        )  # fmt: skip
+        )
 
     async def create_addresses(self, addresses: Sequence[Any], **kw: Any) -> list[AddressDTO]:
         handle = await self.start_create_addresses(addresses, **kw)
@@ -309,18 +204,22 @@ class CustomerFlows:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, AddressesResult]:
         selector = {"id": selector} if isinstance(selector, str) else dict(selector)
-        arg = _validated(
+        arg = validate(
             UpdateCustomerAddressesInput,
             {"selector": selector, "update": dict(update), "additional_data": additional_data},
+            "",
         )
         from customer_service.schemas import UpdateAddressInput
 
-        _validated(UpdateAddressInput, arg.update)
+        validate(UpdateAddressInput, arg.update, "update")
         target = selector.get("id") if isinstance(selector.get("id"), str) else "selected addresses"
         return await self._start(
-            UpdateCustomerAddressesWorkflow.run, arg, "update-customer-addresses",
-            f"Update address {target}: {', '.join(arg.update)}", request_id,
-        )  # fmt: skip
+            UpdateCustomerAddressesWorkflow.run,
+            arg,
+            "update-customer-addresses",
+            f"Update address {target}: {', '.join(arg.update)}",
+            request_id,
+        )
 
     async def update_addresses(self, selector: Any, update: Any, **kw: Any) -> list[AddressDTO]:
         handle = await self.start_update_addresses(selector, update, **kw)
@@ -329,11 +228,14 @@ class CustomerFlows:
     async def start_delete_addresses(
         self, ids: Sequence[str], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(DeleteCustomerAddressesInput, {"ids": list(ids)})
+        arg = validate(DeleteCustomerAddressesInput, {"ids": list(ids)}, "")
         return await self._start(
-            DeleteCustomerAddressesWorkflow.run, arg, "delete-customer-addresses",
-            f"Delete address(es) {_short(arg.ids)}", request_id,
-        )  # fmt: skip
+            DeleteCustomerAddressesWorkflow.run,
+            arg,
+            "delete-customer-addresses",
+            f"Delete address(es) {short(arg.ids)}",
+            request_id,
+        )
 
     async def delete_addresses(self, ids: Sequence[str], **kw: Any) -> list[str]:
         handle = await self.start_delete_addresses(ids, **kw)
@@ -344,12 +246,15 @@ class CustomerFlows:
     async def start_create_groups(
         self, groups: Sequence[Mapping[str, Any] | BaseModel], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, GroupsResult]:
-        arg = _validated(CreateCustomerGroupsInput, {"groups": list(groups)})
+        arg = validate(CreateCustomerGroupsInput, {"groups": list(groups)}, "")
         names = [g.name for g in arg.groups]
         return await self._start(
-            CreateCustomerGroupsWorkflow.run, arg, "create-customer-groups",
-            f"Create {_plural(len(names), 'group')}: {_short(names)}", request_id,
-        )  # fmt: skip
+            CreateCustomerGroupsWorkflow.run,
+            arg,
+            "create-customer-groups",
+            f"Create {_plural(len(names), 'group')}: {short(names)}",
+            request_id,
+        )
 
     async def create_groups(self, groups: Sequence[Any], **kw: Any) -> list[GroupDTO]:
         handle = await self.start_create_groups(groups, **kw)
@@ -363,15 +268,20 @@ class CustomerFlows:
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, GroupsResult]:
         selector = {"id": selector} if isinstance(selector, str) else dict(selector)
-        arg = _validated(UpdateCustomerGroupsInput, {"selector": selector, "update": dict(update)})
+        arg = validate(
+            UpdateCustomerGroupsInput, {"selector": selector, "update": dict(update)}, ""
+        )
         from customer_service.schemas import UpdateGroupInput
 
-        _validated(UpdateGroupInput, arg.update)
+        validate(UpdateGroupInput, arg.update, "update")
         target = selector.get("id") if isinstance(selector.get("id"), str) else "selected groups"
         return await self._start(
-            UpdateCustomerGroupsWorkflow.run, arg, "update-customer-groups",
-            f"Update group {target}: {', '.join(arg.update)}", request_id,
-        )  # fmt: skip
+            UpdateCustomerGroupsWorkflow.run,
+            arg,
+            "update-customer-groups",
+            f"Update group {target}: {', '.join(arg.update)}",
+            request_id,
+        )
 
     async def update_groups(self, selector: Any, update: Any, **kw: Any) -> list[GroupDTO]:
         handle = await self.start_update_groups(selector, update, **kw)
@@ -380,11 +290,14 @@ class CustomerFlows:
     async def start_delete_groups(
         self, ids: Sequence[str], *, request_id: str | None = None
     ) -> WorkflowHandle[Any, IdsResult]:
-        arg = _validated(DeleteCustomerGroupsInput, {"ids": list(ids)})
+        arg = validate(DeleteCustomerGroupsInput, {"ids": list(ids)}, "")
         return await self._start(
-            DeleteCustomerGroupsWorkflow.run, arg, "delete-customer-groups",
-            f"Delete group(s) {_short(arg.ids)}", request_id,
-        )  # fmt: skip
+            DeleteCustomerGroupsWorkflow.run,
+            arg,
+            "delete-customer-groups",
+            f"Delete group(s) {short(arg.ids)}",
+            request_id,
+        )
 
     async def delete_groups(self, ids: Sequence[str], **kw: Any) -> list[str]:
         handle = await self.start_delete_groups(ids, **kw)
@@ -398,12 +311,14 @@ class CustomerFlows:
         remove: Sequence[str] = (),
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, LinkResult]:
-        arg = _validated(LinkInput, {"id": group_id, "add": list(add), "remove": list(remove)})
+        arg = validate(LinkInput, {"id": group_id, "add": list(add), "remove": list(remove)}, "")
         return await self._start(
-            LinkCustomersToCustomerGroupWorkflow.run, arg, "link-customers-to-customer-group",
+            LinkCustomersToCustomerGroupWorkflow.run,
+            arg,
+            "link-customers-to-customer-group",
             f"Group {group_id}: add {len(arg.add)}, remove {len(arg.remove)} customer(s)",
             request_id,
-        )  # fmt: skip
+        )
 
     async def link_customers_to_group(self, group_id: str, **kw: Any) -> LinkResult:
         handle = await self.start_link_customers_to_group(group_id, **kw)
@@ -417,106 +332,15 @@ class CustomerFlows:
         remove: Sequence[str] = (),
         request_id: str | None = None,
     ) -> WorkflowHandle[Any, LinkResult]:
-        arg = _validated(LinkInput, {"id": customer_id, "add": list(add), "remove": list(remove)})
+        arg = validate(LinkInput, {"id": customer_id, "add": list(add), "remove": list(remove)}, "")
         return await self._start(
-            LinkCustomerGroupsToCustomerWorkflow.run, arg, "link-customer-groups-to-customer",
+            LinkCustomerGroupsToCustomerWorkflow.run,
+            arg,
+            "link-customer-groups-to-customer",
             f"Customer {customer_id}: add {len(arg.add)}, remove {len(arg.remove)} group(s)",
             request_id,
-        )  # fmt: skip
+        )
 
     async def link_groups_to_customer(self, customer_id: str, **kw: Any) -> LinkResult:
         handle = await self.start_link_groups_to_customer(customer_id, **kw)
         return await self._result(handle, LinkResult)
-
-    # --- reads (straight from PostgreSQL through the Customer Module) ---------------------------
-
-    def _reads(self) -> Any:
-        if self.service is None:
-            raise RuntimeError("this CustomerFlows was connected without reads (reads=False)")
-        return self.service
-
-    async def retrieve_customer(self, customer_id: str, config: Any = None) -> CustomerDTO:
-        result: CustomerDTO = await self._reads().retrieve_customer(customer_id, config)
-        return result
-
-    async def list_customers(
-        self, filters: Any = None, config: Any = None
-    ) -> tuple[list[CustomerDTO], int]:
-        result: tuple[list[CustomerDTO], int] = await self._reads().list_and_count_customers(
-            filters, config
-        )
-        return result
-
-    async def list_addresses(
-        self, filters: Any = None, config: Any = None
-    ) -> tuple[list[AddressDTO], int]:
-        result: tuple[
-            list[AddressDTO], int
-        ] = await self._reads().list_and_count_customer_addresses(filters, config)
-        return result
-
-    async def list_groups(
-        self, filters: Any = None, config: Any = None
-    ) -> tuple[list[GroupDTO], int]:
-        result: tuple[list[GroupDTO], int] = await self._reads().list_and_count_customer_groups(
-            filters, config
-        )
-        return result
-
-    # --- finding runs ---------------------------------------------------------------------------
-
-    async def find_runs(
-        self,
-        *,
-        email: str | None = None,
-        customer_id: str | None = None,
-        group_id: str | None = None,
-        saga_status: str | None = None,
-        limit: int = 20,
-    ) -> list[dict[str, Any]]:
-        """Runs by the search attributes the Web UI uses. `email` is matched through its tag
-        (a keyed hash when a PII key is configured), so callers just pass the address."""
-        from codec.tags import email_tag
-
-        clauses = []
-        for attribute, value in (
-            ("CustomerEmail", email_tag(email) if email else None),
-            ("CustomerId", customer_id),
-            ("CustomerGroupId", group_id),
-            ("SagaStatus", saga_status),
-        ):
-            if value:
-                escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-                clauses.append(f'{attribute} = "{escaped}"')
-        query = " AND ".join(clauses) or None
-        runs: list[dict[str, Any]] = []
-        async for execution in self.client.list_workflows(query, limit=limit):
-            runs.append({
-                "workflow_id": execution.id,
-                "type": execution.workflow_type,
-                "status": execution.status.name.lower() if execution.status else None,
-                "start_time": execution.start_time.isoformat(),
-                "ui": self.ui_link(execution.id),
-            })  # fmt: skip
-        return runs
-
-    # --- consistency ------------------------------------------------------------------------------
-
-    async def run_outcome(self, event_group_id: str) -> str | None:
-        """The outcome of the run that staged an event group ("completed", "failed", ...)."""
-        workflow_id, _, run_id = event_group_id.rpartition(":")
-        if not workflow_id:
-            return None
-        try:
-            description = await self.client.get_workflow_handle(
-                workflow_id, run_id=run_id
-            ).describe()
-        except RPCError:
-            return None
-        return description.status.name.lower() if description.status else None
-
-    async def check(self) -> list[Violation]:
-        """Run the invariant checker over the database, asking Temporal for run outcomes."""
-        from customer_service.invariants import check_invariants
-
-        return await check_invariants(self._reads().sessions, self.run_outcome)

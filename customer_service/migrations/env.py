@@ -1,5 +1,5 @@
 """Alembic environment: runs migrations against the URL given by `customer_service.migrate`
-(or, from the command line, the one settings resolve to)."""
+(or, from the command line — `alembic upgrade head`, the deployed migrate job — DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from devstack.database import resolve_database_url
+    from settings import get_settings
 
-    return resolve_database_url()
+    return get_settings().require_database_url()
 
 
 def run_migrations_online() -> None:

@@ -1,20 +1,19 @@
-"""Machinery of the chaos suite: worker processes that can be killed and restarted, dedicated
-servers that can be stopped without disturbing the rest of the session, a ledger of the runs a test
-started (and how each ended), what the histories say about retries, and the figures each test
-reports at the end of the session (see `conftest.pytest_terminal_summary`)."""
+"""Machinery of the chaos suite: worker processes that can be killed and restarted, a ledger of
+the runs a test started (and how each ended), what the histories say about retries, and the
+figures each test reports at the end of the session (see `conftest.pytest_terminal_summary`).
+Servers a test may stop come from `devstack.ephemeral`; waiting and raw reads from
+`tests.helpers`."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,10 +30,9 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.service import RPCError
 
-from devstack.ports import free_port
-from devstack.postgres import EmbeddedPostgres
-from devstack.temporal import TemporalDevServer, die_with_parent, ensure_search_attributes
-from settings import PROJECT_ROOT, Settings
+from devstack import ephemeral
+from devstack.temporal import die_with_parent
+from settings import PROJECT_ROOT
 from workflows.visibility import SAGA_STATUS
 
 T = TypeVar("T")
@@ -52,18 +50,6 @@ def report(test: str, **figures: Any) -> None:
 # --- waiting, bounded ----------------------------------------------------------------------------
 
 
-async def eventually(check: Callable[[], Awaitable[T]], within: float, interval: float = 0.2) -> T:
-    """Poll `check()` until it returns something truthy; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
-        await asyncio.sleep(interval)
-
-
 async def through_outage(call: Callable[[], Awaitable[T]], within: float = 90.0) -> T:
     """Await `call()`, repeating it while the Temporal server does not answer (it is restarting);
     give up after `within` seconds. Only safe for idempotent calls (starts with a request id,
@@ -79,26 +65,16 @@ async def through_outage(call: Callable[[], Awaitable[T]], within: float = 90.0)
 
 
 async def connect_client(address: str, within: float = 60.0) -> Client:
-    """A client with the project's data converter; the dev server opens its port a moment before
-    its frontend answers, so connecting is retried for a while. Its runtime logs errors only:
-    the retries it makes while the server is away on purpose are not news."""
+    """A client with the project's data converter and our search attributes, retried while the
+    server is not answering yet. Its runtime logs errors only: the retries it makes while the
+    server is away on purpose are not news."""
     from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-
-    from worker import connect
 
     quiet = TelemetryFilter(core_level="ERROR", other_level="ERROR")
     runtime = Runtime(telemetry=TelemetryConfig(logging=LoggingConfig(filter=quiet)))
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            client = await connect(Settings(), address, runtime=runtime)
-            break
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
-    await through_outage(lambda: ensure_search_attributes(client, client.namespace), within)
-    return client
+    return await through_outage(
+        lambda: ephemeral.connect_when_ready(address, runtime=runtime, within=within), within
+    )
 
 
 # --- worker processes ----------------------------------------------------------------------------
@@ -226,38 +202,6 @@ async def worker_pool(size: int, **kwargs: Any) -> AsyncIterator[WorkerPool]:
         yield pool
     finally:
         await asyncio.to_thread(pool.stop)
-
-
-# --- dedicated servers -----------------------------------------------------------------------------
-
-
-@contextmanager
-def dedicated_postgres() -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL of the test's own, on a free port (the session reaper knows the prefix)."""
-    root = Path(tempfile.mkdtemp(prefix="customer-flows-pg-"))
-    (root / "owner.pid").write_text(str(os.getpid()))
-    server = EmbeddedPostgres(root / "data", free_port())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.destroy()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@contextmanager
-def dedicated_temporal() -> Iterator[TemporalDevServer]:
-    """A Temporal dev server of the test's own, its state in a SQLite file (survives restarts)."""
-    root = Path(tempfile.mkdtemp(prefix="customer-flows-temporal-"))
-    server = TemporalDevServer(
-        port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "server.log"
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 # --- the runs a test started ---------------------------------------------------------------------
@@ -456,28 +400,10 @@ async def invariant_violations(service: Any, flows: Any) -> list[Any]:
 
 # --- reading the database ------------------------------------------------------------------------
 
-SNAPSHOT_TABLES = (
-    "customer", "customer_address", "customer_group", "customer_group_customer", "event_outbox",
-)  # fmt: skip
-
-
-async def snapshot(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    async with engine.connect() as conn:
-        for table in SNAPSHOT_TABLES:
-            rows = await conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))
-            out[table] = [dict(r._mapping) for r in rows]
-    return out
-
 
 async def rows(engine: AsyncEngine, sql: str, **params: Any) -> list[Any]:
     async with engine.connect() as conn:
         return list((await conn.execute(text(sql), params)).all())
-
-
-async def scalar(engine: AsyncEngine, sql: str, **params: Any) -> Any:
-    async with engine.connect() as conn:
-        return (await conn.execute(text(sql), params)).scalar_one()
 
 
 # --- in-process activity wrappers ----------------------------------------------------------------

@@ -25,12 +25,11 @@ from tests.chaos.support import (
     Ledger,
     Run,
     assert_saga_statuses,
-    eventually,
     invariant_violations,
     report,
     slowed,
-    snapshot,
 )
+from tests.helpers import eventually, snapshot
 from tests.workflows.support import COMPENSATIONS, assert_restored
 from triggers.client import CustomerFlows
 from worker import build_worker

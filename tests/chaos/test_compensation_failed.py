@@ -17,14 +17,8 @@ from activities import hooks as hook_points
 from activities.customer_activities import CustomerActivities
 from customer_service import CustomerModuleService
 from settings import Settings
-from tests.chaos.support import (
-    Ledger,
-    assert_saga_statuses,
-    eventually,
-    invariant_violations,
-    report,
-    snapshot,
-)
+from tests.chaos.support import Ledger, assert_saga_statuses, invariant_violations, report
+from tests.helpers import eventually, snapshot
 from tests.workflows.support import activity_records, assert_restored
 from triggers.client import CustomerFlows
 from worker import build_worker

@@ -31,12 +31,12 @@ from tests.chaos.support import (
     Ledger,
     Run,
     assert_saga_statuses,
-    eventually,
     invariant_violations,
     report,
     rows,
     slowed,
 )
+from tests.helpers import eventually
 from triggers.client import CustomerFlows
 from worker import build_worker
 

@@ -17,19 +17,18 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from customer_service import CustomerModuleService, create_engine, session_factory
 from customer_service.migrate import upgrade_to_head
+from devstack import ephemeral
 from settings import Settings
 from tests.chaos.support import (
     Ledger,
     Run,
     assert_saga_statuses,
-    dedicated_postgres,
-    eventually,
     invariant_violations,
     report,
     retries_of,
-    scalar,
     worker_pool,
 )
+from tests.helpers import eventually, scalar
 from triggers.client import CustomerFlows
 
 pytestmark = pytest.mark.chaos
@@ -49,7 +48,7 @@ async def test_postgres_restarts_are_waited_out(
     stops = 0
     in_flight_at_stop: list[int] = []
 
-    with dedicated_postgres() as pg:
+    with ephemeral.postgres() as pg:
         await asyncio.to_thread(upgrade_to_head, pg.url)
         engine = create_engine(pg.url, pool_size=5)
         service = CustomerModuleService(session_factory(engine))

@@ -13,19 +13,18 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService
+from devstack import ephemeral
 from settings import Settings
 from tests.chaos.support import (
     Ledger,
     assert_saga_statuses,
     connect_client,
-    dedicated_temporal,
-    eventually,
     invariant_violations,
     report,
-    scalar,
     total_retries,
     worker_pool,
 )
+from tests.helpers import eventually, scalar
 from triggers.client import CustomerFlows
 
 pytestmark = pytest.mark.chaos
@@ -46,7 +45,7 @@ async def test_temporal_restarts_are_survived(
     restarts = 0
     in_flight_at_stop: list[int] = []
 
-    with dedicated_temporal() as server:
+    with ephemeral.temporal() as server:
         client = await connect_client(server.address)
         flows = CustomerFlows(client, Settings(task_queue=task_queue), chaos_service)
         async with worker_pool(

@@ -22,10 +22,10 @@ from tests.chaos.support import (
     invariant_violations,
     report,
     rows,
-    scalar,
     total_retries,
     worker_pool,
 )
+from tests.helpers import scalar
 from triggers.client import CustomerFlows
 
 pytestmark = pytest.mark.chaos

@@ -24,7 +24,8 @@ from codec.server import serve
 from customer_service import CustomerModuleService
 from devstack.ports import free_port
 from settings import Settings
-from worker import build_worker, connect
+from triggers.connection import connect
+from worker import build_worker
 from workflows import CreateCustomersWorkflow
 from workflows.contracts import CreateCustomersInput
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,18 +26,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
-from temporalio.client import Client, WorkflowFailureError  # noqa: E402
-from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
+from temporalio.client import WorkflowFailureError  # noqa: E402
 
 from activities.customer_activities import CustomerActivities  # noqa: E402
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
-from devstack.ports import free_port  # noqa: E402
-from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from devstack.temporal import TemporalDevServer, ensure_search_attributes  # noqa: E402
+from devstack import ephemeral  # noqa: E402
 from settings import Settings  # noqa: E402
-from tests.conftest import TABLES  # noqa: E402
-from tests.workflows.support import World, seed  # noqa: E402
+from tests.helpers import TABLES, World, seed  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows import (  # noqa: E402
     CreateCustomerAccountWorkflow,
@@ -155,30 +149,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 @contextlib.contextmanager
 def servers() -> Iterator[tuple[str, str]]:
-    root = Path(tempfile.mkdtemp(prefix="customer-flows-histories-"))
-    postgres = EmbeddedPostgres(root / "pg", free_port())
-    temporal = TemporalDevServer(
-        port=free_port(), ui_port=None, db_file=root / "temporal.db", log_file=root / "server.log"
-    )
-    try:
-        postgres.start()
-        temporal.start()
+    with ephemeral.postgres() as postgres, ephemeral.temporal() as temporal:
         yield postgres.url, temporal.address
-    finally:
-        temporal.stop()
-        postgres.destroy()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-async def connect(address: str) -> Client:
-    for attempt in range(60):  # the frontend answers a moment after the port opens
-        try:
-            return await Client.connect(address, data_converter=pydantic_data_converter)
-        except RuntimeError:
-            if attempt == 59:
-                raise
-            await asyncio.sleep(0.5)
-    raise AssertionError("unreachable")
 
 
 async def record(database_url: str, temporal_address: str, only: set[str]) -> None:
@@ -186,8 +158,8 @@ async def record(database_url: str, temporal_address: str, only: set[str]) -> No
     engine = create_engine(database_url)
     service = CustomerModuleService(session_factory(engine))
     # Payloads in clear (no PII key), so the replay test reads them with the plain converter.
-    client = await connect(temporal_address)
-    await ensure_search_attributes(client, client.namespace)
+    plain = Settings(pii_keys=None, pii_key_file=None, pii_active_key=None)
+    client = await ephemeral.connect_when_ready(temporal_address, plain)
     task_queue = f"record-{uuid.uuid4().hex[:8]}"
     async with build_worker(client, CustomerActivities(service), Settings(), task_queue):
         for name, (workflow, make_input, fails) in SCENARIOS.items():

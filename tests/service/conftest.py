@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from customer_service import CustomerModuleService
-from tests.service.helpers import Seed, seed_world
+from tests.helpers import Seed, seed_world
 
 
 @pytest.fixture

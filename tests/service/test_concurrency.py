@@ -9,7 +9,7 @@ import re
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import AlreadyExistsError, CustomerModuleService
-from tests.service.helpers import Seed, counts, fetch, scalar
+from tests.helpers import Seed, counts, fetch, scalar
 
 EMAILS = [
     "race@example.com",

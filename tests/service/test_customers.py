@@ -11,7 +11,7 @@ from customer_service import (
     InvalidDataError,
     NotFoundError,
 )
-from tests.service.helpers import Seed, counts, fetch, unchanged_after
+from tests.helpers import Seed, counts, fetch, unchanged_after
 
 
 async def test_create_one_returns_one_and_a_list_returns_a_list_in_order(

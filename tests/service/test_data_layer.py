@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import AlreadyExistsError, CustomerModuleService, NotFoundError
-from tests.service.helpers import Seed, fetch, scalar
+from tests.helpers import Seed, fetch, scalar
 
 ULID = r"[0-9A-HJKMNP-TV-Z]{26}"
 

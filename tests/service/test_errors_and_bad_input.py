@@ -21,7 +21,7 @@ from customer_service import (
     InvalidDataError,
     NotFoundError,
 )
-from tests.service.helpers import Seed, fingerprint, unchanged_after
+from tests.helpers import Seed, fingerprint, unchanged_after
 
 S = CustomerModuleService
 Call = Callable[[S, Seed], Awaitable[Any]]

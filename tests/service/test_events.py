@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import AlreadyExistsError, CustomerModuleService
-from tests.service.helpers import Seed, fetch, unchanged_after
+from tests.helpers import Seed, fetch, unchanged_after
 
 S = CustomerModuleService
 

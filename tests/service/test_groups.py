@@ -11,7 +11,7 @@ from customer_service import (
     InvalidDataError,
     NotFoundError,
 )
-from tests.service.helpers import Seed, counts, unchanged_after
+from tests.helpers import Seed, counts, unchanged_after
 
 
 async def test_create_one_or_many(service: CustomerModuleService) -> None:

@@ -13,7 +13,7 @@ from customer_service import (
     InvalidDataError,
     NotFoundError,
 )
-from tests.service.helpers import Seed, counts, fingerprint, unchanged_after
+from tests.helpers import Seed, counts, fingerprint, unchanged_after
 
 S = CustomerModuleService
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService, NotFoundError
-from tests.service.helpers import Seed, counts, scalar, unchanged_after
+from tests.helpers import Seed, counts, scalar, unchanged_after
 
 
 async def test_add_returns_membership_ids_one_or_many(

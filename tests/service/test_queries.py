@@ -13,7 +13,7 @@ from customer_service import CustomerModuleService
 from customer_service.entities import ADDRESS, CUSTOMER, GROUP
 from customer_service.queries import build_query
 from customer_service.schemas import FindConfig
-from tests.service.helpers import Seed
+from tests.helpers import Seed
 
 CUSTOMER_TEXT = ("company_name", "first_name", "last_name", "email", "phone")
 ADDRESS_TEXT = (

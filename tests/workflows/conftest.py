@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
@@ -21,10 +20,9 @@ from activities.customer_activities import CustomerActivities
 from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
 from settings import Settings
+from tests.helpers import Snapshot, scalar, snapshot
 from worker import build_worker
 from workflows.contracts import HookedInput
-
-SNAPSHOT_TABLES = ("customer", "customer_address", "customer_group", "customer_group_customer")
 
 
 class InjectedFault(Exception):
@@ -103,19 +101,12 @@ class Env:
         handle = await self.start(workflow, arg, **kwargs)
         return await handle.result()
 
-    async def snapshot(self) -> dict[str, list[dict[str, Any]]]:
-        """Every row of the four tables and the outbox, to compare before / after a compensated
-        run (see `assert_restored`)."""
-        out: dict[str, list[dict[str, Any]]] = {}
-        async with self.engine.connect() as conn:
-            for table in (*SNAPSHOT_TABLES, "event_outbox"):
-                rows = await conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))
-                out[table] = [dict(r._mapping) for r in rows]
-        return out
+    async def snapshot(self) -> Snapshot:
+        """Every row of the entity tables and the outbox (see `assert_restored`)."""
+        return await snapshot(self.engine)
 
     async def count(self, sql: str, **params: Any) -> int:
-        async with self.engine.connect() as conn:
-            return int((await conn.execute(text(sql), params)).scalar_one())
+        return int(await scalar(self.engine, sql, **params))
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Helpers shared by the workflow tests: seed data, reading a run's failure and history, and
-comparing database snapshots taken before and after a compensated run."""
+"""Helpers shared by the workflow tests: reading a run's failure and history, comparing database
+snapshots taken before and after a compensated run, and holding an activity. (Seed data, waiting
+and raw reads: `tests.helpers`.)"""
 
 from __future__ import annotations
 
@@ -16,10 +17,8 @@ from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 
-from customer_service import CustomerModuleService
+from tests.helpers import Snapshot
 from workflows.contracts import Progress
-
-Snapshot = dict[str, list[dict[str, Any]]]
 
 # The compensation activities (each undoes one operation_id, or fences it off if it never ran).
 COMPENSATIONS = frozenset(
@@ -141,18 +140,6 @@ def assert_restored(before: Snapshot, after: Snapshot) -> None:
                 assert new["updated_at"] >= old["updated_at"], (table, old["id"])
 
 
-async def eventually(check: Any, within: float = 10.0, interval: float = 0.1) -> Any:
-    """Poll `check()` (async) until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await check()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s (last value: {value!r})")
-        await asyncio.sleep(interval)
-
-
 # --- holding an activity -------------------------------------------------------------------------
 
 
@@ -196,54 +183,3 @@ def held(activity_fn: Callable[..., Awaitable[Any]], gate: Gate, *, local: bool 
 
 class HandOver(Exception):
     """A retryable failure: the step's local attempt gives way to its ordinary activity."""
-
-
-# --- seed data ------------------------------------------------------------------------------------
-
-
-@dataclass
-class World:
-    """Rows that exist before a run: a guest with a default and a plain address and one group, a
-    registered customer with an address, and a group without members."""
-
-    guest: str
-    default_address: str
-    other_address: str
-    registered: str
-    registered_address: str
-    auth_identity_id: str
-    group: str
-    empty_group: str
-
-
-async def seed(service: CustomerModuleService) -> World:
-    guest = await service.create_customers(
-        {"email": "ana.guest@example.com", "first_name": "Ana", "company_name": "Acme",
-         "metadata": {"tier": "gold"},
-         "addresses": [
-             {"address_name": "home", "city": "Lisbon", "country_code": "pt",
-              "is_default_shipping": True, "is_default_billing": True},
-             {"address_name": "work", "city": "Porto", "country_code": "pt"},
-         ]}
-    )  # fmt: skip
-    registered = await service.create_customers(
-        {"email": "rui.member@example.com", "first_name": "Rui", "has_account": True,
-         "auth_identity_id": "authid_rui", "addresses": [{"city": "Faro", "country_code": "pt"}]}
-    )  # fmt: skip
-    group = await service.create_customer_groups({"name": "VIP", "metadata": {"level": 1}})
-    empty = await service.create_customer_groups({"name": "Wholesale"})
-    await service.add_customer_to_group({"customer_id": guest.id, "customer_group_id": group.id})
-    default, other = sorted(guest.addresses or [], key=lambda a: a.address_name or "")
-    assert default.is_default_shipping and not other.is_default_shipping
-    assert guest.id and registered.id and group.id and empty.id
-    assert default.id and other.id and registered.addresses and registered.addresses[0].id
-    return World(
-        guest=guest.id,
-        default_address=default.id,
-        other_address=other.id,
-        registered=registered.id,
-        registered_address=registered.addresses[0].id,
-        auth_identity_id="authid_rui",
-        group=group.id,
-        empty_group=empty.id,
-    )

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from customer_service import CustomerModuleService
+from tests.helpers import World, seed
 from tests.workflows.conftest import Env, fail_first_attempt_after_commit
-from tests.workflows.support import World, activity_records, seed
+from tests.workflows.support import activity_records
 from workflows import (
     CreateCustomerAddressesWorkflow,
     CreateCustomerGroupsWorkflow,

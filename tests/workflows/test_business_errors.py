@@ -12,15 +12,14 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from customer_service import CustomerModuleService
+from tests.helpers import World, seed
 from tests.workflows.conftest import Env
 from tests.workflows.support import (
     COMPENSATIONS,
-    World,
     activity_records,
     after_failure,
     assert_restored,
     failure_of,
-    seed,
 )
 from workflows import (
     CreateCustomerAccountWorkflow,

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
+from tests.helpers import seed
 from tests.workflows.conftest import Env, wrap
 from tests.workflows.support import (
     COMPENSATIONS,
@@ -22,7 +23,6 @@ from tests.workflows.support import (
     failure_of,
     held,
     progress_of,
-    seed,
 )
 from workflows import (
     LinkCustomersToCustomerGroupWorkflow,

@@ -16,15 +16,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
+from tests.helpers import World, seed
 from tests.workflows.conftest import Env, fail_first_attempt_after_commit, fail_for_good, wrap
 from tests.workflows.support import (
-    World,
     activity_records,
     after_failure,
     assert_restored,
     failure_of,
     progress_of,
-    seed,
 )
 from workflows import (
     CreateCustomerAccountWorkflow,

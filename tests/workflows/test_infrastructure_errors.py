@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -13,30 +12,27 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from activities.customer_activities import CustomerActivities
 from customer_service import CustomerModuleService, create_engine, session_factory
 from customer_service.migrate import upgrade_to_head
-from devstack.ports import free_port
+from devstack import ephemeral
 from devstack.postgres import EmbeddedPostgres
+from tests.helpers import eventually
 from tests.workflows.conftest import Env
-from tests.workflows.support import activity_records, eventually
+from tests.workflows.support import activity_records
 from workflows import CreateCustomersWorkflow
 from workflows import contracts as wm
 
 
 @pytest.fixture
-async def outage_env(
-    temporal_client: Client, tmp_path: Path
-) -> AsyncIterator[tuple[Env, EmbeddedPostgres]]:
+async def outage_env(temporal_client: Client) -> AsyncIterator[tuple[Env, EmbeddedPostgres]]:
     """A PostgreSQL of this test's own (the session's may be an external DATABASE_URL, which a
     test must not stop), migrated, behind the same kind of worker."""
-    postgres = EmbeddedPostgres(tmp_path / "pg", free_port())
-    await asyncio.to_thread(postgres.start)
-    await asyncio.to_thread(upgrade_to_head, postgres.url)
-    engine = create_engine(postgres.url, pool_size=4)
-    try:
-        service = CustomerModuleService(session_factory(engine))
-        yield Env(temporal_client, CustomerActivities(service), engine), postgres
-    finally:
-        await engine.dispose()
-        await asyncio.to_thread(postgres.destroy)
+    with ephemeral.postgres() as postgres:  # starts before any run: blocking here is harmless
+        await asyncio.to_thread(upgrade_to_head, postgres.url)
+        engine = create_engine(postgres.url, pool_size=4)
+        try:
+            service = CustomerModuleService(session_factory(engine))
+            yield Env(temporal_client, CustomerActivities(service), engine), postgres
+        finally:
+            await engine.dispose()
 
 
 async def test_database_outage_is_retried_until_the_database_is_back(

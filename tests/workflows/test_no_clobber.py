@@ -11,8 +11,9 @@ from temporalio.exceptions import ApplicationError
 
 from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
+from tests.helpers import eventually, seed
 from tests.workflows.conftest import Env, wrap
-from tests.workflows.support import activity_records, eventually, failure_of, progress_of, seed
+from tests.workflows.support import activity_records, failure_of, progress_of
 from workflows import UpdateCustomerGroupsWorkflow, UpdateCustomersWorkflow
 from workflows import contracts as wm
 from workflows.visibility import SAGA_STATUS

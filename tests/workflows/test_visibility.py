@@ -9,8 +9,9 @@ from temporalio.client import WorkflowExecutionStatus
 
 from codec import tags
 from customer_service import CustomerModuleService
+from tests.helpers import eventually, seed
 from tests.workflows.conftest import Env
-from tests.workflows.support import Gate, activity_records, eventually, held, progress_of, seed
+from tests.workflows.support import Gate, activity_records, held, progress_of
 from workflows import (
     CreateCustomersWorkflow,
     LinkCustomerGroupsToCustomerWorkflow,

@@ -1,0 +1,14 @@
+"""`customers`: the command line over `CustomerFlows`.
+
+Every trigger runs a durable workflow and prints its result with the Web UI link of the run;
+`--no-wait` prints the workflow id and returns at once, `--json` prints machine-readable output.
+Errors print their type and message (no stack trace) and exit with status 1.
+
+`common` holds the `main` group and what the commands share; importing the command modules
+registers their commands on it.
+"""
+
+from triggers.cli import addresses, customers, groups
+from triggers.cli.common import main
+
+__all__ = ["addresses", "customers", "groups", "main"]

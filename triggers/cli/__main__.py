@@ -1,0 +1,3 @@
+from triggers.cli import main
+
+main()
