@@ -3,9 +3,9 @@
 Runs every workflow once against real servers — an embedded PostgreSQL and a Temporal dev server
 started in a temporary folder and removed afterwards — and writes each run's history as
 `tests/histories/<name>.json` (workflow id `history-<name>`). Each scenario starts from fresh
-seed data. Before re-recording after a deliberate, `workflow.patched`-guarded change, move the
-current files into a new `tests/histories/vN/` folder: the versions whose runs may still be open
-must keep replaying.
+seed data. Until the first release, re-record after any change to a workflow's commands; from
+then on, a released version's files move to `tests/histories/<release>/` first, so they keep
+replaying (docs/versioning.md).
 
     .venv/bin/python -m tests.histories.record
 """
