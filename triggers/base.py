@@ -6,6 +6,7 @@ consistency check. `triggers.client` adds one typed trigger per workflow on top.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
@@ -14,7 +15,8 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from activities.hooks import load_hooks_module
+from activities.contracts import HookName
+from activities.hooks import load_hooks_module, registry
 from customer_service.errors import InvalidDataError
 from customer_service.invariants import Violation
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
@@ -41,12 +43,22 @@ class FlowsBase:
     """Connection, run plumbing, reads, run search and the consistency check.
 
     `service` (a `CustomerModuleService`) serves the reads; without one, only triggers work.
+    `hooks` are the hook points with handlers in the deployment the runs go to; each run lists
+    them in its input. `connect` takes them from `HOOKS_MODULE`; None means the handlers
+    registered in this process.
     """
 
-    def __init__(self, client: Client, settings: Settings, service: Any | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        settings: Settings,
+        service: Any | None = None,
+        hooks: Sequence[HookName] | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.service = service
+        self.hooks = hooks
 
     @classmethod
     async def connect(cls, settings: Settings | None = None, *, reads: bool = True) -> Self:
@@ -57,7 +69,7 @@ class FlowsBase:
                 outside dev mode.
         """
         settings = settings or get_settings()
-        load_hooks_module(settings.hooks_module)
+        hooks = load_hooks_module(settings.hooks_module).registered()
         database_url = settings.require_database_url() if reads else None
         client = await connect(settings)
         service = None
@@ -66,7 +78,7 @@ class FlowsBase:
 
             engine = create_engine(database_url, pool_size=2)
             service = CustomerModuleService(session_factory(engine))
-        return cls(client, settings, service)
+        return cls(client, settings, service, hooks)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -97,7 +109,8 @@ class FlowsBase:
         if isinstance(arg, HookedInput) and not arg.hooks:
             # The hook points with handlers in this deployment (HOOKS_MODULE) go into the run's
             # input: fixed in its history, whichever worker runs or replays it.
-            arg = arg.model_copy(update={"hooks": load_hooks_module(None).registered()})
+            hooks = registry.registered() if self.hooks is None else list(self.hooks)
+            arg = arg.model_copy(update={"hooks": hooks})
         try:
             return await self.client.start_workflow(
                 run,

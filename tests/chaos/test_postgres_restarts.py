@@ -19,6 +19,7 @@ from customer_service import CustomerModuleService, create_engine, session_facto
 from customer_service.migrate import upgrade_to_head
 from devstack import ephemeral
 from settings import Settings
+from tests.chaos.hooks import HOOK_POINTS
 from tests.chaos.support import (
     Ledger,
     Run,
@@ -52,7 +53,9 @@ async def test_postgres_restarts_are_waited_out(
         await asyncio.to_thread(upgrade_to_head, pg.url)
         engine = create_engine(pg.url, pool_size=5)
         service = CustomerModuleService(session_factory(engine))
-        flows = CustomerFlows(temporal_client, Settings(task_queue=task_queue), service)
+        flows = CustomerFlows(
+            temporal_client, Settings(task_queue=task_queue), service, hooks=HOOK_POINTS
+        )
         try:
             async with worker_pool(
                 2,

@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from customer_service import CustomerModuleService
 from settings import Settings
+from tests.chaos.hooks import HOOK_POINTS
 from tests.chaos.support import (
     Ledger,
     assert_saga_statuses,
@@ -47,7 +48,9 @@ async def test_worker_sigkill_at_random_moments(
     rng = random.Random(seed)
     tag = uuid.uuid4().hex[:8]
     task_queue = f"chaos-kill-{tag}"
-    flows = CustomerFlows(temporal_client, Settings(task_queue=task_queue), chaos_service)
+    flows = CustomerFlows(
+        temporal_client, Settings(task_queue=task_queue), chaos_service, hooks=HOOK_POINTS
+    )
     ledger = Ledger()
     expected: dict[int, dict[str, Any]] = {}
     in_flight_at_kill: list[int] = []
