@@ -5,7 +5,7 @@ Pure module (pydantic only): workflows import it through the sandbox's pass-thro
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,14 +27,7 @@ HookName = Literal[
     "addressesUpdated",
     "addressesDeleted",
 ]
-HOOK_NAMES: tuple[HookName, ...] = (
-    "customersCreated",
-    "customersUpdated",
-    "customersDeleted",
-    "addressesCreated",
-    "addressesUpdated",
-    "addressesDeleted",
-)
+HOOK_NAMES: tuple[HookName, ...] = get_args(HookName)
 
 
 class Contract(BaseModel):

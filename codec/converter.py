@@ -10,8 +10,8 @@ from pydantic import ValidationError
 from temporalio.api.failure.v1 import Failure
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadConverter
-from temporalio.exceptions import ApplicationError
 
+from activities.failures import application_error
 from codec import tags
 from codec.keys import load_key_ring
 from codec.payload_codec import EncryptionCodec
@@ -29,10 +29,7 @@ class FailureConverter(DefaultFailureConverter):
         self, exception: BaseException, payload_converter: PayloadConverter, failure: Failure
     ) -> None:
         if isinstance(exception, ValidationError):
-            error = invalid_data(exception)
-            exception = ApplicationError(
-                error.message, error.to_dict(), type=error.type, non_retryable=True
-            )
+            exception = application_error(invalid_data(exception))
         super().to_failure(exception, payload_converter, failure)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from temporalio import workflow
 
@@ -14,11 +15,12 @@ with workflow.unsafe.imports_passed_through():
         CreateAddressesStep,
         DefaultFlag,
         DeleteAddressesStep,
+        HookName,
         ListQuery,
         UnsetDefaultsStep,
     )
     from customer_service import ids
-    from customer_service.schemas import UpdateAddressInput
+    from customer_service.schemas import AddressDTO, UpdateAddressInput
     from workflows import steps
     from workflows.contracts import (
         AddressesResult,
@@ -60,6 +62,19 @@ async def unset_defaults(saga: Saga, customers_by_flag: dict[DefaultFlag, list[s
             raise outcome
 
 
+async def _announced(
+    saga: Saga,
+    hook: HookName,
+    addresses: list[AddressDTO],
+    additional_data: dict[str, Any] | None,
+) -> AddressesResult:
+    """Call the hook point with the written addresses; they are the run's result."""
+    await saga.hook(
+        hook, {"addresses": [a.model_dump(mode="json") for a in addresses]}, additional_data
+    )
+    return AddressesResult(addresses=addresses)
+
+
 @workflow.defn
 class CreateCustomerAddressesWorkflow(SagaWorkflow):
     """create-customer-addresses.
@@ -90,12 +105,7 @@ class CreateCustomerAddressesWorkflow(SagaWorkflow):
                     "compensate: delete created address(es)",
                 ),
             )
-            await self.saga.hook(
-                "addressesCreated",
-                {"addresses": [a.model_dump(mode="json") for a in created]},
-                input.additional_data,
-            )
-            return AddressesResult(addresses=created)
+            return await _announced(self.saga, "addressesCreated", created, input.additional_data)
 
 
 @workflow.defn
@@ -131,12 +141,7 @@ class UpdateCustomerAddressesWorkflow(SagaWorkflow):
                 f"Update address(es): {', '.join(fields) or 'no fields'}",
             )
             self.saga.tag(customer_ids=sorted({a.customer_id for a in updated if a.customer_id}))
-            await self.saga.hook(
-                "addressesUpdated",
-                {"addresses": [a.model_dump(mode="json") for a in updated]},
-                input.additional_data,
-            )
-            return AddressesResult(addresses=updated)
+            return await _announced(self.saga, "addressesUpdated", updated, input.additional_data)
 
 
 @workflow.defn

@@ -74,6 +74,7 @@ class Saga:
         self.steps: list[StepProgress] = []
         self.status: SagaState = "running"
         self.search = SearchAttributes()
+        self.tag = self.search.tag
         self._compensations: list[Compensation] = []
         self._hooks: frozenset[str] = frozenset()
         info = workflow.info()
@@ -93,14 +94,6 @@ class Saga:
         return WriteIds(
             operation_id=f"op_{workflow.uuid4().hex}", event_group_id=self.event_group_id
         )
-
-    def tag(
-        self,
-        customer_ids: Sequence[str] = (),
-        emails: Sequence[str | None] = (),
-        group_ids: Sequence[str] = (),
-    ) -> None:
-        self.search.tag(customer_ids, emails, group_ids)
 
     # --- steps -------------------------------------------------------------------------------
 
