@@ -61,13 +61,13 @@ def row_dict(row: Any) -> dict[str, Any]:
 
 
 def parse_config(config: FindConfig | Mapping[str, Any] | None) -> FindConfig:
-    from customer_service.validation import parse
+    from customer_service.validation import validate
 
     if config is None:
         return FindConfig()
     if isinstance(config, FindConfig):
         return config
-    return parse(FindConfig, config, "config")
+    return validate(FindConfig, config, "config")
 
 
 def _split_select(

@@ -1,0 +1,27 @@
+"""`python -m api` (or `customers serve`): the HTTP API on API_HOST:API_PORT (127.0.0.1:9000)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from api.app import create_app
+from settings import get_settings
+
+
+def serve(host: str | None = None, port: int | None = None) -> None:
+    settings = get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        proxy_headers=True,
+        server_header=False,
+        timeout_keep_alive=5,
+    )
+
+
+if __name__ == "__main__":
+    serve()
