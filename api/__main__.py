@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
 from api.app import create_app
+from auth.tokens import resolve_jwt_secret
 from settings import get_settings
 
 
 def serve(host: str | None = None, port: int | None = None) -> None:
     settings = get_settings()
+    try:
+        resolve_jwt_secret(settings)  # refuse to start without one, before anything connects
+    except RuntimeError as exc:
+        sys.exit(f"error: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         create_app(settings),

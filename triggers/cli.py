@@ -603,5 +603,10 @@ async def check(as_json: bool) -> None:
         raise SystemExit(1)
 
 
+# The HTTP API's commands (users, api-keys, serve).
+from api.cli import add_commands  # noqa: E402
+
+add_commands(main)
+
 if __name__ == "__main__":
     main()
