@@ -4,7 +4,6 @@ Module's (emails, text limits, metadata rules), so the API accepts exactly what 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,12 +20,17 @@ from customer_service.schemas import (
     MAX_BATCH,
     MAX_PAGE,
     MAX_SKIP,
-    CountryCode,
+    AddressDTO,
+    AddressFields,
+    CustomerDTO,
     Email,
     EntityId,
+    GroupDTO,
     Metadata,
     Name,
     Text,
+    UpdateCustomerInput,
+    UpdateGroupInput,
 )
 
 OPERATORS = frozenset(
@@ -114,19 +118,24 @@ class ListQuery(FieldsQuery):
 _DATES = ("created_at", "updated_at", "deleted_at")
 
 
-class CustomerFilters(Strict):
+class EntityFilters(Strict):
+    """What every admin list filters on: free text, ids, the creator and the timestamps."""
+
     q: Annotated[str, StringConstraints(max_length=1000)] | None = None
     id: Filter = None
+    created_by: Values | None = None
+    created_at: Filter = None
+    updated_at: Filter = None
+    deleted_at: Filter = None
+
+
+class CustomerFilters(EntityFilters):
     email: Values | None = None
     groups: Annotated[Any, _nested("id", "name", *_DATES)] = None
     company_name: Values | None = None
     first_name: Values | None = None
     last_name: Values | None = None
     has_account: BoolString | None = None
-    created_by: Values | None = None
-    created_at: Filter = None
-    updated_at: Filter = None
-    deleted_at: Filter = None
     and_: list[CustomerFilters] | None = Field(default=None, alias="$and")
     or_: list[CustomerFilters] | None = Field(default=None, alias="$or")
 
@@ -162,15 +171,9 @@ _CUSTOMER_FILTER_FIELDS = (
 )
 
 
-class GroupFilters(Strict):
-    q: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    id: Filter = None
+class GroupFilters(EntityFilters):
     name: Values | None = None
     customers: Annotated[Any, _nested(*_CUSTOMER_FILTER_FIELDS)] = None
-    created_by: Values | None = None
-    created_at: Filter = None
-    updated_at: Filter = None
-    deleted_at: Filter = None
     and_: list[GroupFilters] | None = Field(default=None, alias="$and")
     or_: list[GroupFilters] | None = Field(default=None, alias="$or")
 
@@ -189,6 +192,8 @@ AdditionalData = dict[str, Any] | None
 
 
 class CustomerBody(Strict):
+    """POST /store/customers/me: the customer's own fields, never the email."""
+
     company_name: Text | None = None
     first_name: Text | None = None
     last_name: Text | None = None
@@ -196,32 +201,18 @@ class CustomerBody(Strict):
     metadata: Metadata | None = None
 
 
-class StoreCreateCustomer(CustomerBody):
-    email: Email | None = None
+class StoreCreateCustomer(UpdateCustomerInput):
+    """POST /store/customers: the module's customer fields (`has_account` is the route's)."""
 
 
-class AdminCustomerBody(StoreCreateCustomer):
+class AdminCustomerBody(UpdateCustomerInput):
     additional_data: AdditionalData = None
 
 
-class AddressBody(Strict):
-    address_name: Text | None = None
-    is_default_shipping: StrictBool | None = None
-    is_default_billing: StrictBool | None = None
-    company: Text | None = None
-    first_name: Text | None = None
-    last_name: Text | None = None
-    address_1: Text | None = None
-    address_2: Text | None = None
-    city: Text | None = None
-    country_code: CountryCode | None = None
-    province: Text | None = None
-    postal_code: Text | None = None
-    phone: Text | None = None
-    metadata: Metadata | None = None
+AddressBody = AddressFields  # the module's address fields, without `customer_id` (the route's)
 
 
-class AdminAddressBody(AddressBody):
+class AdminAddressBody(AddressFields):
     additional_data: AdditionalData = None
 
 
@@ -230,9 +221,7 @@ class GroupCreateBody(Strict):
     metadata: Metadata | None = None
 
 
-class GroupUpdateBody(Strict):
-    name: Name | None = None
-    metadata: Metadata | None = None
+GroupUpdateBody = UpdateGroupInput
 
 
 class LinkBody(Strict):
@@ -253,86 +242,37 @@ class EmailPassBody(Strict):
 # --- responses (every field optional: `fields` decides what a response holds) ------------------
 
 
-class Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class GroupOut(Out):
-    id: str
-    name: str | None = None
-    metadata: dict[str, Any] | None = None
-    created_by: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    deleted_at: datetime | None = None
-
-
-class AddressOut(Out):
-    id: str
-    customer_id: str | None = None
-    address_name: str | None = None
-    is_default_shipping: bool | None = None
-    is_default_billing: bool | None = None
-    company: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    address_1: str | None = None
-    address_2: str | None = None
-    city: str | None = None
-    country_code: str | None = None
-    province: str | None = None
-    postal_code: str | None = None
-    phone: str | None = None
-    metadata: dict[str, Any] | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class CustomerOut(Out):
-    id: str
-    email: str | None = None
-    company_name: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    phone: str | None = None
-    metadata: dict[str, Any] | None = None
-    has_account: bool | None = None
-    created_by: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    deleted_at: datetime | None = None
-    addresses: list[AddressOut] | None = None
-    groups: list[GroupOut] | None = None
+# Entities are the module's DTOs: every field optional, a response holds what `fields` selected.
 
 
 class CustomerResponse(BaseModel):
-    customer: CustomerOut
+    customer: CustomerDTO
 
 
 class CustomersResponse(BaseModel):
-    customers: list[CustomerOut]
+    customers: list[CustomerDTO]
     count: int
     offset: int
     limit: int
 
 
 class AddressResponse(BaseModel):
-    address: AddressOut
+    address: AddressDTO
 
 
 class AddressesResponse(BaseModel):
-    addresses: list[AddressOut]
+    addresses: list[AddressDTO]
     count: int
     offset: int
     limit: int
 
 
 class GroupResponse(BaseModel):
-    customer_group: GroupOut
+    customer_group: GroupDTO
 
 
 class GroupsResponse(BaseModel):
-    customer_groups: list[GroupOut]
+    customer_groups: list[GroupDTO]
     count: int
     offset: int
     limit: int
@@ -345,7 +285,7 @@ class DeleteResponse(BaseModel):
 
 
 class DeleteWithParentResponse(DeleteResponse):
-    parent: CustomerOut
+    parent: CustomerDTO
 
 
 class TokenResponse(BaseModel):

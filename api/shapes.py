@@ -48,42 +48,32 @@ STORE_CUSTOMER_FIELDS = tuple(f for f in CUSTOMER_FIELDS if f != "created_by")
 STORE_ADDRESS_FIELDS = (*ADDRESS_FIELDS, *ADDRESS_FLAGS)
 
 
-def _allowed(own: tuple[str, ...], relations: Mapping[str, tuple[str, ...]]) -> frozenset[str]:
-    nested = {f"{rel}.{column}" for rel, columns in relations.items() for column in columns}
-    return frozenset({*own, *nested})
+def _shape(
+    defaults: tuple[str, ...],
+    relations: Mapping[str, tuple[str, ...]],
+    selectable: tuple[str, ...] = (),
+    *,
+    strict: bool = True,
+) -> Shape:
+    """A route's shape: what `fields` may name is the defaults, `selectable` and every column of
+    the relations; admin shapes (`strict`) refuse anything else, store shapes drop it."""
+    own = [f for f in (*defaults, *selectable) if f not in relations]
+    nested = [f"{rel}.{column}" for rel, columns in relations.items() for column in columns]
+    return Shape(defaults, relations, frozenset([*own, *nested]), strict)
 
 
-_ADMIN_CUSTOMER_RELATIONS = {
-    "addresses": (*ADDRESS_FIELDS, *ADDRESS_FLAGS, "deleted_at"),
-    "groups": GROUP_FIELDS,
-}
-ADMIN_CUSTOMER = Shape(
+ADMIN_CUSTOMER = _shape(
     CUSTOMER_FIELDS,
-    _ADMIN_CUSTOMER_RELATIONS,
-    _allowed(CUSTOMER_FIELDS, _ADMIN_CUSTOMER_RELATIONS),
-    strict=True,
+    {"addresses": (*ADDRESS_FIELDS, *ADDRESS_FLAGS, "deleted_at"), "groups": GROUP_FIELDS},
 )
-_ADMIN_ADDRESS_RELATIONS = {"customer": CUSTOMER_FIELDS}
-ADMIN_ADDRESS = Shape(
-    ADDRESS_FIELDS,
-    _ADMIN_ADDRESS_RELATIONS,
-    _allowed((*ADDRESS_FIELDS, *ADDRESS_FLAGS, "deleted_at"), _ADMIN_ADDRESS_RELATIONS),
-    strict=True,
+ADMIN_ADDRESS = _shape(
+    ADDRESS_FIELDS, {"customer": CUSTOMER_FIELDS}, (*ADDRESS_FLAGS, "deleted_at")
 )
-_ADMIN_GROUP_RELATIONS = {"customers": CUSTOMER_FIELDS}
-ADMIN_GROUP = Shape(
-    GROUP_FIELDS,
-    _ADMIN_GROUP_RELATIONS,
-    _allowed(GROUP_FIELDS, _ADMIN_GROUP_RELATIONS),
-    strict=True,
+ADMIN_GROUP = _shape(GROUP_FIELDS, {"customers": CUSTOMER_FIELDS})
+STORE_CUSTOMER = _shape(
+    (*STORE_CUSTOMER_FIELDS, "addresses"), {"addresses": STORE_ADDRESS_FIELDS}, strict=False
 )
-_STORE_CUSTOMER_RELATIONS = {"addresses": STORE_ADDRESS_FIELDS}
-STORE_CUSTOMER = Shape(
-    (*STORE_CUSTOMER_FIELDS, "addresses"),
-    _STORE_CUSTOMER_RELATIONS,
-    _allowed(STORE_CUSTOMER_FIELDS, _STORE_CUSTOMER_RELATIONS),
-)
-STORE_ADDRESS = Shape(STORE_ADDRESS_FIELDS, {}, frozenset(STORE_ADDRESS_FIELDS))
+STORE_ADDRESS = _shape(STORE_ADDRESS_FIELDS, {}, strict=False)
 
 
 def dump(dto: DTO) -> dict[str, Any]:
