@@ -26,6 +26,7 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         proxy_headers=True,
         server_header=False,
         timeout_keep_alive=5,
+        access_log=False,  # request lines carry query strings, and queries can name emails
     )
 
 
