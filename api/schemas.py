@@ -77,7 +77,11 @@ def _filter(value: Any) -> Any:
         if unknown:
             raise ValueError(f"unknown operator '{unknown[0]}'")
         if all(_is_values(v) for v in value.values()):
-            return value
+            # `a[$in]=x` (one value, as qs sends a one-element list without indices) is a list
+            lists = {
+                op: [v] for op, v in value.items() if op in ("$in", "$nin") and isinstance(v, str)
+            }
+            return {**value, **lists}
     raise ValueError("expected a value, a list of values or an operator map")
 
 

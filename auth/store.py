@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
@@ -25,6 +25,7 @@ from customer_service.ids import new_id
 ActorType = Literal["customer", "user"]
 KeyType = Literal["secret", "publishable"]
 INVALID_LOGIN = "Invalid email or password"
+USE_RESOLUTION = timedelta(minutes=1)
 
 
 class UnauthorizedError(CustomerModuleError):
@@ -268,18 +269,22 @@ class AuthStore:
         return await self._use_key(token, "publishable")
 
     async def _use_key(self, stored: str, key_type: KeyType) -> str | None:
+        """The live key's id. `last_used_at` is written at most once a minute per key: every
+        storefront request presents the same publishable key, and a write per request would
+        queue them all on that one row."""
+        live = (ApiKey.token == stored, ApiKey.type == key_type, ApiKey.revoked_at.is_(None))
         async with transaction(self._sessions) as session:
-            key_id = (
+            row = (
+                await session.execute(select(ApiKey.id, ApiKey.last_used_at).where(*live))
+            ).first()
+            if row is None:
+                return None
+            if row.last_used_at is None or row.last_used_at < datetime.now(UTC) - USE_RESOLUTION:
                 await session.execute(
-                    update(ApiKey)
-                    .where(
-                        ApiKey.token == stored, ApiKey.type == key_type, ApiKey.revoked_at.is_(None)
-                    )
-                    .values(last_used_at=func.now())
-                    .returning(ApiKey.id)
+                    update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=func.now())
                 )
-            ).scalar_one_or_none()
-        return key_id
+            key_id: str = row.id
+            return key_id
 
     # ------------------------------------------------------------------ idempotency keys
 

@@ -181,6 +181,11 @@ async def test_list_envelope_filters_order_and_paging(admin: httpx.AsyncClient) 
     assert r.json()["count"] == 2
     r = await admin.get(
         "/admin/customers",
+        params={"$and[0][company_name]": tag, "$and[1][id][$nin]": made[0]["id"]},
+    )
+    assert [c["id"] for c in r.json()["customers"]] == [made[1]["id"], made[2]["id"]]
+    r = await admin.get(
+        "/admin/customers",
         params={
             "company_name": tag,
             "created_at[$gt]": made[0]["created_at"],
