@@ -75,7 +75,7 @@ async def admin(request: Request, services: ServicesDep) -> Principal:
     raise Unauthenticated
 
 
-def customer_token(request: Request, services: ServicesDep) -> Principal:
+async def customer_token(request: Request, services: ServicesDep) -> Principal:
     """A customer auth identity's token, linked to a customer or not (registration)."""
     token = _credentials(request, "bearer")
     principal = verify_token(token, services.jwt_secret) if token else None
@@ -84,7 +84,7 @@ def customer_token(request: Request, services: ServicesDep) -> Principal:
     return principal
 
 
-def customer(principal: Annotated[Principal, Depends(customer_token)]) -> str:
+async def customer(principal: Annotated[Principal, Depends(customer_token)]) -> str:
     """The id of the registered customer acting (every /store/customers/me route)."""
     if not principal.actor_id:
         raise Unauthenticated
@@ -103,11 +103,11 @@ async def publishable_key(request: Request, services: ServicesDep) -> None:
         raise NotAllowedError("A valid publishable key is required to proceed with the request")
 
 
-def query_of(model: type[Q]) -> Callable[[Request], dict[str, Any]]:
+def query_of(model: type[Q]) -> Callable[[Request], Awaitable[dict[str, Any]]]:
     """A dependency validating the request's query against `model` (strict, Medusa's messages);
     it returns the validated values that were given (aliases such as `$and` kept)."""
 
-    def dependency(request: Request) -> dict[str, Any]:
+    async def dependency(request: Request) -> dict[str, Any]:
         parsed = parse_query(request.query_params.multi_items())
         values = validate(model, parsed, "").model_dump(by_alias=True, exclude_unset=True)
         return {k: v for k, v in values.items() if v is not None or k in parsed}
