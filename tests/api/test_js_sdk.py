@@ -1,6 +1,7 @@
 """Compatibility with Medusa's own client: `@medusajs/js-sdk` 2.21.2 (pinned in js/package.json,
 installed with `npm ci` into js/node_modules) drives the real server through admin login,
-customers, addresses, groups and batch membership, API keys, store registration and /me."""
+customers, addresses, groups and batch membership, API keys, store registration and /me. The
+script is first type-checked against the SDK's declared types (`tsc`, @medusajs/types 2.21.2)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ async def test_medusa_js_sdk_drives_the_api(api: Api) -> None:
     node = shutil.which("node")
     assert node, "node is required (make test installs nodejs and npm)"
     await asyncio.to_thread(install_sdk)
+    typecheck = await asyncio.to_thread(
+        subprocess.run,
+        [node, "node_modules/typescript/bin/tsc", "-p", "tsconfig.json"],
+        cwd=JS,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert typecheck.returncode == 0, typecheck.stdout + typecheck.stderr
     email = unique_email("sdk-admin")
     await api.services.auth.create_user(email, PASSWORD)
     env = {
