@@ -128,3 +128,16 @@ async def test_group_batch_membership(admin: httpx.AsyncClient) -> None:
     assert r.json()["count"] == 0
     r = await admin.post(url, json={"add": ["cus_missing"]})
     assert r.status_code == 404
+
+
+async def test_customers_filtered_by_group_fields(admin: httpx.AsyncClient) -> None:
+    customer = await create_customer(admin)
+    name = unique_email("nested")
+    group = (await admin.post("/admin/customer-groups", json={"name": name})).json()
+    group_id = group["customer_group"]["id"]
+    await admin.post(f"/admin/customer-groups/{group_id}/customers", json={"add": [customer["id"]]})
+    r = await admin.get("/admin/customers", params={"groups[name]": name, "fields": "id"})
+    assert r.json()["customers"] == [{"id": customer["id"]}]
+    r = await admin.get("/admin/customers", params={"groups[colour]": "red"})
+    assert r.status_code == 400
+    assert r.json()["message"] == "Invalid request: Invalid groups: unknown field 'colour'"

@@ -174,3 +174,13 @@ async def test_users_create_is_idempotent_per_email(api: Api) -> None:
     first, created = await api.services.auth.create_user(email, PASSWORD)
     again, created_again = await api.services.auth.create_user(email.upper(), "other password")
     assert created and not created_again and first == again
+
+
+async def test_an_expired_token_cannot_be_refreshed_or_register(api: Api) -> None:
+    identity = await api.services.auth.register(unique_email("late"), PASSWORD)
+    expired = issue_token(identity.principal("customer"), JWT_SECRET, -1)
+    async with api.client(authorization=f"Bearer {expired}") as http:
+        assert (await http.post("/auth/token/refresh")).status_code == 401
+    async with api.store(expired) as http:
+        r = await http.post("/store/customers", json={"email": identity.email})
+        assert (r.status_code, r.json()) == (401, UNAUTHORIZED)
