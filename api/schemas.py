@@ -148,18 +148,15 @@ class AdminCustomersQuery(ListQuery, CustomerFilters):
     pass
 
 
-class AdminAddressesQuery(ListQuery):
-    company: Values | None = None
-    city: Values | None = None
-    country_code: Values | None = None
-    province: Values | None = None
-    postal_code: Values | None = None
-
-
 class StoreAddressesQuery(ListQuery):
     city: Values | None = None
     country_code: Values | None = None
     postal_code: Values | None = None
+
+
+class AdminAddressesQuery(StoreAddressesQuery):
+    company: Values | None = None
+    province: Values | None = None
 
 
 _CUSTOMER_FILTER_FIELDS = (
