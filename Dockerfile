@@ -1,4 +1,4 @@
-# The worker image (also runs the migrate job and the codec server).
+# The worker image (also runs the migrate job, the codec server and the HTTP API).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -10,6 +10,8 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY triggers ./triggers
 COPY codec ./codec
+COPY api ./api
+COPY auth ./auth
 COPY worker.py settings.py alembic.ini ./
 # The runtime dependencies only: not the `dev-stack` extra (embedded servers are for `make dev`).
 # Bytecode is compiled here: the tree is read-only to `app`, and the workflow sandbox loads the

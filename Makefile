@@ -19,13 +19,15 @@ $(STAMP): pyproject.toml
 dev: $(STAMP) ## start the stack (embedded PostgreSQL, Temporal dev server + Web UI, worker)
 	$(BIN)/python -m devstack
 
-# System tools the tests use, from Debian: docker-compose (validates docker-compose.yml) and
-# chromium (the Web UI browser test).
+# System tools the tests use, from Debian: docker-compose (validates docker-compose.yml),
+# chromium (the Web UI browser test), nodejs and npm (Medusa's JS SDK against the HTTP API).
 TOOLS_STAMP := $(VENV)/.tools
 $(TOOLS_STAMP):
 	@missing=""; \
 	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing (Debian packages, for the tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent
@@ -86,6 +86,19 @@ class Settings(BaseSettings):
     codec_auth_token: str | None = None
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     metrics_port: int | None = None
+
+    # HTTP API (api/): Medusa's port and CORS variables; JWT_SECRET is required outside development
+    # (in development the API keeps a generated one under DATA_DIR).
+    environment: str = Field(default="development", description="development or production")
+    api_host: str = "127.0.0.1"
+    api_port: int = 9000
+    jwt_secret: SecretStr | None = None
+    jwt_expires_in_seconds: int = 24 * 3600
+    admin_cors: str = "http://localhost:5173,http://localhost:9000"
+    store_cors: str = "http://localhost:8000"
+    auth_cors: str = "http://localhost:5173,http://localhost:9000,http://localhost:8000"
+    login_max_failures: int = Field(default=5, description="failed logins per email per window")
+    login_failure_window_seconds: int = 300
 
     hooks_module: str | None = Field(default=None, description="Module registering hook handlers")
     max_concurrent_activities: int = 64

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "APP_DB_PASSWORD": "app", "POSTGRES_PASSWORD": "pg", "TEMPORAL_DB_PASSWORD": "tp",
     "PII_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PII_ACTIVE_KEY": "k1",
-    "CODEC_AUTH_TOKEN": "token",
+    "CODEC_AUTH_TOKEN": "token", "JWT_SECRET": "j" * 40,
 }  # fmt: skip
 ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
 
@@ -54,7 +54,7 @@ def test_each_required_secret_is_enforced(secret: str) -> None:
 def test_services(config: dict[str, Any]) -> None:
     assert set(config["services"]) == {
         "postgres", "temporal-schema", "temporal", "temporal-setup", "migrate", "worker",
-        "codec-server", "ui",
+        "codec-server", "ui", "api",
     }  # fmt: skip
 
 
@@ -98,8 +98,16 @@ def test_ui_is_wired_to_the_codec_server_and_pii_is_encrypted(config: dict[str, 
     assert services["worker"]["deploy"]["replicas"] >= 2
 
 
+def test_api_service(config: dict[str, Any]) -> None:
+    api = config["services"]["api"]
+    assert api["command"] == ["python", "-m", "api"]
+    assert set(api["depends_on"]) == {"migrate", "temporal-setup"}
+    assert api["environment"]["ENVIRONMENT"] == "production"
+    assert "/health" in " ".join(api["healthcheck"]["test"])
+
+
 def test_dockerfile_builds_the_worker() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["python", "worker.py"]' in dockerfile
-    for package in ("customer_service", "activities", "workflows", "codec"):
+    for package in ("customer_service", "activities", "workflows", "codec", "api", "auth"):
         assert f"COPY {package}" in dockerfile

@@ -8,7 +8,10 @@ Errors print their type and message (no stack trace) and exit with status 1.
 registers their commands on it.
 """
 
+from api.cli import add_commands
 from triggers.cli import addresses, customers, groups
 from triggers.cli.common import main
+
+add_commands(main)  # the HTTP API's commands: users, api-keys, serve
 
 __all__ = ["addresses", "customers", "groups", "main"]

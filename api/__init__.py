@@ -1,0 +1,1 @@
+"""The HTTP API: Medusa's customer routes (admin, store, auth) over the customer workflows."""
