@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = 64
     max_concurrent_workflow_tasks: int = 64
     db_pool_size: int = 10
+    # Recovery from a dead worker (docs/reliability.md has the measurements behind these): how
+    # long a run's next workflow task waits on the sticky queue of the worker that has the run
+    # cached before any worker may take it, and how long a workflow task may take (a task lost
+    # with its worker is retried after this). Seconds.
+    sticky_schedule_to_start_timeout: float = 2.0
+    workflow_task_timeout: float = 3.0
 
     @field_validator("database_url")
     @classmethod

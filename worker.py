@@ -63,6 +63,9 @@ def build_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.sticky_schedule_to_start_timeout
+        ),
         # A start whose input does not validate fails its run (typed invalid_data, see
         # codec.converter.FailureConverter) rather than its workflow task, retried forever.
         workflow_failure_exception_types=[ValidationError],

@@ -34,6 +34,7 @@ from activities.contracts import (
     ValidateAccountStep,
 )
 from activities.failures import application_error, business_errors
+from activities.heartbeat import heartbeats
 from activities.hooks import HookRegistry
 from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
@@ -58,16 +59,19 @@ class CustomerActivities:
     # --- customers ----------------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def create_customers(self, step: CreateCustomersStep) -> list[CustomerDTO]:
         return await self._service.create_customers(step.customers, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_create_customers(self, undo: Undo) -> bool:
         return await self._service.undo_create_customers(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def update_customers(self, step: UpdateStep) -> UpdatedCustomers:
         updated = await self._service.update_customers_tracked(
@@ -77,21 +81,25 @@ class CustomerActivities:
         return UpdatedCustomers(customers=updated.rows, previous_emails=emails)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_update_customers(self, undo: Undo) -> bool:
         return await self._service.undo_update_customers(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def soft_delete_customers(self, step: SoftDeleteStep) -> dict[str, list[str]]:
         return await self._service.soft_delete_customers(step.ids, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_soft_delete_customers(self, undo: Undo) -> bool:
         return await self._service.undo_soft_delete_customers(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def list_customers(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read: the plain values of `config.select`, for a step that decides."""
@@ -101,11 +109,13 @@ class CustomerActivities:
     # --- accounts -----------------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def validate_customer_account_creation(self, step: ValidateAccountStep) -> None:
         await self._service.validate_customer_account_creation(step.email, step.auth_identity_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def set_auth_identity(self, step: SetAuthIdentityStep) -> None:
         await self._service.set_auth_identity(
@@ -113,6 +123,7 @@ class CustomerActivities:
         )
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_set_auth_identity(self, undo: Undo) -> bool:
         return await self._service.undo_set_auth_identity(undo.operation_id)
@@ -120,26 +131,31 @@ class CustomerActivities:
     # --- addresses ----------------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def unset_default_addresses(self, step: UnsetDefaultsStep) -> list[str]:
         return await self._service.unset_default_addresses(step.customer_ids, step.flag, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_unset_default_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_unset_default_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def create_customer_addresses(self, step: CreateAddressesStep) -> list[AddressDTO]:
         return await self._service.create_customer_addresses(step.addresses, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_create_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_create_customer_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def update_customer_addresses(self, step: UpdateStep) -> list[AddressDTO]:
         updated = await self._service.update_customer_addresses_tracked(
@@ -148,21 +164,25 @@ class CustomerActivities:
         return updated.rows
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_update_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_update_customer_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def delete_customer_addresses(self, step: DeleteAddressesStep) -> list[AddressDTO]:
         return await self._service.delete_customer_addresses(step.ids, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_delete_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_delete_customer_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def list_customer_addresses(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read: the plain values of `config.select`, for a step that decides."""
@@ -172,16 +192,19 @@ class CustomerActivities:
     # --- groups and memberships ---------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def create_customer_groups(self, step: CreateGroupsStep) -> list[GroupDTO]:
         return await self._service.create_customer_groups(step.groups, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_create_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_create_customer_groups(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def update_customer_groups(self, step: UpdateStep) -> list[GroupDTO]:
         updated = await self._service.update_customer_groups_tracked(
@@ -190,26 +213,31 @@ class CustomerActivities:
         return updated.rows
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_update_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_update_customer_groups(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def soft_delete_customer_groups(self, step: SoftDeleteStep) -> dict[str, list[str]]:
         return await self._service.soft_delete_customer_groups(step.ids, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_soft_delete_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_soft_delete_customer_groups(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def change_memberships(self, step: ChangeMembershipsStep) -> MembershipChange:
         return await self._service.change_memberships(step.add, step.remove, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_change_memberships(self, undo: Undo) -> bool:
         return await self._service.undo_change_memberships(undo.operation_id)
@@ -217,16 +245,19 @@ class CustomerActivities:
     # --- events and hooks ---------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def release_events(self, group: EventGroup) -> int:
         return await self._service.release_events(group.event_group_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def discard_events(self, group: EventGroup) -> int:
         return await self._service.discard_events(group.event_group_id)
 
     @activity.defn
+    @heartbeats
     async def run_hook(self, call: HookCall) -> int:
         """Call the handlers registered for `call.hook`. A handler that raises fails the run
         (non-retryable, type `hook_failed`) unless it raised an ApplicationError of its own."""

@@ -24,6 +24,9 @@ MAX_TEXT = 255
 MAX_EMAIL = 320
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 5
+# Any other free-form JSON a caller sends (a workflow's selector, update and additional_data).
+MAX_JSON_DEPTH = 32
+MAX_ADDITIONAL_DATA_BYTES = 64 * 1024
 MAX_BATCH = 10_000
 MAX_PAGE = 10_000
 MAX_SKIP = 2**63 - 1  # PostgreSQL OFFSET is a bigint
@@ -57,26 +60,54 @@ def _country(value: str) -> str:
     return value
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether dicts / lists in `value` nest more than `limit` levels. Iterative, and it stops at
+    the first level past `limit`, so any depth is answered without recursion (json.dumps and
+    the data converter recurse, and fail with RecursionError about 1,000 levels down)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _json_within(value: Any, max_depth: int, max_bytes: int | None) -> Any:
+    """Depth first (without recursion), then what needs an encoding: JSON-serialisable, size."""
+    if nesting_exceeds(value, max_depth):
+        raise ValueError(f"must be nested at most {max_depth} levels deep")
+    if max_bytes is not None:
+        try:
+            encoded = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("must be JSON-serialisable") from exc
+        if len(encoded.encode()) > max_bytes:
+            raise ValueError(f"must be at most {max_bytes} bytes as JSON")
+    return value
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("must be JSON-serialisable") from exc
-    if "\\u0000" in encoded:
+    _json_within(value, MAX_METADATA_DEPTH, MAX_METADATA_BYTES)
+    if "\\u0000" in json.dumps(value):
         raise ValueError("must not contain NUL characters")
-    if len(encoded.encode()) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
-    if _depth(value) > MAX_METADATA_DEPTH:
-        raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
     return value
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = _json_within(value, MAX_JSON_DEPTH, None)
+    return result
+
+
+def _additional_data(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = _json_within(value, MAX_JSON_DEPTH, MAX_ADDITIONAL_DATA_BYTES)
+    return result
 
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_no_nul)]
@@ -84,6 +115,8 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), Afte
 Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
 CountryCode = Annotated[str, AfterValidator(_country)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+AdditionalData = Annotated[dict[str, Any], AfterValidator(_additional_data)]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
 # A workflow run's "<workflow id>:<run id>" (Temporal ids are at most 1000 characters).
 EventGroupId = Annotated[

@@ -1,5 +1,7 @@
 """`make dev`: start what is missing — embedded PostgreSQL (migrated), the Temporal dev server
 with its Web UI, the worker — print where to look and what to try, stop everything on Ctrl-C.
+The worker is supervised (`devstack.supervisor`): if it dies, it is started again and the
+servers keep running.
 
 State lives under `.data/` (database files, Temporal's SQLite file), so a second `make dev`
 finds the customers and the workflow runs of the first. While it runs, `.data/dev-stack.json`
@@ -22,8 +24,9 @@ from codec.keys import load_key_ring
 from customer_service.migrate import upgrade_to_head
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
+from devstack.supervisor import CrashLoop, WorkerSupervisor
 from devstack.temporal import TemporalDevServer, die_with_parent
-from settings import DEV_STACK_FILE, PROJECT_ROOT, get_settings, read_dev_stack
+from settings import DEV_STACK_FILE, get_settings, read_dev_stack
 
 BANNER = """
   customer-flows is running
@@ -71,6 +74,10 @@ def record_stack(path: Path, database_url: str, temporal_address: str, ui: str) 
     partial.replace(path)
 
 
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def main() -> int:
     settings = get_settings()
     running = read_dev_stack(settings.data_dir)
@@ -90,7 +97,7 @@ def main() -> int:
 
     postgres = None
     temporal = None
-    worker = None
+    worker: WorkerSupervisor | None = None
     codec: subprocess.Popen[bytes] | None = None
     try:
         if settings.database_url:
@@ -134,15 +141,8 @@ def main() -> int:
 
         env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address}
         worker_log = settings.data_dir / "worker.log"
-        log = worker_log.open("ab")
-        worker = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "worker.py")],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        worker = WorkerSupervisor(env, worker_log, say=say)
+        worker.start()
         record_stack(stack_file, database_url, temporal_address, ui)
         pii = f"on (codec server {codec_endpoint})" if codec_endpoint else "off"
         database = database_url.replace("+psycopg", "")
@@ -152,9 +152,7 @@ def main() -> int:
         print(banner)
         sys.stdout.flush()
         while not stopping:
-            if worker.poll() is not None:
-                print(f"the worker exited ({worker.returncode}); see {worker_log}")
-                return 1
+            worker.poll()  # a crashed worker is restarted; CrashLoop ends the stack
             if temporal is not None and not temporal.is_running():
                 print(f"the Temporal dev server exited; see {settings.data_dir / 'temporal.log'}")
                 return 1
@@ -164,16 +162,15 @@ def main() -> int:
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except CrashLoop as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         stack_file.unlink(missing_ok=True)
         if codec is not None:
             codec.terminate()
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if worker is not None:
+            worker.stop()
         if temporal is not None:
             temporal.stop()
         if postgres is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
@@ -118,6 +119,7 @@ class FlowsBase:
                 id=workflow_id,
                 task_queue=self.settings.task_queue,
                 static_summary=summary,
+                task_timeout=timedelta(seconds=self.settings.workflow_task_timeout),
                 # A repeated request joins the running run or returns the finished one's result;
                 # only a failed (compensated) run may be started again under the same id.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

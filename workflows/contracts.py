@@ -6,11 +6,12 @@ model with defaults could not tell apart from an explicit null once serialised.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.contracts import HookName
+from customer_service import schemas
 from customer_service.schemas import (
     MAX_BATCH,
     AddressDTO,
@@ -20,9 +21,10 @@ from customer_service.schemas import (
     CustomerDTO,
     EntityId,
     GroupDTO,
+    JsonObject,
 )
 
-AdditionalData = dict[str, Any] | None
+AdditionalData = schemas.AdditionalData | None
 
 
 class WorkflowInput(BaseModel):
@@ -47,8 +49,8 @@ class SelectedUpdate(HookedInput):
     """`update` (the fields to change) on the rows `selector` picks: `{"id": id | [ids]}`, each
     of which must exist, or any filter."""
 
-    selector: dict[str, Any]
-    update: dict[str, Any]
+    selector: JsonObject
+    update: JsonObject
     additional_data: AdditionalData = None
 
 
@@ -87,8 +89,8 @@ class CreateCustomerGroupsInput(WorkflowInput):
 
 
 class UpdateCustomerGroupsInput(WorkflowInput):
-    selector: dict[str, Any]
-    update: dict[str, Any]
+    selector: JsonObject
+    update: JsonObject
 
 
 class DeleteCustomerGroupsInput(WorkflowInput):

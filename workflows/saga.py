@@ -148,6 +148,7 @@ class Saga:
             activity,
             arg,
             start_to_close_timeout=policies.FORWARD_START_TO_CLOSE,
+            heartbeat_timeout=policies.HEARTBEAT_TIMEOUT,
             schedule_to_close_timeout=policies.FORWARD_SCHEDULE_TO_CLOSE,
             retry_policy=policies.FORWARD_RETRY,
             summary=summary,
@@ -239,6 +240,7 @@ class Saga:
                     comp.activity,
                     comp.arg,
                     start_to_close_timeout=policies.COMPENSATION_START_TO_CLOSE,
+                    heartbeat_timeout=policies.HEARTBEAT_TIMEOUT,
                     retry_policy=policies.COMPENSATION_RETRY,
                     summary=comp.summary,
                 )

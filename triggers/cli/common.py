@@ -4,9 +4,11 @@ key=value options, the run-and-wait helper, and the error edge (`run_async`)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -62,9 +64,39 @@ def parse_pairs(spec: str, option: str) -> dict[str, Any]:
     return result
 
 
-def parse_json(value: str | None, option: str) -> Any:
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON `text` nests objects / arrays more than `limit` levels, found by counting
+    brackets outside strings: nothing recursive runs on input that is too deep."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json(value: str | None, option: str, max_depth: int) -> Any:
+    """JSON from an option, at most `max_depth` levels deep (checked before parsing)."""
     if value is None:
         return None
+    if json_too_deep(value, max_depth):
+        raise InvalidDataError(
+            f"Invalid request: Invalid {option}: must be nested at most {max_depth} levels deep",
+            field=option,
+        )
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
@@ -92,6 +124,20 @@ def show_rows(rows: Sequence[Any], columns: Sequence[str], title: str, as_json: 
     out.print(table)
 
 
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says a server did not answer: a refused or dropped connection, or the
+    Temporal client failing to connect. Anything else (a RecursionError is a RuntimeError too)
+    is a bug to show as such, not a hint that the stack is down."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in _UNREACHABLE_ERRNOS or "Connect call failed" in str(exc)
+    return type(exc) is RuntimeError and str(exc).startswith("Failed client connect")
+
+
 def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run the async command; turn every expected failure into one clear line and exit 1."""
 
@@ -113,8 +159,12 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
             err.print(f"[red]error[/red]: {exc}", highlight=False)
             code = 1
         except (ConnectionError, OSError, RuntimeError) as exc:
-            err.print(f"[red]error[/red] [bold]unavailable[/bold]: {exc}", highlight=False)
-            err.print("is the stack running? start it with `make dev`", highlight=False)
+            if unreachable(exc):
+                err.print(f"[red]error[/red] [bold]unavailable[/bold]: {exc}", highlight=False)
+                err.print("is the stack running? start it with `make dev`", highlight=False)
+            else:
+                name = type(exc).__name__
+                err.print(f"[red]error[/red] [bold]internal[/bold]: {name}: {exc}", highlight=False)
             code = 1
         # Exit without interpreter finalisation: the Temporal client's native runtime threads can
         # abort a normal shutdown ("PyGILState_Release ... finalizing"), which would turn a
