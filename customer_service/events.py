@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import and_, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.entities import EntitySpec
-from customer_service.models import OutboxEvent
+from customer_service.models import OutboxEvent, table_of
 
 STAGED = "staged"
 RELEASED = "released"
@@ -68,3 +68,15 @@ async def stage_workflow_events(
     staged = {"name": name, "internal": False, "status": STAGED, "event_group_id": event_group_id}
     rows = [{**staged, "data": {"id": i}} for i in ids]
     await session.execute(insert(OutboxEvent), rows)
+
+
+async def release_group(session: AsyncSession, event_group_id: str) -> int:
+    """Publish the run's staged events in this transaction (repeat-safe); how many."""
+    tbl = table_of(OutboxEvent)
+    result = await session.execute(
+        update(tbl)
+        .where(and_(tbl.c.event_group_id == event_group_id, tbl.c.status == STAGED))
+        .values(status=RELEASED, status_changed_at=func.now())
+        .returning(tbl.c.id)
+    )
+    return len(result.all())

@@ -104,6 +104,7 @@ class CreateCustomerAddressesWorkflow(SagaWorkflow):
                     stubs.undo_create_customer_addresses,
                     "compensate: delete created address(es)",
                 ),
+                pivot=True,
             )
             return await _announced(self.saga, "addressesCreated", created, input.additional_data)
 
@@ -163,6 +164,7 @@ class DeleteCustomerAddressesWorkflow(SagaWorkflow):
                     stubs.undo_delete_customer_addresses,
                     "compensate: re-create deleted address(es)",
                 ),
+                pivot=True,
             )
             self.saga.tag(customer_ids=sorted({a.customer_id for a in deleted if a.customer_id}))
             await self.saga.hook("addressesDeleted", {"ids": input.ids}, None)

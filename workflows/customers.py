@@ -152,7 +152,7 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
                 raise not_found(f"Customer with id: {customer_id} was not found", "customer_id")
             customer = rows[0]
             self.saga.tag(emails=[customer.get("email")])
-            await steps.soft_delete_customers(self.saga, [customer_id])
+            await steps.soft_delete_customers(self.saga, [customer_id], pivot=False)
             if customer["has_account"]:
                 auth_identity_id = customer.get("auth_identity_id")
                 if not auth_identity_id:

@@ -46,6 +46,7 @@ class CreateCustomerGroupsWorkflow(SagaWorkflow):
                     stubs.undo_create_customer_groups,
                     f"compensate: delete group(s) {short(group_ids)}",
                 ),
+                pivot=True,
             )
             return GroupsResult(groups=created)
 
@@ -86,6 +87,7 @@ class DeleteCustomerGroupsWorkflow(SagaWorkflow):
                 SoftDeleteStep(ids=input.ids, **self.saga.new_write()),
                 summary=f"Delete group(s) {short(input.ids)}",
                 undo=(stubs.undo_soft_delete_customer_groups, "compensate: restore group(s)"),
+                pivot=True,
             )
             return IdsResult(ids=input.ids)
 
@@ -107,6 +109,7 @@ async def change_memberships(
         ),
         summary=summary,
         undo=(stubs.undo_change_memberships, "compensate: revert membership changes"),
+        pivot=True,
     )
     return LinkResult(added=change.added, removed=change.removed)
 
