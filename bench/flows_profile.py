@@ -64,8 +64,18 @@ def install() -> None:
     def stop(*_: Any) -> None:
         yappi.stop()
         seconds: Counter[str] = Counter()
+        builtins: Counter[str] = Counter()  # C functions: counted for the component calling them
         for stat in yappi.get_func_stats():
-            seconds[component(stat.module)] += stat.tsub
+            if stat.builtin:
+                builtins[stat.name] += stat.tsub
+                continue
+            where = component(stat.module)
+            seconds[where] += stat.tsub
+            for child in stat.children:
+                if child.builtin:
+                    seconds[where] += child.ttot
+                    builtins[child.name] -= child.ttot
+        seconds["C functions called from elsewhere"] += max(sum(builtins.values()), 0.0)
         Path(out).write_text(json.dumps({"cpu_s": dict(seconds)}))
 
     signal.signal(signal.SIGUSR1, start)

@@ -7,8 +7,6 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
     from activities.contracts import (
@@ -22,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from customer_service import ids
     from customer_service.schemas import AddressDTO, UpdateAddressInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         AddressesResult,
         CreateCustomerAddressesInput,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, not_found, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
     from activities.contracts import ListQuery, SetAuthIdentityStep, ValidateAccountStep
     from customer_service.schemas import UpdateCustomerInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, not_found, validated
     from workflows.contracts import (
         CreateCustomerAccountInput,
         CreateCustomersInput,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
     from activities.contracts import ChangeMembershipsStep, CreateGroupsStep, SoftDeleteStep
     from customer_service import ids
     from customer_service.schemas import MembershipInput, UpdateGroupInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         CreateCustomerGroupsInput,
         DeleteCustomerGroupsInput,
