@@ -1,5 +1,5 @@
 """What every saga workflow shares: its saga, the `progress` query, input checks. It defines no
-`@workflow.defn` and calls nothing non-deterministic: the workflow modules pass it through the
+workflow class and calls nothing non-deterministic: the workflow modules pass it through the
 sandbox (one import for all runs), like the saga."""
 
 from __future__ import annotations

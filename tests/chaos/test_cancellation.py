@@ -74,58 +74,25 @@ class Pivots:
         self.committed: dict[str, asyncio.Event] = {}  # workflow id → its pivot committed
         self.hung: set[str] = set()
 
+    def delay(self) -> float:
+        """Before the real call: held past the latest cancellation unless committing first."""
+        if self.commit_first:
+            return 0.0
+        return HANG if activity.info().is_local else self.rng.uniform(HELD, HELD + 1.0)
+
+    async def hang_once(self, arg: Any) -> None:
+        """After the real call, when committing first: the first attempt hangs, its result is
+        lost (a local attempt is cut at its timeout)."""
+        if self.commit_first and arg.operation_id not in self.hung:
+            self.hung.add(arg.operation_id)
+            self.event(activity.info().workflow_id).set()
+            await asyncio.sleep(HANG)
+
     def wrap(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
-        async def held(arg: Any) -> None:
-            if not self.commit_first:
-                local = activity.info().is_local
-                await asyncio.sleep(HANG if local else self.rng.uniform(HELD, HELD + 1.0))
-
-        async def hang_once(arg: Any) -> None:
-            info = activity.info()
-            if self.commit_first and arg.operation_id not in self.hung:
-                self.hung.add(arg.operation_id)
-                self.committed.setdefault(info.workflow_id, asyncio.Event()).set()
-                await asyncio.sleep(HANG)  # the result is lost (local: cut at its timeout)
-
-        return _around(fn, held, hang_once, self.tracker)
+        return slowed(fn, lambda _: self.delay(), self.tracker, after=self.hang_once)
 
     def event(self, workflow_id: str) -> asyncio.Event:
         return self.committed.setdefault(workflow_id, asyncio.Event())
-
-
-def _around(
-    fn: Callable[[Any], Awaitable[Any]],
-    before: Callable[[Any], Awaitable[None]],
-    after: Callable[[Any], Awaitable[None]],
-    tracker: InFlight,
-) -> Any:
-    """`fn` registered under its name, with `before(arg)` / `after(arg)` around the real call,
-    counted in `tracker` (refused late attempts included)."""
-    import typing
-
-    from temporalio.exceptions import ApplicationError
-
-    hints = typing.get_type_hints(fn)
-    param = next(k for k in hints if k != "return")
-
-    async def wrapper(arg: Any) -> Any:
-        tracker.running += 1
-        tracker.calls += 1
-        try:
-            await before(arg)
-            result = await fn(arg)
-            await after(arg)
-            return result
-        except ApplicationError as err:
-            if err.type == "conflict" and "already compensated" in err.message:
-                tracker.refused += 1
-            raise
-        finally:
-            tracker.running -= 1
-
-    wrapper.__annotations__ = {"arg": hints[param], "return": hints["return"]}
-    wrapper.__name__ = fn.__name__
-    return activity.defn(name=fn.__name__)(wrapper)
 
 
 async def test_cancelled_runs_compensate_before_the_pivot_and_complete_after_it(

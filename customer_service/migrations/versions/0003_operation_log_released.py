@@ -12,17 +12,23 @@ branch_labels = None
 depends_on = None
 
 
-def _check(states: str) -> None:
-    op.execute('ALTER TABLE operation_log DROP CONSTRAINT "CK_operation_log_state"')
-    op.execute(
-        f'ALTER TABLE operation_log ADD CONSTRAINT "CK_operation_log_state" CHECK (state IN ({states}))'
-    )
+_DROP = 'ALTER TABLE operation_log DROP CONSTRAINT "CK_operation_log_state"'
+_WITH_RELEASED = (
+    'ALTER TABLE operation_log ADD CONSTRAINT "CK_operation_log_state" '
+    "CHECK (state IN ('done', 'released', 'compensated', 'cancelled'))"
+)
+_WITHOUT_RELEASED = (
+    'ALTER TABLE operation_log ADD CONSTRAINT "CK_operation_log_state" '
+    "CHECK (state IN ('done', 'compensated', 'cancelled'))"
+)
 
 
 def upgrade() -> None:
-    _check("'done', 'released', 'compensated', 'cancelled'")
+    op.execute(_DROP)
+    op.execute(_WITH_RELEASED)
 
 
 def downgrade() -> None:
     op.execute("UPDATE operation_log SET state = 'done' WHERE state = 'released'")
-    _check("'done', 'compensated', 'cancelled'")
+    op.execute(_DROP)
+    op.execute(_WITHOUT_RELEASED)
