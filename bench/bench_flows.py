@@ -721,12 +721,13 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
         log(f"throughput: {clients} concurrent clients, {SECONDS:g}s per workflow")
         for name in names:
             thr[name][str(clients)] = await throughput(name, w.op(name), clients, stack)
-    profile = None
+    profile: dict[str, Any] = {}
     if stack.worker is not None:
-        log(f"profile: create at x{CLIENTS[-1]} with the worker profiled (not counted above)")
-        recording = asyncio.create_task(flows_profile.record(stack.worker.pid, SECONDS / 2))
-        await throughput("create", w.op("create"), CLIENTS[-1], stack)
-        profile = await recording
+        for name in (same_shape["create"], "create"):
+            log(f"profile: {name} at x{CLIENTS[-1]}, the worker profiled (not counted above)")
+            recording = asyncio.create_task(flows_profile.record(stack.worker.pid, SECONDS / 2))
+            await throughput(name, w.op(name), CLIENTS[-1], stack)
+            profile[name] = await recording
 
     log(f"worker RSS with {OPEN_RUNS} runs open: real runs, on the worker as the phases left it")
     if IN_PROCESS:  # no fresh process to be had: the reference first, on the same one

@@ -171,7 +171,7 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         + ".",
         "",
     ]
-    out += _profile_section(results.get("profile"), thr, last)
+    out += _profile_section(results.get("profile"), thr, last, results["reference_for"]["create"])
     out += _eager_section(results, clients, labels)
     out += _rss_section(results)
     out += _levers_section(results, labels)
@@ -204,23 +204,34 @@ def _by_how_much(t: dict[str, Any]) -> str:
     return f"bound {bound:g}"
 
 
-def _profile_section(profile: dict[str, Any] | None, thr: dict[str, Any], last: str) -> list[str]:
-    if not profile or not profile.get("share"):
+def _profile_section(
+    profiles: dict[str, Any] | None, thr: dict[str, Any], last: str, ref: str
+) -> list[str]:
+    """Worker CPU per run by component, for the create and its same-shape reference: the
+    difference is where the create's extra CPU goes."""
+    if not profiles or not all(profiles.get(n, {}).get("share") for n in (ref, "create")):
         return []
-    cpu = thr["create"][last]["cpu"]["cpu_ms_per_run"].get("worker", 0.0)
+    cpu = {n: thr[n][last]["cpu"]["cpu_ms_per_run"].get("worker", 0.0) for n in (ref, "create")}
+    ms = {n: {k: v * cpu[n] for k, v in profiles[n]["share"].items()} for n in (ref, "create")}
+    components = sorted(
+        set(ms[ref]) | set(ms["create"]),
+        key=lambda k: -(ms["create"].get(k, 0.0) - ms[ref].get(k, 0.0)),
+    )
     out = [
-        f"## Where the worker's CPU goes (CreateCustomersWorkflow at x{last})",
+        f"## Where the worker's CPU goes (x{last})",
         "",
-        "yappi CPU profile of the worker process (every thread) during an extra, uncounted "
-        "create phase: each "
-        "function's own CPU time, by component (the SDK's Rust core is not seen; the profiler "
-        f"slows the worker, so the shares count). Worker CPU per run, unprofiled: {cpu:.1f} ms.",
+        "yappi CPU profile of the worker process (every thread) during an extra, uncounted phase "
+        "of each: each function's own CPU time (C functions counted for their caller), by "
+        "component; shares of the profile times the unprofiled worker CPU per run "
+        f"({cpu['create']:.1f} ms create, {cpu[ref]:.1f} ms {ref}). The SDK's Rust core is not "
+        "seen.",
         "",
-        "| component | share | ≈ ms/run |",
-        "|---|---|---|",
+        f"| component | create ms/run | {ref} ms/run | extra |",
+        "|---|---|---|---|",
     ]
-    for name, share in profile["share"].items():
-        out.append(f"| {name} | {share * 100:.0f}% | {share * cpu:.1f} |")
+    for k in components:
+        a, b = ms["create"].get(k, 0.0), ms[ref].get(k, 0.0)
+        out.append(f"| {k} | {a:.1f} | {b:.1f} | {a - b:+.1f} |")
     return [*out, ""]
 
 

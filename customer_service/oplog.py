@@ -189,7 +189,9 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
     await session.execute(
         select(func.pg_advisory_xact_lock(func.hashtextextended(ctx.operation_id, 0)))
     )
-    row = await session.get(m.OperationRecord, ctx.operation_id)
+    tbl = m.table_of(m.OperationRecord)
+    query = select(tbl.c.state, tbl.c.result).where(tbl.c.operation_id == ctx.operation_id)
+    row = (await session.execute(query)).first()
     if row is None:
         return None
     if row.state not in STANDING:

@@ -216,7 +216,8 @@ async def _too_late(run: Run) -> bool:
 
 
 async def _cancel_point(run: Run) -> int:
-    """How many forward steps had completed when the cancellation reached the run."""
+    """How many forward steps had completed when the cancellation reached the run (a local
+    step's completion is a marker in the history)."""
     done = 0
     scheduled: dict[int, str] = {}
     async for event in run.handle.fetch_history_events():
@@ -226,6 +227,10 @@ async def _cancel_point(run: Run) -> int:
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             name = scheduled[event.activity_task_completed_event_attributes.scheduled_event_id]
             if name not in COMPENSATIONS:
+                done += 1
+        elif event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == "core_local_activity" and not marker.HasField("failure"):
                 done += 1
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             return done
