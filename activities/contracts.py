@@ -36,13 +36,20 @@ class Contract(BaseModel):
 
 class WriteStep(Contract):
     """A mutating step: its idempotency key and the run's event group (both minted by the
-    workflow), which become the service call's `WriteContext`."""
+    workflow), which become the service call's `WriteContext`. `release`: the step is the run's
+    pivot and nothing after it can fail, so it releases the run's events in its own transaction
+    (set by the saga, never by a workflow)."""
 
     operation_id: str
     event_group_id: str | None = None
+    release: bool = False
 
     def ctx(self) -> WriteContext:
-        return WriteContext(operation_id=self.operation_id, event_group_id=self.event_group_id)
+        return WriteContext(
+            operation_id=self.operation_id,
+            event_group_id=self.event_group_id,
+            release=self.release,
+        )
 
 
 class CreateCustomersStep(WriteStep):

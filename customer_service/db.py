@@ -23,7 +23,7 @@ from customer_service.errors import (
     InvalidDataError,
     NotFoundError,
 )
-from customer_service.events import use_event_group
+from customer_service.events import use_event_group, write_queued
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -143,6 +143,7 @@ async def transaction(
         try:
             async with session.begin():
                 yield session
+                await write_queued(session)
         except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as exc:
             domain = translate(exc)
             if domain is None:

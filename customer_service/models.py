@@ -283,6 +283,7 @@ class OperationRecord(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "state IN ('done', 'compensated', 'cancelled')", name="CK_operation_log_state"
+            "state IN ('done', 'released', 'compensated', 'cancelled')",
+            name="CK_operation_log_state",
         ),
     )

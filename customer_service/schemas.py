@@ -335,11 +335,14 @@ class WriteContext(Input):
     """What a workflow step adds to a write: an idempotency key and the run's event group.
 
     `operation_id` makes a non-idempotent write return its recorded result when repeated;
-    `event_group_id` stages the workflow event (`customer.created` …) in the same transaction.
+    `event_group_id` stages the workflow event (`customer.created` …) in the same transaction;
+    `release` (the run's pivot, when nothing after it can fail) releases every event the run
+    staged in that same transaction, so no later step has to.
     """
 
     operation_id: EntityId | None = None
     event_group_id: EventGroupId | None = None
+    release: bool = False
 
 
 class MembershipChange(BaseModel):

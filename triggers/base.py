@@ -12,7 +12,12 @@ from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -24,6 +29,7 @@ from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
 from settings import Settings, get_settings
 from triggers.connection import connect
 from workflows.contracts import HookedInput
+from workflows.visibility import SAGA_STATUS
 
 R = TypeVar("R")
 MAX_REQUEST_ID = 200
@@ -127,6 +133,10 @@ class FlowsBase:
                 # With a worker on this client's task queue in this process, its first workflow
                 # task comes back with the start response; otherwise this changes nothing.
                 request_eager_start=True,
+                # The run is findable as running from its start; it upserts only what changes.
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(SAGA_STATUS, "running")]
+                ),
             )
         except WorkflowAlreadyStartedError:
             return self.client.get_workflow_handle_for(run, workflow_id)

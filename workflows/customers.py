@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, not_found, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
     from activities.contracts import ListQuery, SetAuthIdentityStep, ValidateAccountStep
     from customer_service.schemas import UpdateCustomerInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, not_found, validated
     from workflows.contracts import (
         CreateCustomerAccountInput,
         CreateCustomersInput,
@@ -152,7 +151,7 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
                 raise not_found(f"Customer with id: {customer_id} was not found", "customer_id")
             customer = rows[0]
             self.saga.tag(emails=[customer.get("email")])
-            await steps.soft_delete_customers(self.saga, [customer_id])
+            await steps.soft_delete_customers(self.saga, [customer_id], pivot=False)
             if customer["has_account"]:
                 auth_identity_id = customer.get("auth_identity_id")
                 if not auth_identity_id:
