@@ -10,7 +10,7 @@ connection refused, serialization failure, timeouts — propagates, and Temporal
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from temporalio import activity
@@ -43,9 +43,17 @@ from customer_service.service import CustomerModuleService
 class CustomerActivities:
     """Activities bound to one injected service (and the deployment's hook handlers)."""
 
-    def __init__(self, service: CustomerModuleService, hooks: HookRegistry | None = None) -> None:
+    def __init__(
+        self,
+        service: CustomerModuleService,
+        hooks: HookRegistry | None = None,
+        release: Callable[[str], Awaitable[int]] | None = None,
+    ) -> None:
+        """`release`: releases a run's events and hands them on for delivery (the worker passes
+        `DeliveryActivities.release`); without it the events are only released."""
         self._service = service
         self._hooks = hooks or HookRegistry()
+        self._release = release
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this instance, for `Worker(activities=...)`."""
@@ -219,6 +227,8 @@ class CustomerActivities:
     @activity.defn
     @business_errors
     async def release_events(self, group: EventGroup) -> int:
+        if self._release is not None:
+            return await self._release(group.event_group_id)
         return await self._service.release_events(group.event_group_id)
 
     @activity.defn

@@ -8,7 +8,7 @@ Errors print their type and message (no stack trace) and exit with status 1.
 registers their commands on it.
 """
 
-from triggers.cli import addresses, customers, groups
+from triggers.cli import addresses, customers, groups, operations
 from triggers.cli.common import main
 
-__all__ = ["addresses", "customers", "groups", "main"]
+__all__ = ["addresses", "customers", "groups", "main", "operations"]
