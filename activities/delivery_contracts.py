@@ -84,14 +84,17 @@ class PruneBatch(Contract):
     batch: int = 1000
 
 
-class RetentionInput(Contract):
-    older_than_days: float = 30.0
-    batch: int = 1000
-
-
 class RetentionResult(Contract):
     operation_log: int = 0
     event_outbox: int = 0
+
+
+class RetentionInput(Contract):
+    """`pruned`: what earlier runs of this chain pruned (carried over continue-as-new)."""
+
+    older_than_days: float = 30.0
+    batch: int = 1000
+    pruned: RetentionResult = RetentionResult()
 
 
 class EraseInput(Contract):

@@ -61,19 +61,16 @@ class RetentionWorkflow:
     when its history grows long."""
 
     @workflow.run
-    async def run(
-        self, retention: RetentionInput, done: RetentionResult | None = None
-    ) -> RetentionResult:
-        done = done or RetentionResult()
+    async def run(self, retention: RetentionInput) -> RetentionResult:
+        done = retention.pruned.model_copy()
         for table in ("operation_log", "event_outbox"):
             for _ in range(BATCHES_PER_RUN):
+                batch = PruneBatch(
+                    table=table, older_than_days=retention.older_than_days, batch=retention.batch
+                )
                 pruned = await workflow.execute_activity(
                     stubs.prune,
-                    PruneBatch(
-                        table=table,
-                        older_than_days=retention.older_than_days,
-                        batch=retention.batch,
-                    ),
+                    batch,
                     start_to_close_timeout=BATCH_TIMEOUT,
                     retry_policy=policies.FORWARD_RETRY,
                     summary=f"prune {table}",
@@ -82,7 +79,7 @@ class RetentionWorkflow:
                 if pruned < retention.batch:
                     break
             else:
-                workflow.continue_as_new(args=[retention, done])
+                workflow.continue_as_new(retention.model_copy(update={"pruned": done}))
         return done
 
 
