@@ -22,7 +22,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.delivery_contracts import (
     LANE_WORKFLOW,
@@ -51,7 +51,8 @@ from customer_service.service.retention import Retention
 SIGNATURE_HEADER = "Webhook-Signature"
 ID_HEADER = "Webhook-Id"
 TIMESTAMP_HEADER = "Webhook-Timestamp"
-HEARTBEAT_EVERY = 5.0
+BENIGN = ApplicationErrorCategory.BENIGN
+HEARTBEAT_EVERY = 3.0  # the delivery workflows' heartbeat timeout is 10 s
 
 
 def sign(secret: str, delivery_id: str, timestamp: str, body: bytes) -> str:
@@ -72,12 +73,15 @@ class DeliveryActivities:
         client: Client,
         task_queue: str,
         policy: DeliveryPolicy | None = None,
+        relay_rounds: int = 500,
     ) -> None:
         self._deliveries = deliveries
         self._retention = retention
         self._subscribers = subscribers
         self._client = client
-        self._relay = RelayInput(task_queue=task_queue, policy=policy or DeliveryPolicy())
+        self._relay = RelayInput(
+            task_queue=task_queue, policy=policy or DeliveryPolicy(), rounds_per_run=relay_rounds
+        )
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -160,10 +164,15 @@ class DeliveryActivities:
         )
         try:
             await _heartbeating(self._send(found, event, ref.timeout_seconds))
+        except ApplicationError:
+            raise  # final (the endpoint was removed): the workflow marks the delivery failed
         except Exception as err:
             meter.add(1, {"subscriber": subscriber, "outcome": "retried"})
             await self._deliveries.record_error(found["id"], _describe(err))
-            raise
+            # Expected while a receiver is down: retried, and not logged as a worker failure.
+            raise ApplicationError(
+                _describe(err), type="delivery_attempt_failed", category=BENIGN
+            ) from err
         await self._deliveries.mark_delivered(found["id"])
         meter.add(1, {"subscriber": subscriber, "outcome": "delivered"})
         return True

@@ -35,6 +35,7 @@ DELIVERY_STATUS = SearchAttributeKey.for_keyword("DeliveryStatus")
 # The dev server allows three keyword lists (the customer attributes have them): the latest one.
 FAILED_DELIVERY_ID = SearchAttributeKey.for_keyword("FailedDeliveryId")
 BOOKKEEPING = timedelta(seconds=30)
+ATTEMPT_SLACK = timedelta(seconds=5)
 
 
 @workflow.defn
@@ -116,9 +117,10 @@ class DeliverEventsWorkflow:
                     DeliveryRef(
                         delivery_id=delivery, timeout_seconds=policy.attempt_timeout_seconds
                     ),
-                    start_to_close_timeout=policy.attempt_timeout() + BOOKKEEPING,
+                    # A worker that dies mid-attempt is noticed by its missing heartbeats.
+                    start_to_close_timeout=policy.attempt_timeout() + ATTEMPT_SLACK,
                     schedule_to_close_timeout=policy.give_up_after(),
-                    heartbeat_timeout=BOOKKEEPING,
+                    heartbeat_timeout=ATTEMPT_SLACK * 2,
                     retry_policy=RetryPolicy(
                         initial_interval=policy.first_retry(),
                         backoff_coefficient=2.0,

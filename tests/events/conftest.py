@@ -52,6 +52,7 @@ class EventsEnv:
         self.subscribers = SubscriberRegistry()
         self.deliveries = Deliveries(service.sessions)
         self.policy = policy
+        self.relay_rounds = 500
         self.flows = CustomerFlows(client, Settings(task_queue=self.task_queue), service)
 
     def delivery_activities(self) -> DeliveryActivities:
@@ -62,6 +63,7 @@ class EventsEnv:
             self.client,
             self.task_queue,
             self.policy,
+            self.relay_rounds,
         )
 
     @asynccontextmanager

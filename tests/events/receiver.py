@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -35,11 +36,13 @@ class Request:
 
 @dataclass
 class Receiver:
-    """`fail_first[delivery_id]`: answer 503 that many times first; `down`: always 503."""
+    """`fail_first`: answer 503 that many times first to each delivery; `down`: always 503;
+    `delay`: seconds each request takes (a window for a worker to die mid-delivery)."""
 
     requests: list[Request] = field(default_factory=list)
     fail_first: int = 0
     down: bool = False
+    delay: float = 0.0
     _failures: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -71,6 +74,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status = receiver.answer(headers, body)
                 self.send_response(status)

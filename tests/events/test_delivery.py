@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from activities.delivery_contracts import relay_id
 from activities.hooks import HookRegistry
 from activities.subscribers import SubscriberEvent
 from settings import Settings
@@ -166,3 +167,18 @@ async def test_per_customer_order_holds_across_concurrent_customers_with_retries
     for customer_id in ids:
         assert for_customer(receiver.accepted(), customer_id) == LIFE
     assert await events_env.violations() == []
+
+
+async def test_the_relay_continues_as_new_and_keeps_delivering(
+    events_env: EventsEnv, receiver: Receiver
+) -> None:
+    events_env.relay_rounds = 2
+    await events_env.deliveries.add_webhook(receiver.url, ["customer.created"])
+    async with events_env.worker():
+        for k in range(5):
+            await events_env.flows.create_customers([{"email": f"relay{k}@example.com"}])
+            await events_env.settle()
+    assert len(receiver.accepted()) == 5
+    query = f"WorkflowId = '{relay_id(events_env.task_queue)}'"
+    runs = [w async for w in events_env.client.list_workflows(query)]
+    assert len(runs) >= 3, [w.status for w in runs]
