@@ -27,14 +27,17 @@ from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from activities.delivery_contracts import (
     LANE_WORKFLOW,
     MORE_SIGNAL,
+    NEXT_BATCH,
     RELAY_WORKFLOW,
     WAKE_SIGNAL,
     DeliveryPolicy,
     DeliveryRef,
+    Dispatch,
     EraseInput,
     ErasureResult,
     FailedDelivery,
     LaneInput,
+    LaneRef,
     PruneBatch,
     RelayInput,
     Violations,
@@ -52,6 +55,7 @@ SIGNATURE_HEADER = "Webhook-Signature"
 ID_HEADER = "Webhook-Id"
 TIMESTAMP_HEADER = "Webhook-Timestamp"
 BENIGN = ApplicationErrorCategory.BENIGN
+DISPATCH_CONCURRENCY = 16  # lane workflows started or signalled at once
 HEARTBEAT_EVERY = 3.0  # the delivery workflows' heartbeat timeout is 10 s
 
 
@@ -103,40 +107,40 @@ class DeliveryActivities:
             relay = self._relay.model_copy(
                 update={"task_queue": task_queue or self._relay.task_queue}
             )
-            await self.wake_relay(relay)
+            refs = [LaneRef(subscriber=lane.subscriber, lane=lane.lane) for lane in lanes]
+            await wake_relay(self._client, relay, refs)
         return released
-
-    async def wake_relay(self, relay: RelayInput | None = None) -> None:
-        relay = relay or self._relay
-        await self._client.start_workflow(
-            RELAY_WORKFLOW,
-            relay,
-            id=relay_id(relay.task_queue),
-            task_queue=relay.task_queue,
-            start_signal=WAKE_SIGNAL,
-        )
 
     @activity.defn
     @business_errors
-    async def dispatch_deliveries(self, relay: RelayInput) -> int:
-        """Start (or nudge) the delivery workflow of every lane with pending deliveries."""
-        lanes = await self._deliveries.pending_lanes()
-        for index, lane in enumerate(lanes):
-            await self._client.start_workflow(
-                LANE_WORKFLOW,
-                LaneInput(subscriber=lane.subscriber, lane=lane.lane, policy=relay.policy),
-                id=lane_workflow_id(relay.task_queue, lane.subscriber, lane.lane),
-                task_queue=relay.task_queue,
-                start_signal=MORE_SIGNAL,
-            )
-            if index % 50 == 0:
-                activity.heartbeat(index)
+    async def dispatch_deliveries(self, dispatch: Dispatch) -> int:
+        """Start (or nudge) the delivery workflows of the given lanes, or of every lane with
+        pending deliveries."""
+        relay = dispatch.relay
+        lanes = (
+            [Lane(r.subscriber, r.lane) for r in dispatch.lanes]
+            if dispatch.lanes is not None
+            else await self._deliveries.pending_lanes()
+        )
+        limit = asyncio.Semaphore(DISPATCH_CONCURRENCY)
+
+        async def nudge(lane: Lane) -> None:
+            async with limit:
+                await self._client.start_workflow(
+                    LANE_WORKFLOW,
+                    LaneInput(subscriber=lane.subscriber, lane=lane.lane, policy=relay.policy),
+                    id=lane_workflow_id(relay.task_queue, lane.subscriber, lane.lane),
+                    task_queue=relay.task_queue,
+                    start_signal=MORE_SIGNAL,
+                )
+
+        await asyncio.gather(*(nudge(lane) for lane in lanes))
         return len(lanes)
 
     @activity.defn
     @business_errors
-    async def next_delivery(self, lane: LaneInput) -> str | None:
-        return await self._deliveries.next_pending(Lane(lane.subscriber, lane.lane))
+    async def next_deliveries(self, lane: LaneInput) -> list[str]:
+        return await self._deliveries.next_pending(Lane(lane.subscriber, lane.lane), NEXT_BATCH)
 
     @activity.defn
     @business_errors
@@ -255,6 +259,19 @@ class DeliveryActivities:
     async def erase_customer(self, erase: EraseInput) -> ErasureResult:
         removed = await self._retention.erase_customer(erase.customer_id)
         return ErasureResult(customer_id=erase.customer_id, removed=removed)
+
+
+async def wake_relay(client: Client, relay: RelayInput, lanes: list[LaneRef] | None) -> None:
+    """Signal the task queue's relay (starting it if it is not running) with lanes to nudge
+    (None: a sweep of every lane with pending deliveries)."""
+    await client.start_workflow(
+        RELAY_WORKFLOW,
+        relay,
+        id=relay_id(relay.task_queue),
+        task_queue=relay.task_queue,
+        start_signal=WAKE_SIGNAL,
+        start_signal_args=[lanes],
+    )
 
 
 def _post(url: str, secret: str, delivery_id: str, body: bytes, timeout: float) -> None:

@@ -55,12 +55,28 @@ class RelayInput(Contract):
     rounds_per_run: int = 500
 
 
+class LaneRef(Contract):
+    subscriber: str
+    lane: str
+
+
+class Dispatch(Contract):
+    """Start or nudge these lanes' delivery workflows; `lanes` None: every lane with pending
+    deliveries (a sweep)."""
+
+    relay: RelayInput
+    lanes: list[LaneRef] | None = None
+
+
 class LaneInput(Contract):
     """The deliveries of one subscriber for one customer (lane), sent in release order."""
 
     subscriber: str
     lane: str
     policy: DeliveryPolicy = DeliveryPolicy()
+
+
+NEXT_BATCH = 20
 
 
 class DeliveryRef(Contract):

@@ -8,6 +8,7 @@ from temporalio import activity
 
 from activities.delivery_contracts import (
     DeliveryRef,
+    Dispatch,
     EraseInput,
     ErasureResult,
     FailedDelivery,
@@ -19,11 +20,11 @@ from activities.delivery_contracts import (
 
 
 @activity.defn
-async def dispatch_deliveries(relay: RelayInput) -> int: ...
+async def dispatch_deliveries(dispatch: Dispatch) -> int: ...
 
 
 @activity.defn
-async def next_delivery(lane: LaneInput) -> str | None: ...
+async def next_deliveries(lane: LaneInput) -> list[str]: ...
 
 
 @activity.defn

@@ -23,15 +23,14 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.delivery_activities import wake_relay
 from activities.delivery_contracts import (
-    RELAY_WORKFLOW,
-    WAKE_SIGNAL,
     DeliveryPolicy,
     EraseInput,
     ErasureResult,
+    LaneRef,
     RelayInput,
     RetentionInput,
-    relay_id,
 )
 from customer_service.service.deliveries import Deliveries
 from customer_service.validation import validate_id
@@ -158,12 +157,8 @@ class Operations:
     async def redeliver(self, delivery_id: str) -> None:
         """Send a delivery again (same delivery id), then wake the relay."""
         validate_id(delivery_id, "delivery_id")
-        await self.deliveries.redeliver(delivery_id)
-        queue = self.settings.task_queue
-        await self.client.start_workflow(
-            RELAY_WORKFLOW,
-            RelayInput(task_queue=queue, policy=delivery_policy(self.settings)),
-            id=relay_id(queue),
-            task_queue=queue,
-            start_signal=WAKE_SIGNAL,
+        lane = await self.deliveries.redeliver(delivery_id)
+        relay = RelayInput(
+            task_queue=self.settings.task_queue, policy=delivery_policy(self.settings)
         )
+        await wake_relay(self.client, relay, [LaneRef(subscriber=lane.subscriber, lane=lane.lane)])

@@ -23,10 +23,13 @@ with workflow.unsafe.imports_passed_through():
     from activities import delivery_stubs as stubs
     from activities.delivery_contracts import (
         MORE_SIGNAL,
+        NEXT_BATCH,
         WAKE_SIGNAL,
         DeliveryRef,
+        Dispatch,
         FailedDelivery,
         LaneInput,
+        LaneRef,
         RelayInput,
     )
     from workflows import policies
@@ -40,41 +43,45 @@ ATTEMPT_SLACK = timedelta(seconds=5)
 
 @workflow.defn
 class EventRelayWorkflow:
-    """Woken by every release (signal `wake`) and every `sweep_every_seconds`: starts the
-    delivery workflow of each lane with pending deliveries. Continues as new every
-    `rounds_per_run` rounds (or when Temporal suggests it), so its history stays short."""
+    """Woken by every release (signal `wake`, with the lanes that have new deliveries) and every
+    `sweep_every_seconds` (a sweep of every lane with pending deliveries, which picks up a lost
+    nudge): starts or nudges those lanes' delivery workflows. Wake-ups that arrive meanwhile are
+    merged into the next round. Continues as new every `rounds_per_run` rounds (or when Temporal
+    suggests it), so its history stays short."""
 
     def __init__(self) -> None:
-        self._wakes = 0
-        self._handled = 0
-        self.sweeps = 0
+        self._lanes: dict[tuple[str, str], LaneRef] = {}
+        self._sweep = True  # a new run sweeps at once: nothing is lost across continue-as-new
 
     @workflow.signal(name=WAKE_SIGNAL)
-    def wake(self) -> None:
-        self._wakes += 1
+    def wake(self, lanes: list[LaneRef] | None) -> None:
+        if lanes is None:
+            self._sweep = True
+        for lane in lanes or ():
+            self._lanes[(lane.subscriber, lane.lane)] = lane
 
     @workflow.run
     async def run(self, relay: RelayInput) -> None:
-        self._handled = -1  # a new run dispatches at once: a wake-up may have come with its start
         for _ in range(relay.rounds_per_run):
             try:
                 await workflow.wait_condition(
-                    lambda: self._wakes > self._handled,
+                    lambda: self._sweep or bool(self._lanes),
                     timeout=timedelta(seconds=relay.sweep_every_seconds),
                 )
             except TimeoutError:
-                self.sweeps += 1  # lanes left by a lost nudge or a redelivery are picked up
-            self._handled = self._wakes
-            await workflow.execute_activity(
+                self._sweep = True
+            lanes = None if self._sweep else list(self._lanes.values())
+            self._sweep, self._lanes = False, {}
+            await workflow.execute_local_activity(
                 stubs.dispatch_deliveries,
-                relay,
+                Dispatch(relay=relay, lanes=lanes),
                 start_to_close_timeout=BOOKKEEPING,
-                heartbeat_timeout=BOOKKEEPING,
                 retry_policy=policies.COMPENSATION_RETRY,
-                summary="start deliveries",
+                summary="start deliveries" if lanes is None else f"nudge {len(lanes)} lanes",
             )
             if workflow.info().is_continue_as_new_suggested():
                 break
+        await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(relay)
 
 
@@ -82,9 +89,10 @@ class EventRelayWorkflow:
 class DeliverEventsWorkflow:
     """One subscriber's deliveries for one customer, in release order.
 
-    Steps, per delivery: find the lane's next pending delivery → deliver it (retried with
-    exponential backoff for up to the policy's window) → if it never succeeded, mark it failed.
-    Ends when the lane is empty; a `more` signal (the relay's nudge) keeps it going.
+    Steps: find the lane's next pending deliveries → deliver each (retried with exponential
+    backoff for up to the policy's window); one that never succeeded is marked failed, and the
+    run tagged `DeliveryStatus=failed`. Ends when the lane is empty and no `more` signal (the
+    relay's nudge) came since it looked.
     """
 
     def __init__(self) -> None:
@@ -96,55 +104,53 @@ class DeliverEventsWorkflow:
 
     @workflow.run
     async def run(self, lane: LaneInput) -> int:
-        policy = lane.policy
         sent = 0
         while True:
             self._more = False
-            delivery = await workflow.execute_activity(
-                stubs.next_delivery,
+            batch = await workflow.execute_local_activity(
+                stubs.next_deliveries,
                 lane,
                 start_to_close_timeout=BOOKKEEPING,
                 retry_policy=policies.COMPENSATION_RETRY,
-                summary=f"next delivery to {lane.subscriber}",
+                summary=f"next deliveries to {lane.subscriber}",
             )
-            if delivery is None:
-                if self._more:
-                    continue
+            for delivery in batch:
+                sent += await self._deliver(lane, delivery)
+            if len(batch) < NEXT_BATCH and not self._more:
                 return sent
-            try:
-                await workflow.execute_activity(
-                    stubs.deliver,
-                    DeliveryRef(
-                        delivery_id=delivery, timeout_seconds=policy.attempt_timeout_seconds
-                    ),
-                    # A worker that dies mid-attempt is noticed by its missing heartbeats.
-                    start_to_close_timeout=policy.attempt_timeout() + ATTEMPT_SLACK,
-                    schedule_to_close_timeout=policy.give_up_after(),
-                    heartbeat_timeout=ATTEMPT_SLACK * 2,
-                    retry_policy=RetryPolicy(
-                        initial_interval=policy.first_retry(),
-                        backoff_coefficient=2.0,
-                        maximum_interval=policy.max_interval(),
-                        non_retryable_error_types=["webhook_removed", "not_found"],
-                    ),
-                    summary=f"deliver {delivery} to {lane.subscriber}",
-                )
-                sent += 1
-            except ActivityError as err:
-                await self._give_up(lane, delivery, err)
             if workflow.info().is_continue_as_new_suggested():
                 workflow.continue_as_new(lane)
 
-    async def _give_up(self, lane: LaneInput, delivery: str, err: ActivityError) -> None:
-        cause = err.cause or err
-        reason = f"given up: {getattr(cause, 'message', None) or cause}"
-        await workflow.execute_activity(
-            stubs.fail_delivery,
-            FailedDelivery(delivery_id=delivery, subscriber=lane.subscriber, error=reason),
-            start_to_close_timeout=BOOKKEEPING,
-            retry_policy=policies.COMPENSATION_RETRY,
-            summary=f"mark {delivery} failed",
-        )
-        workflow.upsert_search_attributes(
-            [DELIVERY_STATUS.value_set("failed"), FAILED_DELIVERY_ID.value_set(delivery)]
-        )
+    async def _deliver(self, lane: LaneInput, delivery: str) -> int:
+        policy = lane.policy
+        try:
+            await workflow.execute_activity(
+                stubs.deliver,
+                DeliveryRef(delivery_id=delivery, timeout_seconds=policy.attempt_timeout_seconds),
+                # A worker that dies mid-attempt is noticed by its missing heartbeats.
+                start_to_close_timeout=policy.attempt_timeout() + ATTEMPT_SLACK,
+                schedule_to_close_timeout=policy.give_up_after(),
+                heartbeat_timeout=ATTEMPT_SLACK * 2,
+                retry_policy=RetryPolicy(
+                    initial_interval=policy.first_retry(),
+                    backoff_coefficient=2.0,
+                    maximum_interval=policy.max_interval(),
+                    non_retryable_error_types=["webhook_removed", "not_found"],
+                ),
+                summary=f"deliver {delivery} to {lane.subscriber}",
+            )
+            return 1
+        except ActivityError as err:
+            cause = err.cause or err
+            reason = f"given up: {getattr(cause, 'message', None) or cause}"
+            await workflow.execute_local_activity(
+                stubs.fail_delivery,
+                FailedDelivery(delivery_id=delivery, subscriber=lane.subscriber, error=reason),
+                start_to_close_timeout=BOOKKEEPING,
+                retry_policy=policies.COMPENSATION_RETRY,
+                summary=f"mark {delivery} failed",
+            )
+            workflow.upsert_search_attributes(
+                [DELIVERY_STATUS.value_set("failed"), FAILED_DELIVERY_ID.value_set(delivery)]
+            )
+            return 0

@@ -89,18 +89,18 @@ class Deliveries:
         async with self.sessions() as session:
             return await _pending_lanes(session, None, limit)
 
-    async def next_pending(self, lane: Lane) -> str | None:
-        """The lane's earliest pending delivery (release order), or None."""
+    async def next_pending(self, lane: Lane, limit: int = 1) -> list[str]:
+        """The lane's earliest pending deliveries (release order)."""
         tbl = m.table_of(m.EventDelivery)
         query = (
             select(tbl.c.id)
             .where(tbl.c.subscriber == lane.subscriber, tbl.c.lane == lane.lane)
             .where(tbl.c.status == PENDING)
             .order_by(tbl.c.seq)
-            .limit(1)
+            .limit(limit)
         )
         async with self.sessions() as session:
-            return (await session.execute(query)).scalar()
+            return list((await session.execute(query)).scalars())
 
     async def begin_attempt(self, delivery: str) -> dict[str, Any]:
         """Count an attempt and return what it needs: the delivery, its event and (for a

@@ -28,6 +28,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     status: int
+    received: float = field(default_factory=time.time)
 
     @property
     def json(self) -> Any:
