@@ -13,7 +13,9 @@ so a replay never asks the worker's configuration (DESIGN rule 11).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -34,11 +36,31 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import policies
 
+A = TypeVar("A")
+T = TypeVar("T")
+
 DELIVERY_STATUS = SearchAttributeKey.for_keyword("DeliveryStatus")
 # The dev server allows three keyword lists (the customer attributes have them): the latest one.
 FAILED_DELIVERY_ID = SearchAttributeKey.for_keyword("FailedDeliveryId")
 BOOKKEEPING = timedelta(seconds=30)
 ATTEMPT_SLACK = timedelta(seconds=5)
+
+
+async def bookkeeping(
+    activity: Callable[[A], Awaitable[T]],
+    arg: A,
+    summary: str,
+    *,
+    local: bool = True,
+    limit: timedelta = BOOKKEEPING,
+    retry: RetryPolicy = policies.COMPENSATION_RETRY,
+) -> T:
+    """A short database step (of the relay, a lane, or maintenance with `local=False`): by
+    default a local activity, retried until it works."""
+    run = workflow.execute_local_activity if local else workflow.execute_activity
+    return await run(
+        activity, arg, start_to_close_timeout=limit, retry_policy=retry, summary=summary
+    )
 
 
 @workflow.defn
@@ -72,12 +94,10 @@ class EventRelayWorkflow:
                 self._sweep = True
             lanes = None if self._sweep else list(self._lanes.values())
             self._sweep, self._lanes = False, {}
-            await workflow.execute_local_activity(
+            await bookkeeping(
                 stubs.dispatch_deliveries,
                 Dispatch(relay=relay, lanes=lanes),
-                start_to_close_timeout=BOOKKEEPING,
-                retry_policy=policies.COMPENSATION_RETRY,
-                summary="start deliveries" if lanes is None else f"nudge {len(lanes)} lanes",
+                "start deliveries" if lanes is None else f"nudge {len(lanes)} lanes",
             )
             if workflow.info().is_continue_as_new_suggested():
                 break
@@ -107,12 +127,8 @@ class DeliverEventsWorkflow:
         sent = 0
         while True:
             self._more = False
-            batch = await workflow.execute_local_activity(
-                stubs.next_deliveries,
-                lane,
-                start_to_close_timeout=BOOKKEEPING,
-                retry_policy=policies.COMPENSATION_RETRY,
-                summary=f"next deliveries to {lane.subscriber}",
+            batch = await bookkeeping(
+                stubs.next_deliveries, lane, f"next deliveries to {lane.subscriber}"
             )
             for delivery in batch:
                 sent += await self._deliver(lane, delivery)
@@ -143,12 +159,10 @@ class DeliverEventsWorkflow:
         except ActivityError as err:
             cause = err.cause or err
             reason = f"given up: {getattr(cause, 'message', None) or cause}"
-            await workflow.execute_local_activity(
+            await bookkeeping(
                 stubs.fail_delivery,
                 FailedDelivery(delivery_id=delivery, subscriber=lane.subscriber, error=reason),
-                start_to_close_timeout=BOOKKEEPING,
-                retry_policy=policies.COMPENSATION_RETRY,
-                summary=f"mark {delivery} failed",
+                f"mark {delivery} failed",
             )
             workflow.upsert_search_attributes(
                 [DELIVERY_STATUS.value_set("failed"), FAILED_DELIVERY_ID.value_set(delivery)]

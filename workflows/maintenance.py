@@ -6,10 +6,14 @@ starts the third.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
+
+from workflows.events import bookkeeping
 
 with workflow.unsafe.imports_passed_through():
     from activities import delivery_stubs as stubs
@@ -25,9 +29,18 @@ with workflow.unsafe.imports_passed_through():
     from workflows import policies
     from workflows.visibility import CUSTOMER_ID
 
+A = TypeVar("A")
+T = TypeVar("T")
+
 INVARIANT_VIOLATIONS = SearchAttributeKey.for_int("InvariantViolations")
 BATCH_TIMEOUT = timedelta(minutes=5)
 BATCHES_PER_RUN = 200
+
+
+async def batch_step(activity: Callable[[A], Awaitable[T]], arg: A, summary: str) -> T:
+    """One maintenance step: an activity retried on infrastructure errors for hours."""
+    retry = policies.FORWARD_RETRY
+    return await bookkeeping(activity, arg, summary, local=False, limit=BATCH_TIMEOUT, retry=retry)
 
 
 @workflow.defn
@@ -38,13 +51,7 @@ class InvariantCheckWorkflow:
 
     @workflow.run
     async def run(self, relay: RelayInput) -> Violations:
-        found = await workflow.execute_activity(
-            stubs.find_violations,
-            relay,
-            start_to_close_timeout=BATCH_TIMEOUT,
-            retry_policy=policies.FORWARD_RETRY,
-            summary="check invariants",
-        )
+        found = await batch_step(stubs.find_violations, relay, "check invariants")
         count = len(found.violations)
         workflow.upsert_search_attributes([INVARIANT_VIOLATIONS.value_set(count)])
         if count:
@@ -68,13 +75,7 @@ class RetentionWorkflow:
                 batch = PruneBatch(
                     table=table, older_than_days=retention.older_than_days, batch=retention.batch
                 )
-                pruned = await workflow.execute_activity(
-                    stubs.prune,
-                    batch,
-                    start_to_close_timeout=BATCH_TIMEOUT,
-                    retry_policy=policies.FORWARD_RETRY,
-                    summary=f"prune {table}",
-                )
+                pruned = await batch_step(stubs.prune, batch, f"prune {table}")
                 setattr(done, table, getattr(done, table) + pruned)
                 if pruned < retention.batch:
                     break
@@ -95,10 +96,4 @@ class EraseCustomerWorkflow:
     @workflow.run
     async def run(self, erase: EraseInput) -> ErasureResult:
         workflow.upsert_search_attributes([CUSTOMER_ID.value_set([erase.customer_id])])
-        return await workflow.execute_activity(
-            stubs.erase_customer,
-            erase,
-            start_to_close_timeout=BATCH_TIMEOUT,
-            retry_policy=policies.FORWARD_RETRY,
-            summary=f"erase customer {erase.customer_id}",
-        )
+        return await batch_step(stubs.erase_customer, erase, f"erase customer {erase.customer_id}")

@@ -174,16 +174,10 @@ class Deliveries:
 
     async def redeliver(self, delivery: str) -> Lane:
         """Make a delivered or failed delivery pending again (same id); the relay sends it."""
-        tbl = m.table_of(m.EventDelivery)
+        sql = """UPDATE event_delivery SET status = 'pending', status_changed_at = now()
+                 WHERE id = :id RETURNING subscriber, lane"""
         async with transaction(self.sessions) as session:
-            row = (
-                await session.execute(
-                    update(tbl)
-                    .where(tbl.c.id == delivery)
-                    .values(status=PENDING, status_changed_at=func.now())
-                    .returning(tbl.c.subscriber, tbl.c.lane)
-                )
-            ).one_or_none()
+            row = (await session.execute(text(sql), {"id": delivery})).one_or_none()
         if row is None:
             raise NotFoundError(f"Delivery with id: {delivery} was not found", field="id")
         return Lane(row.subscriber, row.lane)
