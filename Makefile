@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench-service bench-flows bench-recovery migrate clean
+.PHONY: help dev test lint bench-service bench-flows bench-recovery bench-events migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ bench-flows: $(STAMP) ## Customer workflows on Temporal benchmark (latency, thro
 
 bench-recovery: $(STAMP) ## recovery from worker kills under 16 clients (kill → next success)
 	$(BIN)/python bench/bench_recovery.py
+
+bench-events: $(STAMP) ## Event delivery benchmark (released → delivered latency)
+	$(BIN)/python bench/bench_events.py
 
 migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database of make dev)
 	$(BIN)/python -m devstack.database

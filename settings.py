@@ -101,6 +101,17 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 300
 
     hooks_module: str | None = Field(default=None, description="Module registering hook handlers")
+    subscribers_module: str | None = Field(
+        default=None, description="Module registering event subscribers"
+    )
+    # Event delivery (docs/events.md): backoff from the first retry up to the maximum interval,
+    # each attempt cut at the timeout, given up (failed) after the window.
+    delivery_first_retry_seconds: float = 1.0
+    delivery_max_interval_seconds: float = 3600.0
+    delivery_give_up_after_seconds: float = 86400.0
+    webhook_timeout_seconds: float = 10.0
+    retention_days: float = 30.0
+    retention_batch: int = 1000
     max_concurrent_activities: int = 64
     max_concurrent_workflow_tasks: int = 64
     db_pool_size: int = 10

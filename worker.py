@@ -20,10 +20,15 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.customer_activities import CustomerActivities
+from activities.delivery_activities import DeliveryActivities
 from activities.hooks import load_hooks_module
+from activities.subscribers import load_subscribers_module
 from customer_service import CustomerModuleService, create_engine, session_factory
+from customer_service.service.deliveries import Deliveries
+from customer_service.service.retention import Retention
 from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
+from triggers.operations import delivery_policy
 from workflows import ALL_WORKFLOWS
 
 log = logging.getLogger("customer_flows.worker")
@@ -72,14 +77,30 @@ def build_worker(
     )
 
 
+def build_activities(
+    service: CustomerModuleService, client: Client, settings: Settings
+) -> tuple[CustomerActivities, DeliveryActivities]:
+    """The customer activities, whose release step hands events to the delivery activities."""
+    deliveries = DeliveryActivities(
+        Deliveries(service.sessions),
+        Retention(service.sessions),
+        load_subscribers_module(settings.subscribers_module),
+        client,
+        settings.task_queue,
+        delivery_policy(settings),
+    )
+    hooks = load_hooks_module(settings.hooks_module)
+    return CustomerActivities(service, hooks, deliveries.release), deliveries
+
+
 async def serve(settings: Settings) -> None:
     """Run the worker until SIGINT / SIGTERM, then finish in-flight tasks and stop."""
     engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
-    activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime=runtime)
-    worker = build_worker(client, activities, settings)
+    activities, deliveries = build_activities(service, client, settings)
+    worker = build_worker(client, [*activities.all(), *deliveries.all()], settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -90,7 +111,7 @@ async def serve(settings: Settings) -> None:
         "worker serving %d workflows and %d activities on task queue %r at %s (namespace %s), "
         "database %s",
         len(ALL_WORKFLOWS),
-        len(activities.all()),
+        len(activities.all()) + len(deliveries.all()),
         settings.task_queue,
         client.service_client.config.target_host,
         settings.temporal_namespace,

@@ -9,9 +9,10 @@ connection refused, serialization failure, timeouts — propagates, and Temporal
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -32,6 +33,7 @@ from activities.contracts import (
     UpdatedCustomers,
     UpdateStep,
     ValidateAccountStep,
+    WriteStep,
 )
 from activities.failures import application_error, business_errors
 from activities.heartbeat import heartbeats
@@ -40,13 +42,41 @@ from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
 
+S = TypeVar("S", bound=WriteStep)
+R = TypeVar("R")
+
+
+def hands_on(
+    fn: Callable[[CustomerActivities, S], Awaitable[R]],
+) -> Callable[[CustomerActivities, S], Awaitable[R]]:
+    """A pivot step that released its run's events in its own transaction hands them on for
+    delivery, as the `release_events` step does otherwise. A repeat (the step re-run after a
+    lost task) finds them planned and only wakes the relay again."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: CustomerActivities, step: S) -> R:
+        result = await fn(self, step)
+        if step.release and step.event_group_id and self._release is not None:
+            await self._release(step.event_group_id)
+        return result
+
+    return wrapper
+
 
 class CustomerActivities:
     """Activities bound to one injected service (and the deployment's hook handlers)."""
 
-    def __init__(self, service: CustomerModuleService, hooks: HookRegistry | None = None) -> None:
+    def __init__(
+        self,
+        service: CustomerModuleService,
+        hooks: HookRegistry | None = None,
+        release: Callable[[str], Awaitable[int]] | None = None,
+    ) -> None:
+        """`release`: releases a run's events and hands them on for delivery (the worker passes
+        `DeliveryActivities.release`); without it the events are only released."""
         self._service = service
         self._hooks = hooks or HookRegistry()
+        self._release = release
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this instance, for `Worker(activities=...)`."""
@@ -61,6 +91,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def create_customers(self, step: CreateCustomersStep) -> list[CustomerDTO]:
         return await self._service.create_customers(step.customers, step.ctx())
 
@@ -73,6 +104,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def update_customers(self, step: UpdateStep) -> UpdatedCustomers:
         updated = await self._service.update_customers_tracked(
             step.selector, step.update, step.ctx()
@@ -89,6 +121,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def soft_delete_customers(self, step: SoftDeleteStep) -> dict[str, list[str]]:
         return await self._service.soft_delete_customers(step.ids, step.ctx())
 
@@ -117,6 +150,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def set_auth_identity(self, step: SetAuthIdentityStep) -> None:
         await self._service.set_auth_identity(
             step.customer_id, step.auth_identity_id, step.expected, step.ctx()
@@ -133,6 +167,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def unset_default_addresses(self, step: UnsetDefaultsStep) -> list[str]:
         return await self._service.unset_default_addresses(step.customer_ids, step.flag, step.ctx())
 
@@ -145,6 +180,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def create_customer_addresses(self, step: CreateAddressesStep) -> list[AddressDTO]:
         return await self._service.create_customer_addresses(step.addresses, step.ctx())
 
@@ -157,6 +193,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def update_customer_addresses(self, step: UpdateStep) -> list[AddressDTO]:
         updated = await self._service.update_customer_addresses_tracked(
             step.selector, step.update, step.ctx()
@@ -172,6 +209,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def delete_customer_addresses(self, step: DeleteAddressesStep) -> list[AddressDTO]:
         return await self._service.delete_customer_addresses(step.ids, step.ctx())
 
@@ -194,6 +232,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def create_customer_groups(self, step: CreateGroupsStep) -> list[GroupDTO]:
         return await self._service.create_customer_groups(step.groups, step.ctx())
 
@@ -206,6 +245,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def update_customer_groups(self, step: UpdateStep) -> list[GroupDTO]:
         updated = await self._service.update_customer_groups_tracked(
             step.selector, step.update, step.ctx()
@@ -221,6 +261,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def soft_delete_customer_groups(self, step: SoftDeleteStep) -> dict[str, list[str]]:
         return await self._service.soft_delete_customer_groups(step.ids, step.ctx())
 
@@ -233,6 +274,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @hands_on
     async def change_memberships(self, step: ChangeMembershipsStep) -> MembershipChange:
         return await self._service.change_memberships(step.add, step.remove, step.ctx())
 
@@ -248,6 +290,8 @@ class CustomerActivities:
     @heartbeats
     @business_errors
     async def release_events(self, group: EventGroup) -> int:
+        if self._release is not None:
+            return await self._release(group.event_group_id)
         return await self._service.release_events(group.event_group_id)
 
     @activity.defn

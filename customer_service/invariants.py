@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import oplog
+from customer_service.delivery_invariants import RULES as DELIVERY_RULES
 from customer_service.entities import SPECS
 
 RunOutcome = Callable[[str], Awaitable[str | None]]
@@ -55,6 +56,7 @@ _SQL_RULES: dict[str, str] = {
     "duplicate live membership": """
         SELECT customer_id, customer_group_id, count(*) AS n FROM customer_group_customer
         WHERE deleted_at IS NULL GROUP BY customer_id, customer_group_id HAVING count(*) > 1""",
+    **DELIVERY_RULES,
 }
 
 

@@ -26,6 +26,10 @@ TABLES = (
     "customer",
     "event_outbox",
     "operation_log",
+    "event_delivery",
+    "event_plan",
+    "webhook_endpoint",
+    "customer_erasure",
 )
 # The tables a compensated run must leave as they were (see `snapshot`).
 SNAPSHOT_TABLES = (

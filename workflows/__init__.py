@@ -22,12 +22,18 @@ if TYPE_CHECKING:
         RemoveCustomerAccountWorkflow,
         UpdateCustomersWorkflow,
     )
+    from workflows.events import DeliverEventsWorkflow, EventRelayWorkflow
     from workflows.groups import (
         CreateCustomerGroupsWorkflow,
         DeleteCustomerGroupsWorkflow,
         LinkCustomerGroupsToCustomerWorkflow,
         LinkCustomersToCustomerGroupWorkflow,
         UpdateCustomerGroupsWorkflow,
+    )
+    from workflows.maintenance import (
+        EraseCustomerWorkflow,
+        InvariantCheckWorkflow,
+        RetentionWorkflow,
     )
 
     ALL_WORKFLOWS: list[type]
@@ -47,6 +53,11 @@ _MODULES = {
     "DeleteCustomerGroupsWorkflow": "groups",
     "LinkCustomersToCustomerGroupWorkflow": "groups",
     "LinkCustomerGroupsToCustomerWorkflow": "groups",
+    "EventRelayWorkflow": "events",
+    "DeliverEventsWorkflow": "events",
+    "InvariantCheckWorkflow": "maintenance",
+    "RetentionWorkflow": "maintenance",
+    "EraseCustomerWorkflow": "maintenance",
 }
 
 
@@ -66,6 +77,14 @@ def __getattr__(name: str) -> Any:
         from workflows import groups
 
         return getattr(groups, name)
+    if module == "events":
+        from workflows import events
+
+        return getattr(events, name)
+    if module == "maintenance":
+        from workflows import maintenance
+
+        return getattr(maintenance, name)
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")
 
 
@@ -78,9 +97,14 @@ __all__ = [
     "DeleteCustomerAddressesWorkflow",
     "DeleteCustomerGroupsWorkflow",
     "DeleteCustomersWorkflow",
+    "DeliverEventsWorkflow",
+    "EraseCustomerWorkflow",
+    "EventRelayWorkflow",
+    "InvariantCheckWorkflow",
     "LinkCustomerGroupsToCustomerWorkflow",
     "LinkCustomersToCustomerGroupWorkflow",
     "RemoveCustomerAccountWorkflow",
+    "RetentionWorkflow",
     "UpdateCustomerAddressesWorkflow",
     "UpdateCustomerGroupsWorkflow",
     "UpdateCustomersWorkflow",
