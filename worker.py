@@ -19,9 +19,12 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.bulk_activities import BulkActivities
 from activities.customer_activities import CustomerActivities
 from activities.hooks import load_hooks_module
 from customer_service import CustomerModuleService, create_engine, session_factory
+from customer_service.service.bulk import BulkImports
+from customer_service.service.bulk_export import BulkExports
 from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
 from workflows import ALL_WORKFLOWS
@@ -74,9 +77,10 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
     activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
+    bulk = BulkActivities(BulkImports(service.sessions), BulkExports(service.sessions))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime=runtime)
-    worker = build_worker(client, activities, settings)
+    worker = build_worker(client, [*activities.all(), *bulk.all()], settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,7 +91,7 @@ async def serve(settings: Settings) -> None:
         "worker serving %d workflows and %d activities on task queue %r at %s (namespace %s), "
         "database %s",
         len(ALL_WORKFLOWS),
-        len(activities.all()),
+        len(activities.all()) + len(bulk.all()),
         settings.task_queue,
         client.service_client.config.target_host,
         settings.temporal_namespace,

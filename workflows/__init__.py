@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         DeleteCustomerAddressesWorkflow,
         UpdateCustomerAddressesWorkflow,
     )
+    from workflows.bulk import ExportCustomersWorkflow, ImportCustomersWorkflow
     from workflows.customers import (
         CreateCustomerAccountWorkflow,
         CreateCustomersWorkflow,
@@ -47,6 +48,8 @@ _MODULES = {
     "DeleteCustomerGroupsWorkflow": "groups",
     "LinkCustomersToCustomerGroupWorkflow": "groups",
     "LinkCustomerGroupsToCustomerWorkflow": "groups",
+    "ImportCustomersWorkflow": "bulk",
+    "ExportCustomersWorkflow": "bulk",
 }
 
 
@@ -66,6 +69,10 @@ def __getattr__(name: str) -> Any:
         from workflows import groups
 
         return getattr(groups, name)
+    if module == "bulk":
+        from workflows import bulk
+
+        return getattr(bulk, name)
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")
 
 
@@ -78,6 +85,8 @@ __all__ = [
     "DeleteCustomerAddressesWorkflow",
     "DeleteCustomerGroupsWorkflow",
     "DeleteCustomersWorkflow",
+    "ExportCustomersWorkflow",
+    "ImportCustomersWorkflow",
     "LinkCustomerGroupsToCustomerWorkflow",
     "LinkCustomersToCustomerGroupWorkflow",
     "RemoveCustomerAccountWorkflow",
