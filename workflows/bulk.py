@@ -14,8 +14,9 @@ step); `cancel` (the current step finishes, then the run ends as "cancelled").
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import TypeVar
 
 from temporalio import workflow
 
@@ -33,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.policies import FORWARD_RETRY
 
 STEP_START_TO_CLOSE = timedelta(minutes=30)
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class _BulkRun:
@@ -42,6 +45,7 @@ class _BulkRun:
         self.counts = BulkCounts()
         self.cancel_requested = False
         self.finished: BulkStatus | None = None
+        self.heartbeat = timedelta(seconds=20)
 
     def begin(self, counts: BulkCounts) -> BulkCounts:
         paused = self.counts.paused  # a signal may have come before the run's first task
@@ -56,20 +60,35 @@ class _BulkRun:
         await workflow.wait_condition(lambda: not self.counts.paused or self.cancel_requested)
         return not self.cancel_requested
 
-    def step_options(self, heartbeat_seconds: int) -> dict[str, Any]:
-        return {
-            "start_to_close_timeout": STEP_START_TO_CLOSE,
-            "heartbeat_timeout": timedelta(seconds=heartbeat_seconds),
-            "retry_policy": FORWARD_RETRY,
-        }
-
-    def time_to_continue(self, steps_this_run: int) -> bool:
-        """Before the history grows large (the step limit ends the loop anyway)."""
-        return steps_this_run > 0 and workflow.info().is_continue_as_new_suggested()
-
-    async def continue_as_new(self, arg: Any) -> None:
+    async def steps(
+        self,
+        input: ImportCustomersInput | ExportCustomersInput,
+        per_run: int,
+        step: Callable[[], Awaitable[bool]],
+    ) -> BulkResult:
+        """Run `step` (True when the file is done) until the file is done or a cancel comes,
+        waiting while paused; every `per_run` steps (or sooner if Temporal suggests it) continue
+        as new with the counts so far."""
+        self.heartbeat = timedelta(seconds=input.heartbeat_seconds)
+        for number in range(per_run):
+            if not await self.proceed():
+                return self.result(input.path, "cancelled")
+            if number and workflow.info().is_continue_as_new_suggested():
+                break
+            if await step():
+                return self.result(input.path, "completed")
         await workflow.wait_condition(workflow.all_handlers_finished)
-        workflow.continue_as_new(arg)
+        workflow.continue_as_new(input.model_copy(update={"counts": self.counts}))
+
+    async def activity(self, stub: Callable[[A], Awaitable[R]], arg: A, summary: str) -> R:
+        return await workflow.execute_activity(
+            stub,
+            arg,
+            start_to_close_timeout=STEP_START_TO_CLOSE,
+            heartbeat_timeout=self.heartbeat,
+            retry_policy=FORWARD_RETRY,
+            summary=summary,
+        )
 
     def result(self, path: str, status: BulkStatus) -> BulkResult:
         self.finished = status
@@ -135,12 +154,9 @@ class ImportCustomersWorkflow(_BulkRun):
     async def run(self, input: ImportCustomersInput) -> BulkResult:
         counts = self.begin(input.counts)
         info = workflow.info()
-        for step in range(input.batches_per_run):
-            if not await self.proceed():
-                return self.result(input.path, "cancelled")
-            if self.time_to_continue(step):
-                break
-            batch = ImportBatchStep(
+
+        async def batch() -> bool:
+            step = ImportBatchStep(
                 import_id=info.workflow_id,
                 batch=counts.batches,
                 path=input.path,
@@ -150,12 +166,8 @@ class ImportCustomersWorkflow(_BulkRun):
                 mode=input.mode,
                 event_group_id=f"{info.workflow_id}:{info.run_id}",
             )
-            done = await workflow.execute_activity(
-                bulk_stubs.import_customers_batch,
-                batch,
-                summary=f"import batch {counts.batches} (rows from {counts.read + 1})",
-                **self.step_options(input.heartbeat_seconds),
-            )
+            summary = f"import batch {counts.batches} (rows from {counts.read + 1})"
+            done = await self.activity(bulk_stubs.import_customers_batch, step, summary)
             counts.batches += 1
             counts.read += done.read
             counts.created += done.created
@@ -163,10 +175,9 @@ class ImportCustomersWorkflow(_BulkRun):
             counts.failed += done.failed
             counts.offset = done.next_offset
             counts.file_size = done.file_size
-            if done.done:
-                return self.result(input.path, "completed")
-        await self.continue_as_new(input.model_copy(update={"counts": counts}))
-        raise AssertionError("unreachable: continued as new")
+            return done.done
+
+        return await self.steps(input, input.batches_per_run, batch)
 
 
 @workflow.defn
@@ -178,12 +189,9 @@ class ExportCustomersWorkflow(_BulkRun):
     @workflow.run
     async def run(self, input: ExportCustomersInput) -> BulkResult:
         counts = self.begin(input.counts)
-        for step in range(input.chunks_per_run):
-            if not await self.proceed():
-                return self.result(input.path, "cancelled")
-            if self.time_to_continue(step):
-                break
-            chunk = ExportChunkStep(
+
+        async def chunk() -> bool:
+            step = ExportChunkStep(
                 path=input.path,
                 format=input.format,
                 filters=input.filters,
@@ -192,17 +200,12 @@ class ExportCustomersWorkflow(_BulkRun):
                 page_size=input.page_size,
                 max_rows=input.chunk_rows,
             )
-            done = await workflow.execute_activity(
-                bulk_stubs.export_customers_chunk,
-                chunk,
-                summary=f"export chunk {counts.batches} (rows from {counts.read + 1})",
-                **self.step_options(input.heartbeat_seconds),
-            )
+            summary = f"export chunk {counts.batches} (rows from {counts.read + 1})"
+            done = await self.activity(bulk_stubs.export_customers_chunk, step, summary)
             counts.batches += 1
             counts.read += done.cursor.rows
             counts.after_id = done.cursor.after_id
             counts.offset = done.cursor.offset
-            if done.done:
-                return self.result(input.path, "completed")
-        await self.continue_as_new(input.model_copy(update={"counts": counts}))
-        raise AssertionError("unreachable: continued as new")
+            return done.done
+
+        return await self.steps(input, input.chunks_per_run, chunk)

@@ -18,38 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from customer_service.entities import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP
 from customer_service.errors import InvalidDataError
 from customer_service.filters import compile_filter
+from customer_service.schemas import AddressDTO, CustomerDTO
 
-CUSTOMER_COLUMNS = (
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "company_name",
-    "phone",
-    "has_account",
-    "metadata",
-    "created_by",
-    "created_at",
-    "updated_at",
+# SPEC §4.14: the customer's columns, its addresses, its groups' ids and names.
+CUSTOMER_COLUMNS = tuple(
+    f
+    for f in CustomerDTO.model_fields
+    if f not in ("auth_identity_id", "deleted_at", "addresses", "groups")
 )
-ADDRESS_COLUMNS = (
-    "id",
-    "address_name",
-    "is_default_shipping",
-    "is_default_billing",
-    "company",
-    "first_name",
-    "last_name",
-    "address_1",
-    "address_2",
-    "city",
-    "country_code",
-    "province",
-    "postal_code",
-    "phone",
-    "metadata",
-    "created_at",
-    "updated_at",
+ADDRESS_COLUMNS = tuple(
+    f for f in AddressDTO.model_fields if f not in ("customer_id", "deleted_at", "customer")
 )
 # CSV: the customer's columns, its addresses as a JSON array, its groups' ids and names.
 CSV_COLUMNS = (*CUSTOMER_COLUMNS, "addresses", "groups.id", "groups.name")
