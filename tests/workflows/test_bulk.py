@@ -8,6 +8,8 @@ import asyncio
 import csv
 import dataclasses
 import json
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +34,7 @@ from tests.test_activity_stubs import mismatches
 from triggers.client import CustomerFlows
 from worker import build_worker
 
+ROOT = Path(__file__).resolve().parents[2]
 HEADER = [
     "email",
     "first_name",
@@ -238,3 +241,60 @@ async def test_export_chunk_resumes_from_its_heartbeat_without_duplicates(
     result = await retry.run(bulk.export_customers_chunk, step)
     ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
     assert len(ids) == 7 == len(set(ids)) and ids == sorted(ids) and result.done
+
+
+async def cli(flows: CustomerFlows, database_url: str, address: str, *args: str) -> str:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": address,
+        "TASK_QUEUE": flows.settings.task_queue,
+    }
+    env.pop("HOOKS_MODULE", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "triggers.cli",
+        *args,
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+async def test_cli_imports_with_an_error_report_and_exports(
+    flows: CustomerFlows, database_url: str, temporal_address: str, tmp_path: Path
+) -> None:
+    rows = [[f"c{i}@example.com", "C", "", "", "", "", "", ""] for i in range(5)]
+    rows.insert(2, ["bad@", "Bad", "", "", "", "", "", ""])
+    file = write_csv(tmp_path / "cli.csv", rows)
+    report = tmp_path / "errors.csv"
+    shown = await cli(
+        flows,
+        database_url,
+        temporal_address,
+        "import",
+        str(file),
+        "--errors",
+        str(report),
+        "--batch-size",
+        "2",
+    )
+    assert "6 rows read, 5 created, 0 updated, 1 failed" in shown
+    with report.open(newline="") as f:
+        assert list(csv.reader(f)) == [
+            ["row", "field", "message"],
+            ["3", "email", "Invalid request: Invalid email: is not a valid email address"],
+        ]
+    out = tmp_path / "out.jsonl"
+    shown = await cli(
+        flows, database_url, temporal_address, "export", "--out", str(out), "--q", "c3"
+    )
+    assert "1 rows read" in shown
+    assert [json.loads(line)["email"] for line in out.read_text().splitlines()] == [
+        "c3@example.com"
+    ]
