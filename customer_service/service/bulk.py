@@ -21,6 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
@@ -208,6 +209,10 @@ async def _recorded(session: AsyncSession, operation_id: str) -> BatchOutcome | 
     return None if row is None else BatchOutcome.model_validate(row.result)
 
 
+def _copy_value(value: Any) -> Any:
+    return Jsonb(value) if isinstance(value, dict | list) else value
+
+
 class _BatchWriter:
     """The writes of one batch, inside its transaction."""
 
@@ -276,8 +281,19 @@ class _BatchWriter:
         return {email: cid for email, cid in (await self.session.execute(query)).all()}
 
     async def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(table.insert(), rows)
+        """COPY the rows in (the batch's own transaction, on its connection): several times
+        cheaper than INSERTs, for the server as for this process."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        connection = await self.session.connection()
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        names = ", ".join(f'"{c}"' for c in columns)
+        statement = f'COPY "{table.name}" ({names}) FROM STDIN'
+        async with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                await copy.write_row([_copy_value(row[c]) for c in columns])
 
     async def _update(self, updates: list[tuple[str, CreateCustomerInput]]) -> list[str]:
         tbl = CUSTOMER.table
@@ -358,6 +374,7 @@ class _BatchWriter:
         it (an import is not rolled back), so they are written released."""
         if not customer_ids or self.group is None:
             return
+        now = (await self.session.execute(select(func.now()))).scalar_one()
         rows = [
             {
                 "name": name,
@@ -365,11 +382,11 @@ class _BatchWriter:
                 "internal": False,
                 "status": events.RELEASED,
                 "event_group_id": self.group,
+                "status_changed_at": now,
             }
             for i in customer_ids
         ]
-        query = pg_insert(m.OutboxEvent).values(status_changed_at=func.now())
-        await self.session.execute(query, rows)
+        await self._insert(m.table_of(m.OutboxEvent), rows)
 
 
 __all__ = ["BatchOutcome", "BulkImports", "RowError", "batch_operation_id"]
