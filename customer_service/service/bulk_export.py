@@ -7,7 +7,6 @@ query), so a page costs one round trip and no per-row object in Python."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -48,30 +47,51 @@ def _empty() -> ColumnElement[Any]:
     return literal_column("'[]'::json")
 
 
-def _addresses() -> Any:
-    c, a = CUSTOMER.table, ADDRESS.table
+def _page(where: list[Any], limit: int) -> Any:
+    c = CUSTOMER.table
+    return select(c).where(*where).order_by(c.c.id).limit(limit).cte("page")
+
+
+def _addresses(page: Any) -> Any:
+    """The page's customers' live addresses, one JSON array per customer (id order)."""
+    a = ADDRESS.table
     ordered = aggregate_order_by(_object(a, ADDRESS_COLUMNS), a.c.id)
     return (
-        select(func.coalesce(func.json_agg(ordered), _empty()))
-        .where(a.c.customer_id == c.c.id, a.c.deleted_at.is_(None))
-        .scalar_subquery()
+        select(a.c.customer_id, func.json_agg(ordered).label("addresses"))
+        .join(page, page.c.id == a.c.customer_id)
+        .where(a.c.deleted_at.is_(None))
+        .group_by(a.c.customer_id)
+        .cte("addresses")
     )
 
 
-def _groups(aggregate: Any) -> Any:
-    """`aggregate` over the customer's live groups (id order)."""
-    c, p, g = CUSTOMER.table, MEMBERSHIP.table, GROUP.table
+def _groups(page: Any) -> Any:
+    """The page's customers' live groups: as JSON, and their ids and names joined (id order)."""
+    p, g = MEMBERSHIP.table, GROUP.table
+
+    def joined(column: Any) -> Any:
+        return func.string_agg(column, aggregate_order_by(literal(GROUP_SEPARATOR, String), g.c.id))
+
+    as_json = func.json_agg(aggregate_order_by(_object(g, ("id", "name")), g.c.id))
     return (
-        select(aggregate)
+        select(
+            p.c.customer_id,
+            as_json.label("groups"),
+            joined(g.c.id).label("ids"),
+            joined(g.c.name).label("names"),
+        )
         .select_from(p.join(g, p.c.customer_group_id == g.c.id))
-        .where(p.c.customer_id == c.c.id, p.c.deleted_at.is_(None), g.c.deleted_at.is_(None))
-        .scalar_subquery()
+        .join(page, page.c.id == p.c.customer_id)
+        .where(p.c.deleted_at.is_(None), g.c.deleted_at.is_(None))
+        .group_by(p.c.customer_id)
+        .cte("groups")
     )
 
 
-def _joined(column: Any) -> Any:
-    g = GROUP.table
-    return func.string_agg(column, aggregate_order_by(literal(GROUP_SEPARATOR, String), g.c.id))
+def _text(value: Any) -> Any:
+    """Any value as CSV text, rendered by PostgreSQL: JSON's forms (ISO timestamps, true/false,
+    objects as JSON), and "" for null."""
+    return func.coalesce(func.to_json(value).op("#>>")(literal_column("'{}'")), "")
 
 
 class BulkExports:
@@ -88,42 +108,35 @@ class BulkExports:
         where = [compile_filter(CUSTOMER, filters, "filters"), CUSTOMER.live()]
         if after_id is not None:
             where.append(c.c.id > after_id)
-        g = GROUP.table
-        addresses = _addresses()
+        page = _page(where, limit)
+        addresses, groups = _addresses(page), _groups(page)
+        address_list = func.coalesce(addresses.c.addresses, _empty())
         if format == "jsonl":
             document = func.json_build_object(
-                *[x for col in CUSTOMER_COLUMNS for x in (literal(col, String), c.c[col])],
+                *[x for col in CUSTOMER_COLUMNS for x in (literal(col, String), page.c[col])],
                 literal("addresses", String),
-                addresses,
+                address_list,
                 literal("groups", String),
-                _groups(
-                    func.coalesce(
-                        func.json_agg(aggregate_order_by(_object(g, ("id", "name")), g.c.id)),
-                        _empty(),
-                    )
-                ),
+                func.coalesce(groups.c.groups, _empty()),
             )
-            columns: list[Any] = [c.c.id, cast(document, Text)]
+            columns: list[Any] = [page.c.id, cast(document, Text)]
         else:
             columns = [
-                *(c.c[col] for col in CUSTOMER_COLUMNS),
-                cast(addresses, Text),
-                _groups(_joined(g.c.id)),
-                _groups(_joined(g.c.name)),
+                page.c.id,
+                *(_text(page.c[col]) for col in CUSTOMER_COLUMNS),
+                cast(address_list, Text),
+                func.coalesce(groups.c.ids, ""),
+                func.coalesce(groups.c.names, ""),
             ]
-        query = select(*columns).where(*where).order_by(c.c.id).limit(limit)
+        query = (
+            select(*columns)
+            .select_from(page)
+            .outerjoin(addresses, addresses.c.customer_id == page.c.id)
+            .outerjoin(groups, groups.c.customer_id == page.c.id)
+            .order_by(page.c.id)
+        )
         async with self.sessions() as session:
             result = (await session.execute(query)).all()
         if format == "jsonl":
             return [(row[0], f"{row[1]}\n") for row in result]
-        return [(row[0], tuple(_cell(v) for v in row)) for row in result]
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return value
+        return [(row[0], tuple(row[1:])) for row in result]
