@@ -65,7 +65,19 @@ def _open(path: str) -> IO[bytes]:
 
 def read_batch(step: ImportBatchStep) -> tuple[list[Row], int, int, bool]:
     """The batch's rows (row number, values or None if unreadable), the offset after them, the
-    file's size, and whether the file ends there."""
+    file's size, and whether the file ends there. A file that is not text this can read (not
+    UTF-8, a CSV field over the csv module's limit) fails the import: no retry can change it."""
+    try:
+        return _read_batch(step)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        first = step.batch * step.size + 1
+        raise InvalidDataError(
+            f"The import file cannot be read after row {first - 1}: {type(exc).__name__}",
+            field="path",
+        ) from None
+
+
+def _read_batch(step: ImportBatchStep) -> tuple[list[Row], int, int, bool]:
     first = step.batch * step.size + 1
     rows: list[Row] = []
     with _open(step.path) as file:

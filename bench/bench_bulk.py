@@ -43,7 +43,7 @@ from triggers.connection import connect  # noqa: E402
 
 IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 EXPORT_ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "1000000"))
-BATCH = int(os.environ.get("BENCH_BATCH", "1000"))
+BATCH = int(os.environ.get("BENCH_BATCH", "5000"))
 TARGET_IMPORT_RPS = 5_000.0
 TARGET_EXPORT_RPS = 50_000.0
 RESULTS = ROOT / "bench" / "results" / "bench_bulk.json"

@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import bulk_stubs
@@ -81,14 +82,24 @@ class _BulkRun:
         workflow.continue_as_new(input.model_copy(update={"counts": self.counts}))
 
     async def activity(self, stub: Callable[[A], Awaitable[R]], arg: A, summary: str) -> R:
-        return await workflow.execute_activity(
-            stub,
-            arg,
-            start_to_close_timeout=STEP_START_TO_CLOSE,
-            heartbeat_timeout=self.heartbeat,
-            retry_policy=FORWARD_RETRY,
-            summary=summary,
-        )
+        """Run a step; a business error (a file the worker cannot read, a bad filter) ends the
+        run with that error's type and message, as a saga's run ends."""
+        try:
+            return await workflow.execute_activity(
+                stub,
+                arg,
+                start_to_close_timeout=STEP_START_TO_CLOSE,
+                heartbeat_timeout=self.heartbeat,
+                retry_policy=FORWARD_RETRY,
+                summary=summary,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if not isinstance(cause, ApplicationError):
+                raise
+            details = cause.details
+            final = ApplicationError(cause.message, *details, type=cause.type, non_retryable=True)
+            raise final from None
 
     def result(self, path: str, status: BulkStatus) -> BulkResult:
         self.finished = status

@@ -31,7 +31,7 @@ from customer_service.service.bulk_export import CSV_COLUMNS, BulkExports
 from settings import Settings
 from tests.helpers import scalar
 from tests.test_activity_stubs import mismatches
-from triggers.client import CustomerFlows
+from triggers.client import CustomerFlows, FlowError
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,3 +298,18 @@ async def test_cli_imports_with_an_error_report_and_exports(
     assert [json.loads(line)["email"] for line in out.read_text().splitlines()] == [
         "c3@example.com"
     ]
+
+
+async def test_a_file_the_worker_cannot_read_fails_the_import_as_invalid_data(
+    flows: CustomerFlows, tmp_path: Path
+) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(b"email,first_name\nj@example.com,J\xf6rg\n")
+    with pytest.raises(FlowError) as bad:
+        await flows.import_customers(str(latin1))
+    assert bad.value.type == "invalid_data" and "cannot be read after row 0" in bad.value.message
+    with pytest.raises(FlowError) as missing:
+        await flows.import_customers(str(tmp_path / "missing.csv"))
+    assert missing.value.type == "invalid_data" and "cannot be read by the worker" in str(
+        missing.value.message
+    )
