@@ -26,6 +26,13 @@ from triggers.client import CustomerFlows
 from workflows.bulk_contracts import BulkProgress, BulkResult
 
 SHOWN_ERRORS = 20
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default=None,
+    help="Default: from the file's suffix (.jsonl / .ndjson, else csv).",
+)
 
 
 def _counts(p: BulkProgress) -> str:
@@ -100,13 +107,7 @@ def report_errors(errors: list[RowError], save: Path | None, as_json: bool) -> N
 @click.option(
     "--mode", type=click.Choice(["create", "upsert"]), default="create", show_default=True
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "jsonl"]),
-    default=None,
-    help="Default: from the file's suffix (.jsonl / .ndjson, else csv).",
-)
+@format_option
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 5000))
 @click.option(
     "--request-id", default=None, help="Idempotency key: a repeat resumes the same import."
@@ -159,13 +160,7 @@ def _range(filters: dict[str, Any], field: str, after: str | None, before: str |
     required=True,
     type=click.Path(dir_okay=False, resolve_path=True, path_type=Path),
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["csv", "jsonl"]),
-    default=None,
-    help="Default: from the file's suffix (.jsonl / .ndjson, else csv).",
-)
+@format_option
 @click.option("--q", default=None, help="Free-text search (all words must match).")
 @click.option("--group", "groups", multiple=True, help="Customers in this group id.")
 @click.option("--has-account/--guest", default=None)
