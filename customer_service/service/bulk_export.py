@@ -77,9 +77,11 @@ def _joined(column: Any) -> Any:
 
 
 def _text(value: Any) -> Any:
-    """Any value as CSV text, rendered by PostgreSQL: JSON's forms (ISO timestamps, true/false,
-    objects as JSON), and "" for null."""
-    return func.coalesce(func.to_json(value).op("#>>")(literal_column("'{}'")), "")
+    """Any column as CSV text, rendered by PostgreSQL: text as it is, other types in JSON's
+    forms (ISO timestamps, true/false, objects as JSON), and "" for null."""
+    if not isinstance(value.type, String):
+        value = func.to_json(value).op("#>>")(literal_column("'{}'"))
+    return func.coalesce(value, "")
 
 
 class BulkExports:

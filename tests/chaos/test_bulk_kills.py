@@ -5,7 +5,8 @@ exactly the invalid rows; one `customer.created` event per imported customer; th
 checker finds nothing.
 
 Size: BULK_CHAOS_ROWS rows (default 3,000, so the suite stays short on 2 cores); the 100,000-row
-run of the issue is `BULK_CHAOS_ROWS=100000 pytest tests/chaos/test_bulk_kills.py` (docs/bulk.md).
+run of the issue is `BULK_CHAOS_ROWS=100000 pytest --timeout 1800 tests/chaos/test_bulk_kills.py`
+(docs/bulk.md).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from triggers.client import CustomerFlows
 pytestmark = pytest.mark.chaos
 
 ROWS = int(os.environ.get("BULK_CHAOS_ROWS", "3000"))
+BATCH = max(100, ROWS // 30)  # about 30 batches, whatever the size (3 runs: continue-as-new)
 KILLS = 3
 WORKERS = 1
 
@@ -80,7 +82,7 @@ async def test_import_survives_worker_sigkills(
         log_dir=tmp_path / "workers",
     ) as pool:
         handle = await flows.start_import_customers(
-            str(file), batch_size=100, batches_per_run=10, heartbeat_seconds=3
+            str(file), batch_size=BATCH, batches_per_run=10, heartbeat_seconds=3
         )
         for kill in range(KILLS):
             # Kill once the import is a quarter, half and three quarters through.
