@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench-service bench-flows bench-recovery bench-events migrate clean
+.PHONY: help dev test lint bench-service bench-flows bench-recovery bench-events bench-bulk migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench-recovery: $(STAMP) ## recovery from worker kills under 16 clients (kill â†
 
 bench-events: $(STAMP) ## Event delivery benchmark (released â†’ delivered latency)
 	$(BIN)/python bench/bench_events.py
+
+bench-bulk: $(STAMP) ## bulk import (100k customers) and export (1M) benchmark, worker RSS
+	$(BIN)/python bench/bench_bulk.py
 
 migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database of make dev)
 	$(BIN)/python -m devstack.database

@@ -19,11 +19,14 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.bulk_activities import BulkActivities
 from activities.customer_activities import CustomerActivities
 from activities.delivery_activities import DeliveryActivities
 from activities.hooks import load_hooks_module
 from activities.subscribers import load_subscribers_module
 from customer_service import CustomerModuleService, create_engine, session_factory
+from customer_service.service.bulk import BulkImports
+from customer_service.service.bulk_export import BulkExports
 from customer_service.service.deliveries import Deliveries
 from customer_service.service.retention import Retention
 from settings import ConfigurationError, Settings, get_settings
@@ -100,7 +103,8 @@ async def serve(settings: Settings) -> None:
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime=runtime)
     activities, deliveries = build_activities(service, client, settings)
-    worker = build_worker(client, [*activities.all(), *deliveries.all()], settings)
+    bulk = BulkActivities(BulkImports(service.sessions), BulkExports(service.sessions))
+    worker = build_worker(client, [*activities.all(), *deliveries.all(), *bulk.all()], settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -111,7 +115,7 @@ async def serve(settings: Settings) -> None:
         "worker serving %d workflows and %d activities on task queue %r at %s (namespace %s), "
         "database %s",
         len(ALL_WORKFLOWS),
-        len(activities.all()) + len(deliveries.all()),
+        len(activities.all()) + len(deliveries.all()) + len(bulk.all()),
         settings.task_queue,
         client.service_client.config.target_host,
         settings.temporal_namespace,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         DeleteCustomerAddressesWorkflow,
         UpdateCustomerAddressesWorkflow,
     )
+    from workflows.bulk import ExportCustomersWorkflow, ImportCustomersWorkflow
     from workflows.customers import (
         CreateCustomerAccountWorkflow,
         CreateCustomersWorkflow,
@@ -58,6 +59,8 @@ _MODULES = {
     "InvariantCheckWorkflow": "maintenance",
     "RetentionWorkflow": "maintenance",
     "EraseCustomerWorkflow": "maintenance",
+    "ImportCustomersWorkflow": "bulk",
+    "ExportCustomersWorkflow": "bulk",
 }
 
 
@@ -85,6 +88,10 @@ def __getattr__(name: str) -> Any:
         from workflows import maintenance
 
         return getattr(maintenance, name)
+    if module == "bulk":
+        from workflows import bulk
+
+        return getattr(bulk, name)
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")
 
 
@@ -100,6 +107,8 @@ __all__ = [
     "DeliverEventsWorkflow",
     "EraseCustomerWorkflow",
     "EventRelayWorkflow",
+    "ExportCustomersWorkflow",
+    "ImportCustomersWorkflow",
     "InvariantCheckWorkflow",
     "LinkCustomerGroupsToCustomerWorkflow",
     "LinkCustomersToCustomerGroupWorkflow",
