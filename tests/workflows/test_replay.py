@@ -23,7 +23,14 @@ from workflows.contracts import CreateCustomersInput
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 FILES = sorted(HISTORIES.rglob("*.json"))
 # Maintenance runs: each step is an ordinary activity (long batches, no saga's local first step).
-NO_LOCAL_STEP = {"InvariantCheckWorkflow", "RetentionWorkflow", "EraseCustomerWorkflow"}
+# Not sagas: their steps are ordinary activities from the start.
+NO_LOCAL_STEP = {
+    "InvariantCheckWorkflow",
+    "RetentionWorkflow",
+    "EraseCustomerWorkflow",
+    "ImportCustomersWorkflow",
+    "ExportCustomersWorkflow",
+}
 
 
 @workflow.defn(name="CreateCustomerGroupsWorkflow", sandboxed=False)
