@@ -187,7 +187,9 @@ async def test_updating_email_to_a_taken_one_is_already_exists(
         AlreadyExistsError,
     )
     assert isinstance(err, AlreadyExistsError) and err.field == "email"
-    assert "has_account: false, already exists." in err.message
+    assert (
+        err.message == "Customer with email: ANN@example.com, has_account: false, already exists."
+    )
     # changing only the case of one's own email is fine
     same = await service.update_customers(world["ann"].id, {"email": "Ann@Example.com"})
     assert same.email == "Ann@Example.com"

@@ -52,7 +52,7 @@ CASES = {
             {"customers_data": [{"email": "Ana.Guest@Example.com"}]}
         ),
         "invalid_data",
-        lambda w: "Customer with email: ana.guest@example.com, has_account: false, already exists.",
+        lambda w: "Customer with email: Ana.Guest@Example.com, has_account: false, already exists.",
         "create_customers",
     ),
     "duplicate group name": Case(
