@@ -130,7 +130,7 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
 class RemoveCustomerAccountWorkflow(SagaWorkflow):
     """remove-customer-account.
 
-    Steps: read the customer → soft-delete it (nested delete-customers; compensation: restore) →
+    Steps: read the customer (unknown or deleted already: done, decision 10) → soft-delete it (nested delete-customers; compensation: restore) →
     for a registered customer, unlink its auth identity (compensation: link it again; no identity
     is a not_found error, which restores the customer) → release `customer.deleted`.
     """
@@ -148,8 +148,8 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
                 ),
                 summary=f"Read customer {customer_id}",
             )
-            if not rows:
-                raise not_found(f"Customer with id: {customer_id} was not found", "customer_id")
+            if not rows:  # unknown or deleted already: done (decision 10)
+                return IdsResult(ids=[customer_id])
             customer = rows[0]
             self.saga.tag(emails=[customer.get("email")])
             await steps.soft_delete_customers(self.saga, [customer_id])

@@ -221,6 +221,29 @@ async def test_soft_delete_and_restore_are_repeat_safe(
     assert (await service.retrieve_customer(bob.id)).deleted_at is None
 
 
+async def test_soft_delete_treats_unknown_and_deleted_ids_as_done(
+    service: CustomerModuleService, world: Seed, engine: AsyncEngine
+) -> None:
+    """Decision 10: unknown or already deleted ids are skipped; the undo restores only what this
+    operation deleted, and only the deleted customers get a `customer.deleted` event."""
+    ann, bob = world["ann"], world["bob"]
+    await service.soft_delete_customers([bob.id])
+    ctx = {"operation_id": "op-del-10", "event_group_id": "run-del-10"}
+    deleted = await service.soft_delete_customers([ann.id, bob.id, "cus_unknown"], ctx)
+    assert deleted["customer_id"] == [ann.id]
+    staged = await fetch(
+        engine,
+        "SELECT data FROM event_outbox WHERE name = 'customer.deleted' AND event_group_id = :g",
+        g="run-del-10",
+    )
+    assert [r["data"] for r in staged] == [{"id": ann.id}]
+    assert await service.undo_soft_delete_customers("op-del-10")
+    assert (await service.retrieve_customer(ann.id)).deleted_at is None
+    assert (await service.retrieve_customer(bob.id, {"with_deleted": True})).deleted_at
+    groups = await service.soft_delete_customer_groups(["g_unknown"], {"operation_id": "op-g-10"})
+    assert groups == {}
+
+
 async def test_restore_when_email_was_taken_fails_naming_the_email(
     service: CustomerModuleService, world: Seed, engine: AsyncEngine
 ) -> None:
