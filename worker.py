@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.customer_activities import CustomerActivities
 from activities.hooks import load_hooks_module
+from auth.store import AuthStore
 from customer_service import CustomerModuleService, create_engine, session_factory
 from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
@@ -72,8 +73,10 @@ def build_worker(
 async def serve(settings: Settings) -> None:
     """Run the worker until SIGINT / SIGTERM, then finish in-flight tasks and stop."""
     engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
-    service = CustomerModuleService(session_factory(engine))
-    activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
+    sessions = session_factory(engine)
+    service = CustomerModuleService(sessions)
+    hooks = load_hooks_module(settings.hooks_module)
+    activities = CustomerActivities(service, hooks, auth=AuthStore(sessions))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime=runtime)
     worker = build_worker(client, activities, settings)

@@ -24,8 +24,9 @@ from activities.contracts import (
     DeleteAddressesStep,
     EventGroup,
     HookCall,
+    LinkAuthIdentityStep,
     ListQuery,
-    SetAuthIdentityStep,
+    RemoveAuthIdentityStep,
     SoftDeleteStep,
     Undo,
     UnsetDefaultsStep,
@@ -35,17 +36,25 @@ from activities.contracts import (
 )
 from activities.failures import application_error, business_errors
 from activities.hooks import HookRegistry
+from auth.store import AuthStore
 from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
 
 
 class CustomerActivities:
-    """Activities bound to one injected service (and the deployment's hook handlers)."""
+    """Activities bound to one injected service, the auth store (the accounts' identities) and
+    the deployment's hook handlers. Without `auth`, one over the service's own database."""
 
-    def __init__(self, service: CustomerModuleService, hooks: HookRegistry | None = None) -> None:
+    def __init__(
+        self,
+        service: CustomerModuleService,
+        hooks: HookRegistry | None = None,
+        auth: AuthStore | None = None,
+    ) -> None:
         self._service = service
         self._hooks = hooks or HookRegistry()
+        self._auth = auth or AuthStore(service.sessions)
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this instance, for `Worker(activities=...)`."""
@@ -107,15 +116,26 @@ class CustomerActivities:
 
     @activity.defn
     @business_errors
-    async def set_auth_identity(self, step: SetAuthIdentityStep) -> None:
-        await self._service.set_auth_identity(
-            step.customer_id, step.auth_identity_id, step.expected, step.ctx()
+    async def link_auth_identity(self, step: LinkAuthIdentityStep) -> None:
+        await self._auth.accounts.link_customer(step.auth_identity_id, step.customer_id, step.ctx())
+
+    @activity.defn
+    @business_errors
+    async def undo_link_auth_identity(self, undo: Undo) -> bool:
+        return await self._auth.accounts.undo_link_customer(undo.operation_id)
+
+    @activity.defn
+    @business_errors
+    async def remove_auth_identity(self, step: RemoveAuthIdentityStep) -> bool:
+        """Returns whether the identity was deleted (False: only unlinked)."""
+        return await self._auth.accounts.remove_customer_identity(
+            step.customer_id, step.auth_identity_id, step.ctx()
         )
 
     @activity.defn
     @business_errors
-    async def undo_set_auth_identity(self, undo: Undo) -> bool:
-        return await self._service.undo_set_auth_identity(undo.operation_id)
+    async def undo_remove_auth_identity(self, undo: Undo) -> bool:
+        return await self._auth.accounts.undo_remove_customer_identity(undo.operation_id)
 
     # --- addresses ----------------------------------------------------------------------------
 
