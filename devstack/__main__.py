@@ -1,5 +1,6 @@
 """`make dev`: start what is missing — embedded PostgreSQL (migrated), the Temporal dev server
-with its Web UI, the worker — print where to look and what to try, stop everything on Ctrl-C.
+with its Web UI, the worker, the HTTP API (with a first admin login) — print where to look and
+what to try, stop everything on Ctrl-C.
 
 State lives under `.data/` (database files, Temporal's SQLite file), so a second `make dev`
 finds the customers and the workflow runs of the first. While it runs, `.data/dev-stack.json`
@@ -20,6 +21,7 @@ from types import FrameType
 
 from codec.keys import load_key_ring
 from customer_service.migrate import upgrade_to_head
+from devstack.api import ADMIN_EMAIL, await_api, ensure_admin, start_api
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
 from devstack.temporal import TemporalDevServer, die_with_parent
@@ -33,11 +35,15 @@ BANNER = """
   PostgreSQL        {database}
   Worker log        {worker_log}
   PII encryption    {pii}
+  HTTP API          {api} (log {api_log})
+  Admin login       {admin}
 
   Try, in another terminal:
     .venv/bin/customers create --email peter.hayes@example.com --first-name Peter \\
         --address 'city=Berlin,country_code=DE'
     .venv/bin/customers list
+    curl -s {api}/auth/user/emailpass -H 'content-type: application/json' \
+        -d '{{"email": "admin@example.com", "password": "{password}"}}'
 
   Ctrl-C stops everything (data is kept in .data/).
 """
@@ -91,6 +97,7 @@ def main() -> int:
     postgres = None
     temporal = None
     worker = None
+    api = None
     codec: subprocess.Popen[bytes] | None = None
     try:
         if settings.database_url:
@@ -143,17 +150,36 @@ def main() -> int:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        api_log = settings.data_dir / "api.log"
+        api = start_api(env, settings.api_host, settings.api_port, api_log)
+        password = ensure_admin(database_url, settings.data_dir)
+        admin = f"{ADMIN_EMAIL} / {password}" if password else f"{ADMIN_EMAIL} (password changed)"
+        if not await_api(api_url, api):
+            print(f"the HTTP API did not start; see {api_log}")
+            return 1
         record_stack(stack_file, database_url, temporal_address, ui)
         pii = f"on (codec server {codec_endpoint})" if codec_endpoint else "off"
         database = database_url.replace("+psycopg", "")
         banner = BANNER.format(
-            ui=ui, temporal=temporal_address, database=database, worker_log=worker_log, pii=pii
+            ui=ui,
+            temporal=temporal_address,
+            database=database,
+            worker_log=worker_log,
+            pii=pii,
+            api=api_url,
+            api_log=api_log,
+            admin=admin,
+            password=password or "…",
         )
         print(banner)
         sys.stdout.flush()
         while not stopping:
             if worker.poll() is not None:
                 print(f"the worker exited ({worker.returncode}); see {worker_log}")
+                return 1
+            if api.poll() is not None:
+                print(f"the HTTP API exited ({api.returncode}); see {api_log}")
                 return 1
             if temporal is not None and not temporal.is_running():
                 print(f"the Temporal dev server exited; see {settings.data_dir / 'temporal.log'}")
@@ -168,6 +194,9 @@ def main() -> int:
         stack_file.unlink(missing_ok=True)
         if codec is not None:
             codec.terminate()
+        if api is not None and api.poll() is None:
+            api.terminate()
+            api.wait(15)
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             try:
@@ -178,7 +207,7 @@ def main() -> int:
             temporal.stop()
         if postgres is not None:
             postgres.stop()
-        print("stopped: worker, Temporal dev server, PostgreSQL")
+        print("stopped: HTTP API, worker, Temporal dev server, PostgreSQL")
 
 
 if __name__ == "__main__":
