@@ -14,7 +14,7 @@ One run:
                                         term, a "First Last" pair and a common term, with count;
   4. prints the table, writes bench/results/bench_api.json, the table into
      docs/api-performance.md (between its result markers) and the plots
-     docs/api-latency.png, docs/api-throughput.png.
+     docs/api-latency.png, docs/api-throughput.png (`--replot` redoes these from the JSON).
 
 The in-process side runs in this process, so each figure pair differs by what HTTP adds: the
 client's request, uvicorn, FastAPI routing, auth, query validation, JSON encoding.
@@ -321,7 +321,9 @@ def plot(results: dict[str, Any]) -> list[Path]:
             ax.set_title(name, fontsize=8)
             ax.set_xlabel("clients")
             ax.set_xticks(CLIENTS)
-            ax.set_ylabel("ms" if metrics[0] != "rps" else "requests/s")
+            ax.set_ylabel("ms (log)" if metrics[0] != "rps" else "requests/s")
+            if metrics[0] != "rps":
+                ax.set_yscale("log")
             ax.grid(alpha=0.3)
         axes[0][0].legend(fontsize=7)
         fig.suptitle(f"HTTP API vs in-process, {results['rows_seeded']:,} customers", fontsize=10)
@@ -357,7 +359,18 @@ def stack_running() -> Iterator[tuple[Stack, dict[str, Any]]]:
             stack.stop()
 
 
+def replot() -> None:
+    """`--replot`: the document block and the plots again, from the last run's JSON."""
+    results = json.loads(RESULTS.read_text())
+    write_doc(results, table(results))
+    for path in plot(results):
+        log(f"wrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
+    if "--replot" in sys.argv:
+        replot()
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     wall = time.perf_counter()
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
