@@ -24,6 +24,7 @@ from activities.customer_activities import CustomerActivities
 from activities.delivery_activities import DeliveryActivities
 from activities.hooks import load_hooks_module
 from activities.subscribers import load_subscribers_module
+from auth.store import AuthStore
 from customer_service import CustomerModuleService, create_engine, session_factory
 from customer_service.service.bulk import BulkImports
 from customer_service.service.bulk_export import BulkExports
@@ -93,7 +94,8 @@ def build_activities(
         delivery_policy(settings),
     )
     hooks = load_hooks_module(settings.hooks_module)
-    return CustomerActivities(service, hooks, deliveries.release), deliveries
+    auth = AuthStore(service.sessions)
+    return CustomerActivities(service, hooks, deliveries.release, auth), deliveries
 
 
 async def serve(settings: Settings) -> None:

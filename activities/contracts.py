@@ -97,10 +97,19 @@ class ChangeMembershipsStep(WriteStep):
     remove: list[MembershipInput] = []
 
 
-class SetAuthIdentityStep(WriteStep):
+class LinkAuthIdentityStep(WriteStep):
+    """Set the auth identity's `app_metadata.customer_id` (create-customer-account)."""
+
+    auth_identity_id: str
+    customer_id: str
+
+
+class RemoveAuthIdentityStep(WriteStep):
+    """Delete (or unlink) the auth identity of a removed customer (remove-customer-account);
+    `auth_identity_id` is the customer's own column, when set."""
+
     customer_id: str
     auth_identity_id: str | None
-    expected: str | None
 
 
 class Undo(Contract):

@@ -25,8 +25,9 @@ from activities.contracts import (
     DeleteAddressesStep,
     EventGroup,
     HookCall,
+    LinkAuthIdentityStep,
     ListQuery,
-    SetAuthIdentityStep,
+    RemoveAuthIdentityStep,
     SoftDeleteStep,
     Undo,
     UnsetDefaultsStep,
@@ -38,6 +39,7 @@ from activities.contracts import (
 from activities.failures import application_error, business_errors
 from activities.heartbeat import heartbeats
 from activities.hooks import HookRegistry
+from auth.store import AuthStore
 from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
@@ -64,19 +66,22 @@ def hands_on(
 
 
 class CustomerActivities:
-    """Activities bound to one injected service (and the deployment's hook handlers)."""
+    """Activities bound to one injected service, the auth store (the accounts' identities) and
+    the deployment's hook handlers. Without `auth`, one over the service's own database."""
 
     def __init__(
         self,
         service: CustomerModuleService,
         hooks: HookRegistry | None = None,
         release: Callable[[str], Awaitable[int]] | None = None,
+        auth: AuthStore | None = None,
     ) -> None:
         """`release`: releases a run's events and hands them on for delivery (the worker passes
         `DeliveryActivities.release`); without it the events are only released."""
         self._service = service
         self._hooks = hooks or HookRegistry()
         self._release = release
+        self._auth = auth or AuthStore(service.sessions)
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this instance, for `Worker(activities=...)`."""
@@ -151,16 +156,30 @@ class CustomerActivities:
     @heartbeats
     @business_errors
     @hands_on
-    async def set_auth_identity(self, step: SetAuthIdentityStep) -> None:
-        await self._service.set_auth_identity(
-            step.customer_id, step.auth_identity_id, step.expected, step.ctx()
+    async def link_auth_identity(self, step: LinkAuthIdentityStep) -> None:
+        await self._auth.accounts.link_customer(step.auth_identity_id, step.customer_id, step.ctx())
+
+    @activity.defn
+    @heartbeats
+    @business_errors
+    async def undo_link_auth_identity(self, undo: Undo) -> bool:
+        return await self._auth.accounts.undo_link_customer(undo.operation_id)
+
+    @activity.defn
+    @heartbeats
+    @business_errors
+    @hands_on
+    async def remove_auth_identity(self, step: RemoveAuthIdentityStep) -> bool:
+        """Returns whether the identity was deleted (False: only unlinked)."""
+        return await self._auth.accounts.remove_customer_identity(
+            step.customer_id, step.auth_identity_id, step.ctx()
         )
 
     @activity.defn
     @heartbeats
     @business_errors
-    async def undo_set_auth_identity(self, undo: Undo) -> bool:
-        return await self._service.undo_set_auth_identity(undo.operation_id)
+    async def undo_remove_auth_identity(self, undo: Undo) -> bool:
+        return await self._auth.accounts.undo_remove_customer_identity(undo.operation_id)
 
     # --- addresses ----------------------------------------------------------------------------
 

@@ -86,6 +86,23 @@ def _key_values(detail: str | None) -> tuple[list[str], list[str]]:
     return cols, [{"t": "true", "f": "false"}.get(v, v) for v in vals]
 
 
+def _as_typed(value: str, params: Any) -> str:
+    """`value` as the statement's parameters spell it. An expression index reports the value it
+    indexed (`lower(email)`): decision 12 echoes the email the caller typed instead."""
+    wanted = value.lower()
+    stack = [params]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item.lower() == wanted:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return value
+
+
 def _entity_name(table: str | None) -> str:
     spec = BY_TABLE.get(table or "")
     return spec.name if spec else "Entity"
@@ -102,6 +119,7 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
         return None  # two attempts of one operation raced: retry, and find the recorded result
     if code == "23505":
         cols, vals = _key_values(diag.message_detail)
+        vals = [_as_typed(v, error.params) for v in vals]
         template = _UNIQUE_MESSAGES.get(constraint)
         message = (
             template.format(*vals, *([""] * 2))

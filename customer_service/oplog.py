@@ -170,13 +170,19 @@ def parse(result: Any) -> AnyRecord:
     return _RECORD.validate_python(result)
 
 
-def _expect(operation_id: str, record: AnyRecord, kind: type[R]) -> R:
-    if not isinstance(record, kind):
-        raise InvalidDataError(
-            f"Operation {operation_id} is a {record.kind!r}, not a {kind.kind_name()!r}",
-            field="operation_id",
-        )
-    return record
+def _expect(operation_id: str, name: str, result: Any, kind: type[R]) -> R:
+    """The stored record as a `kind`. Any `Record` subclass with its own `kind` literal can be
+    logged (the auth module keeps its account records here too), not only `AnyRecord`'s."""
+    if name != kind.kind_name():
+        raise _wrong_kind(operation_id, name, kind)
+    return kind.model_validate(result)
+
+
+def _wrong_kind(operation_id: str, name: str, kind: type[Record]) -> InvalidDataError:
+    return InvalidDataError(
+        f"Operation {operation_id} is a {name!r}, not a {kind.kind_name()!r}",
+        field="operation_id",
+    )
 
 
 async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R | None:
@@ -198,7 +204,7 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
         raise ConflictError(
             f"Operation {ctx.operation_id} was already compensated", field="operation_id"
         )
-    return _expect(ctx.operation_id, parse(row.result), kind)
+    return _expect(ctx.operation_id, row.name, row.result, kind)
 
 
 async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> None:
@@ -268,10 +274,7 @@ async def _undo(
         )
         return False
     if row.name != kind.kind_name():
-        raise InvalidDataError(
-            f"Operation {operation_id} is a {row.name!r}, not a {kind.kind_name()!r}",
-            field="operation_id",
-        )
+        raise _wrong_kind(operation_id, row.name, kind)
     if row.state == State.RELEASED:
         raise ReleasedError(
             f"Operation {operation_id} committed with its run's events released: too late to"
@@ -280,7 +283,7 @@ async def _undo(
         )
     if row.state != State.DONE:
         return False
-    await action(session, _expect(operation_id, parse(row.result), kind))
+    await action(session, kind.model_validate(row.result))
     await session.execute(
         update(tbl).where(tbl.c.operation_id == operation_id).values(state=State.COMPENSATED)
     )

@@ -20,6 +20,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from customer_service.countries import ISO_3166_ALPHA2
+
 MAX_TEXT = 255
 MAX_EMAIL = 320
 MAX_METADATA_BYTES = 16 * 1024
@@ -35,7 +37,6 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
 def _no_nul(value: str) -> str:
@@ -55,9 +56,11 @@ def _email(value: str) -> str:
 
 
 def _country(value: str) -> str:
-    if not _COUNTRY.match(value):
-        raise ValueError("must be a two-letter ISO 3166-1 country code")
-    return value
+    """Decision 11: an ISO 3166-1 alpha-2 code in any case, stored lower-case."""
+    code = value.lower()
+    if code not in ISO_3166_ALPHA2:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code")
+    return code
 
 
 def nesting_exceeds(value: Any, limit: int) -> bool:

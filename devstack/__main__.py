@@ -1,5 +1,6 @@
 """`make dev`: start what is missing — embedded PostgreSQL (migrated), the Temporal dev server
-with its Web UI, the worker — print where to look and what to try, stop everything on Ctrl-C.
+with its Web UI, the worker, the HTTP API (with a first admin login) — print where to look and
+what to try, stop everything on Ctrl-C.
 The worker is supervised (`devstack.supervisor`): if it dies, it is started again and the
 servers keep running.
 
@@ -22,6 +23,7 @@ from types import FrameType
 
 from codec.keys import load_key_ring
 from customer_service.migrate import upgrade_to_head
+from devstack.api import ADMIN_EMAIL, await_api, ensure_admin, start_api
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
 from devstack.supervisor import CrashLoop, WorkerSupervisor
@@ -36,11 +38,15 @@ BANNER = """
   PostgreSQL        {database}
   Worker log        {worker_log}
   PII encryption    {pii}
+  HTTP API          {api} (log {api_log})
+  Admin login       {admin}
 
   Try, in another terminal:
     .venv/bin/customers create --email peter.hayes@example.com --first-name Peter \\
         --address 'city=Berlin,country_code=DE'
     .venv/bin/customers list
+    curl -s {api}/auth/user/emailpass -H 'content-type: application/json' \
+        -d '{{"email": "admin@example.com", "password": "{password}"}}'
 
   Ctrl-C stops everything (data is kept in .data/).
 """
@@ -98,6 +104,7 @@ def main() -> int:
     postgres = None
     temporal = None
     worker: WorkerSupervisor | None = None
+    api = None
     codec: subprocess.Popen[bytes] | None = None
     try:
         if settings.database_url:
@@ -143,16 +150,35 @@ def main() -> int:
         worker_log = settings.data_dir / "worker.log"
         worker = WorkerSupervisor(env, worker_log, say=say)
         worker.start()
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        api_log = settings.data_dir / "api.log"
+        api = start_api(env, settings.api_host, settings.api_port, api_log)
+        password = ensure_admin(database_url, settings.data_dir)
+        admin = f"{ADMIN_EMAIL} / {password}" if password else f"{ADMIN_EMAIL} (password changed)"
+        if not await_api(api_url, api):
+            print(f"the HTTP API did not start; see {api_log}")
+            return 1
         record_stack(stack_file, database_url, temporal_address, ui)
         pii = f"on (codec server {codec_endpoint})" if codec_endpoint else "off"
         database = database_url.replace("+psycopg", "")
         banner = BANNER.format(
-            ui=ui, temporal=temporal_address, database=database, worker_log=worker_log, pii=pii
+            ui=ui,
+            temporal=temporal_address,
+            database=database,
+            worker_log=worker_log,
+            pii=pii,
+            api=api_url,
+            api_log=api_log,
+            admin=admin,
+            password=password or "…",
         )
         print(banner)
         sys.stdout.flush()
         while not stopping:
             worker.poll()  # a crashed worker is restarted; CrashLoop ends the stack
+            if api.poll() is not None:
+                print(f"the HTTP API exited ({api.returncode}); see {api_log}")
+                return 1
             if temporal is not None and not temporal.is_running():
                 print(f"the Temporal dev server exited; see {settings.data_dir / 'temporal.log'}")
                 return 1
@@ -169,13 +195,16 @@ def main() -> int:
         stack_file.unlink(missing_ok=True)
         if codec is not None:
             codec.terminate()
+        if api is not None and api.poll() is None:
+            api.terminate()
+            api.wait(15)
         if worker is not None:
             worker.stop()
         if temporal is not None:
             temporal.stop()
         if postgres is not None:
             postgres.stop()
-        print("stopped: worker, Temporal dev server, PostgreSQL")
+        print("stopped: HTTP API, worker, Temporal dev server, PostgreSQL")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ async def cancel_when_held(env: Env, handle: Any, gate: Gate) -> Any:
 async def test_cancel_while_releasing_events_restores_every_completed_step(
     env: Env, service: CustomerModuleService
 ) -> None:
-    """remove-customer-account has soft-deleted the customer and unlinked its auth identity;
+    """remove-customer-account has soft-deleted the customer and deleted its auth identity;
     it is cancelled while its last step runs: both are undone, last first."""
     world = await seed(service)
     before = await env.snapshot()
@@ -64,7 +64,7 @@ async def test_cancel_while_releasing_events_restores_every_completed_step(
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
     names = [r.name for r in await activity_records(handle)]
     assert after_failure(names, "release_events") == [
-        "undo_set_auth_identity",
+        "undo_remove_auth_identity",
         "undo_soft_delete_customers",
         "discard_events",
     ]

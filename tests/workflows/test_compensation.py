@@ -114,6 +114,11 @@ FLOWS: dict[str, Flow] = {
         {
             "validate_customer_account_creation": [DISCARD],
             "create_customers": ["undo_create_customers", DISCARD],
+            "link_auth_identity": [
+                "undo_link_auth_identity",
+                "undo_create_customers",
+                DISCARD,
+            ],
         },
         hooks={"customersCreated": ["undo_create_customers", DISCARD]},
     ),
@@ -123,8 +128,16 @@ FLOWS: dict[str, Flow] = {
         {
             "list_customers": [DISCARD],
             "soft_delete_customers": ["undo_soft_delete_customers", DISCARD],
-            "set_auth_identity": ["undo_set_auth_identity", "undo_soft_delete_customers", DISCARD],
-            "release_events": ["undo_set_auth_identity", "undo_soft_delete_customers", DISCARD],
+            "remove_auth_identity": [
+                "undo_remove_auth_identity",
+                "undo_soft_delete_customers",
+                DISCARD,
+            ],
+            "release_events": [
+                "undo_remove_auth_identity",
+                "undo_soft_delete_customers",
+                DISCARD,
+            ],
         },
         hooks={"customersDeleted": ["undo_soft_delete_customers", DISCARD]},
     ),
