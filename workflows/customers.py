@@ -127,7 +127,8 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
             )
             identity = input.auth_identity_id
             customer = data.model_copy(update={"has_account": True, "auth_identity_id": identity})
-            created = await steps.create_customers(self.saga, [customer], None)
+            # The link decides (it fails if the identity belongs to another customer): the pivot.
+            created = await steps.create_customers(self.saga, [customer], None, pivot=False)
             customer_id = created[0].id
             await self.saga.step(
                 stubs.link_auth_identity,
@@ -139,6 +140,7 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
                     stubs.undo_link_auth_identity,
                     f"compensate: unlink auth identity {identity}",
                 ),
+                pivot=True,
             )
             return CustomerResult(customer=created[0])
 

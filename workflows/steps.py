@@ -36,9 +36,13 @@ def with_ids(saga: Saga, customers: list[CreateCustomerInput]) -> list[CreateCus
 
 
 async def create_customers(
-    saga: Saga, customers: list[CreateCustomerInput], additional_data: dict[str, Any] | None
+    saga: Saga,
+    customers: list[CreateCustomerInput],
+    additional_data: dict[str, Any] | None,
+    pivot: bool = True,
 ) -> list[CustomerDTO]:
-    """create-customers (SPEC §4.1) without its final event release; the create is the pivot."""
+    """create-customers (SPEC §4.1) without its final event release; `pivot`: the create is the
+    run's deciding write (nothing after it can fail for a business reason)."""
     customers = with_ids(saga, customers)
     customer_ids = [c.id for c in customers if c.id]
     saga.tag(customer_ids=customer_ids, emails=[c.email for c in customers])
@@ -48,7 +52,7 @@ async def create_customers(
         summary=f"Create {len(customers)} customer(s): "
         + short([c.email or c.id for c in customers]),
         undo=(stubs.undo_create_customers, f"compensate: delete customer(s) {short(customer_ids)}"),
-        pivot=True,
+        pivot=pivot,
     )
     await saga.hook(
         "customersCreated",
