@@ -32,8 +32,12 @@ DELETE FROM event_outbox WHERE id IN (
                       WHERE d.event_id = e.id AND d.status IN ('pending', 'failed'))
     ORDER BY e.id LIMIT :batch)"""
 
-_PII_COLUMNS = ("email", "first_name", "last_name", "phone", "company_name")
-_ADDRESS_PII = ("first_name", "last_name", "phone", "company", "address_1", "address_2")
+# The personal values an operation-log entry about the customer may hold.
+_CUSTOMER_PII = (
+    "SELECT email, first_name, last_name, phone, company_name FROM customer WHERE id = :id"
+)
+_ADDRESS_PII = """SELECT id, first_name, last_name, phone, company, address_1, address_2
+                  FROM customer_address WHERE customer_id = :id"""
 
 
 class Retention:
@@ -107,18 +111,10 @@ class Retention:
 async def _needles(session: AsyncSession, customer_id: str) -> list[str]:
     """The customer's ids and personal values: what an entry about it contains."""
     values: list[Any] = [customer_id]
-    row = (
-        await session.execute(
-            text(f"SELECT {', '.join(_PII_COLUMNS)} FROM customer WHERE id = :id"),
-            {"id": customer_id},
-        )
-    ).one_or_none()
+    row = (await session.execute(text(_CUSTOMER_PII), {"id": customer_id})).one_or_none()
     if row is not None:
         values += list(row)
-    addresses = await session.execute(
-        text(f"SELECT id, {', '.join(_ADDRESS_PII)} FROM customer_address WHERE customer_id = :id"),
-        {"id": customer_id},
-    )
+    addresses = await session.execute(text(_ADDRESS_PII), {"id": customer_id})
     for address in addresses.all():
         values += list(address)
     members = await session.execute(
