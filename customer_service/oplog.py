@@ -196,7 +196,9 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
         select(func.pg_advisory_xact_lock(func.hashtextextended(ctx.operation_id, 0)))
     )
     tbl = m.table_of(m.OperationRecord)
-    query = select(tbl.c.name, tbl.c.state, tbl.c.result).where(tbl.c.operation_id == ctx.operation_id)
+    query = select(tbl.c.name, tbl.c.state, tbl.c.result).where(
+        tbl.c.operation_id == ctx.operation_id
+    )
     row = (await session.execute(query)).first()
     if row is None:
         return None
