@@ -3,12 +3,15 @@ run completes, deletes what is there, and a compensation restores only what this
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
 from tests.helpers import seed
-from tests.workflows.conftest import Env, fail_for_good
+from tests.workflows.conftest import Env
 from tests.workflows.support import assert_restored
 from workflows import (
     DeleteCustomerGroupsWorkflow,
@@ -43,13 +46,18 @@ async def test_delete_customers_skips_unknown_and_deleted_ids(
 
 
 async def test_compensation_restores_only_what_the_run_deleted(
-    env: Env, service: CustomerModuleService
+    env: Env, service: CustomerModuleService, hooks: HookRegistry
 ) -> None:
     world = await seed(service)
     await service.soft_delete_customers([world.registered])
     before = await env.snapshot()
-    failing = fail_for_good(env.activities.release_events, after_commit=False)
-    async with env.worker(release_events=failing):
+
+    async def refuse(payload: dict[str, Any], additional_data: dict[str, Any] | None) -> None:
+        raise RuntimeError("the customersDeleted handler refuses")
+
+    # A failing hook after the delete committed (with a hook, the delete does not release).
+    hooks.register("customersDeleted", refuse)
+    async with env.worker():
         handle = await env.start(
             DeleteCustomersWorkflow.run,
             wm.DeleteCustomersInput(ids=[world.guest, world.registered]),

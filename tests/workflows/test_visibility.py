@@ -80,10 +80,13 @@ async def test_link_run_is_tagged_with_groups(env: Env, service: CustomerModuleS
     assert attributes.get(CUSTOMER_GROUP_ID) == [world.empty_group, world.group]
 
 
-async def test_progress_query_shows_each_step_and_its_state(env: Env) -> None:
+async def test_progress_query_shows_each_step_and_its_state(
+    env: Env, service: CustomerModuleService
+) -> None:
+    await seed(service)  # its fresh identity `authid_new` registers here
     gate = Gate()
     arg = wm.CreateCustomerAccountInput.model_validate(
-        {"auth_identity_id": "authid_p", "customer_data": {"email": "p@example.com"}}
+        {"auth_identity_id": "authid_new", "customer_data": {"email": "p@example.com"}}
     )
     async with env.worker(create_customers=held(env.activities.create_customers, gate)):
         try:
@@ -107,6 +110,7 @@ async def test_progress_query_shows_each_step_and_its_state(env: Env) -> None:
     assert [(s.step, s.state) for s in done.steps] == [
         ("validate_customer_account_creation", "completed"),
         ("create_customers", "completed"),
+        ("link_auth_identity", "completed"),
     ]
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
