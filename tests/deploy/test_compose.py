@@ -111,3 +111,23 @@ def test_dockerfile_builds_the_worker() -> None:
     assert 'CMD ["python", "worker.py"]' in dockerfile
     for package in ("customer_service", "activities", "workflows", "codec", "api", "auth"):
         assert f"COPY {package}" in dockerfile
+
+
+def _published(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """(service, host address) per published port, in either of compose's output forms."""
+    return [
+        (name, port["host_ip"] if isinstance(port, dict) else str(port).split(":")[0])
+        for name, svc in config["services"].items()
+        for port in svc.get("ports", [])
+    ]
+
+
+def test_published_ports_listen_on_localhost_unless_opened(config: dict[str, Any]) -> None:
+    published = _published(config)
+    assert {name for name, _ in published} == {"temporal", "api", "codec-server", "ui"}
+    for name, host in published:
+        assert host == "127.0.0.1", name
+    result = compose("config", env={**SECRETS, "BIND_ADDRESS": "0.0.0.0"})
+    assert result.returncode == 0, result.stderr
+    opened = yaml.safe_load(result.stdout)
+    assert {host for _, host in _published(opened)} == {"0.0.0.0"}
