@@ -45,7 +45,7 @@ BANNER = """
     .venv/bin/customers create --email peter.hayes@example.com --first-name Peter \\
         --address 'city=Berlin,country_code=DE'
     .venv/bin/customers list
-    curl -s {api}/auth/user/emailpass -H 'content-type: application/json' \
+    curl -s {api}/auth/user/emailpass -H 'content-type: application/json' \\
         -d '{{"email": "admin@example.com", "password": "{password}"}}'
 
   Ctrl-C stops everything (data is kept in .data/).
