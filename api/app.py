@@ -22,6 +22,7 @@ from api.routes import (
     customer_groups,
     customers,
     store_customers,
+    webhooks,
     workflow_executions,
 )
 from auth.store import AuthStore
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         customer_groups,
         store_customers,
         api_keys,
+        webhooks,
         workflow_executions,
     ):
         app.include_router(module.router)

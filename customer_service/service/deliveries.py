@@ -201,6 +201,13 @@ class Deliveries:
         names = list(dict.fromkeys(event_names))
         if not names or not all(isinstance(n, str) and n.strip() for n in names):
             raise InvalidDataError("Invalid events: expected event names", field="events")
+        patterns = [n for n in names if ALL_EVENTS in n and n != ALL_EVENTS]
+        if patterns:
+            raise InvalidDataError(
+                f"Invalid events: {patterns[0]!r} is not an event name (names match exactly; "
+                f"{ALL_EVENTS!r} alone is every event)",
+                field="events",
+            )
         row = {
             "id": ids.new_id(WEBHOOK_PREFIX),
             "url": url,

@@ -20,13 +20,18 @@ from temporalio.client import Client
 
 from activities import hooks as hook_points
 from activities.customer_activities import CustomerActivities
+from activities.delivery_activities import DeliveryActivities
+from activities.subscribers import SubscriberRegistry
 from api.app import create_app, make_services
 from api.deps import Services
 from auth.store import AuthStore
 from customer_service import CustomerModuleService, session_factory
+from customer_service.service.deliveries import Deliveries
+from customer_service.service.retention import Retention
 from devstack.ports import free_port
 from settings import Settings
 from triggers.client import CustomerFlows
+from triggers.operations import delivery_policy
 from worker import build_worker
 
 JWT_SECRET = "test-secret-" + "x" * 40
@@ -92,6 +97,10 @@ async def api(engine: AsyncEngine, temporal_client: Client) -> AsyncIterator[Api
         jwt_secret=SecretStr(JWT_SECRET),
         login_max_failures=5,
         login_failure_window_seconds=60,
+        delivery_first_retry_seconds=0.2,
+        delivery_max_interval_seconds=1.0,
+        delivery_give_up_after_seconds=30.0,
+        webhook_timeout_seconds=5.0,
     )
     sessions = session_factory(engine)
     customers = CustomerModuleService(sessions)
@@ -102,7 +111,18 @@ async def api(engine: AsyncEngine, temporal_client: Client) -> AsyncIterator[Api
     admin_email = unique_email("admin")
     admin_id, _ = await auth.create_user(admin_email, PASSWORD)
     key = await auth.create_api_key("test store", "publishable", admin_id)
-    activities = CustomerActivities(customers, hook_points.registry)
+    # Composed as worker.py does: the release step hands events to delivery (webhooks registered
+    # through the API get them).
+    deliveries = DeliveryActivities(
+        Deliveries(sessions),
+        Retention(sessions),
+        SubscriberRegistry(),
+        temporal_client,
+        settings.task_queue,
+        delivery_policy(settings),
+    )
+    customer_activities = CustomerActivities(customers, hook_points.registry, deliveries.release)
+    activities = [*customer_activities.all(), *deliveries.all()]
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
