@@ -17,6 +17,7 @@ from customer_service.migrate import upgrade_to_head
 from devstack import ephemeral
 from devstack.postgres import EmbeddedPostgres
 from settings import normalise_database_url
+from tests.events.receiver import Receiver
 from tests.helpers import TABLES
 
 
@@ -76,3 +77,13 @@ def temporal_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def temporal_client(temporal_address: str) -> Any:
     return await ephemeral.connect_when_ready(temporal_address)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP receiver on 127.0.0.1 for webhook deliveries (tests.events.receiver)."""
+    server = Receiver().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -4,7 +4,6 @@ endpoint is removed; bad bodies and missing auth are refused like every other ro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,15 +12,6 @@ import pytest
 from tests.api.conftest import Api, create_customer
 from tests.events.receiver import Receiver, verify
 from tests.helpers import eventually
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def created_for(receiver: Receiver, customer_id: str) -> list[Any]:

@@ -4,7 +4,7 @@ queue and subscriber registry) over the real servers, and a real HTTP receiver."
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,7 +23,6 @@ from customer_service.invariants import check_invariants
 from customer_service.service.deliveries import Deliveries
 from customer_service.service.retention import Retention
 from settings import Settings
-from tests.events.receiver import Receiver
 from tests.helpers import eventually, fetch
 from triggers.client import CustomerFlows
 from worker import build_worker
@@ -105,12 +104,3 @@ async def events_env(
     temporal_client: Client, service: CustomerModuleService, engine: AsyncEngine
 ) -> EventsEnv:
     return EventsEnv(temporal_client, service, engine, HookRegistry())
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver().start()
-    try:
-        yield server
-    finally:
-        server.stop()
