@@ -27,7 +27,7 @@ MAX_BODY = 4 * 1024 * 1024
 
 def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPRequestHandler]:
     origins = {o.strip() for o in settings.codec_cors_origins.split(",") if o.strip()}
-    token = settings.codec_auth_token
+    token = settings.codec_auth_token.get_secret_value() if settings.codec_auth_token else None
 
     class CodecHandler(BaseHTTPRequestHandler):
         def _cors(self) -> None:

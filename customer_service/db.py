@@ -27,8 +27,15 @@ from customer_service.events import use_event_group
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    # hide_parameters: a database error's text names its SQL, never the values (emails, names)
+    # bound to it; those would reach logs and Temporal failures.
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "connect", _plan_with_parameter_values)
     return engine
@@ -147,4 +154,6 @@ async def transaction(
             domain = translate(exc)
             if domain is None:
                 raise
-            raise domain from exc
+            # The database error (its SQL, its DETAIL quoting the row) stays here: it is neither
+            # the cause nor the context of the domain error that travels on to logs and Temporal.
+            raise domain from None

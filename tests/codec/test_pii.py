@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import WorkflowFailureError
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
@@ -114,7 +115,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
 
 def test_codec_server_round_trip_cors_and_auth(pii_settings: Settings) -> None:
     settings = pii_settings.model_copy(
-        update={"codec_server_port": free_port(), "codec_auth_token": "s3cret"}
+        update={"codec_server_port": free_port(), "codec_auth_token": SecretStr("s3cret")}
     )
     server = serve(settings, host="127.0.0.1")
     thread = threading.Thread(target=server.serve_forever, daemon=True)

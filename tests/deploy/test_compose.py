@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "APP_DB_PASSWORD": "app", "POSTGRES_PASSWORD": "pg", "TEMPORAL_DB_PASSWORD": "tp",
     "PII_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PII_ACTIVE_KEY": "k1",
-    "CODEC_AUTH_TOKEN": "token", "JWT_SECRET": "j" * 40,
+    "PII_TAG_KEY_ID": "k1", "CODEC_AUTH_TOKEN": "token", "JWT_SECRET": "j" * 40,
 }  # fmt: skip
 ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
 

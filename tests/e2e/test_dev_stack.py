@@ -46,6 +46,7 @@ class Stack:
             "CODEC_SERVER_PORT": str(free_port()),
             "CODEC_CORS_ORIGINS": self.ui,
             "PII_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+            "PII_TAG_KEY_ID": "k1",
             "METRICS_PORT": str(free_port()),
         }  # fmt: skip
         self.log = root / "stack.log"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from triggers.cli.common import (
     GROUP_COLUMNS,
@@ -98,7 +99,7 @@ async def group_delete(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
+        lambda r: out.print(escape(f"deleted {', '.join(r.ids)}")),
     )
 
 
