@@ -25,6 +25,11 @@ MAX_EMAIL = 320
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 5
 MAX_BATCH = 10_000
+# Temporal stores each payload whole (the server refuses one over 2 MiB): a run's serialized
+# input is capped, so is one step's result, and so the rows one selector may update.
+MAX_INPUT_BYTES = 512 * 1024
+MAX_RESULT_BYTES = 1024 * 1024
+MAX_SELECTED_ROWS = 1_000
 MAX_PAGE = 10_000
 MAX_SKIP = 2**63 - 1  # PostgreSQL OFFSET is a bigint
 

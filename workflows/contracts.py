@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from activities.contracts import HookName
 from customer_service.schemas import (
     MAX_BATCH,
+    MAX_INPUT_BYTES,
     AddressDTO,
     CreateAddressInput,
     CreateCustomerInput,
@@ -20,13 +21,24 @@ from customer_service.schemas import (
     CustomerDTO,
     EntityId,
     GroupDTO,
+    Metadata,
 )
 
-AdditionalData = dict[str, Any] | None
+# Checked like metadata (JSON, size, depth, no NUL): it travels with the run to every hook.
+AdditionalData = Metadata | None
 
 
 class WorkflowInput(BaseModel):
+    """Validated where the run is started and again where the worker decodes it, so an input too
+    large for Temporal fails typed at either end (never a workflow task failing forever)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WorkflowInput:
+        if len(self.model_dump_json().encode()) > MAX_INPUT_BYTES:
+            raise ValueError(f"the input must be at most {MAX_INPUT_BYTES} bytes as JSON")
+        return self
 
 
 class HookedInput(WorkflowInput):
@@ -47,7 +59,7 @@ class SelectedUpdate(HookedInput):
     """`update` (the fields to change) on the rows `selector` picks: `{"id": id | [ids]}`, each
     of which must exist, or any filter."""
 
-    selector: dict[str, Any]
+    selector: dict[str, Any] = Field(min_length=1)  # an empty one would match every row
     update: dict[str, Any]
     additional_data: AdditionalData = None
 
@@ -87,7 +99,7 @@ class CreateCustomerGroupsInput(WorkflowInput):
 
 
 class UpdateCustomerGroupsInput(WorkflowInput):
-    selector: dict[str, Any]
+    selector: dict[str, Any] = Field(min_length=1)  # an empty one would match every row
     update: dict[str, Any]
 
 

@@ -18,7 +18,7 @@ from customer_service.entities import D, EntitySpec
 from customer_service.errors import AlreadyExistsError, ConflictError, InvalidDataError
 from customer_service.filters import compile_filter
 from customer_service.queries import list_rows, row_dict
-from customer_service.schemas import FindConfig, WriteContext
+from customer_service.schemas import MAX_SELECTED_ROWS, FindConfig, WriteContext
 from customer_service.validation import validate, validate_ids
 
 T = TypeVar("T")
@@ -115,11 +115,23 @@ class EntityWrites(Generic[D]):
         """Live rows addressed by `target`, locked in id order; an unknown id is not_found."""
         tbl = self.spec.table
         if target.ids is None:
+            if not target.where:
+                raise InvalidDataError(
+                    "Invalid selector: an empty selector would update every row", field="selector"
+                )
             where = compile_filter(self.spec, target.where, "selector")
         else:
             where = tbl.c.id.in_(target.ids)
         query = select(tbl).where(where, self.spec.live()).order_by(tbl.c.id).with_for_update()
+        if target.ids is None:  # a filter may match any number of rows: at most MAX_SELECTED_ROWS
+            query = query.limit(MAX_SELECTED_ROWS + 1)
         rows = [row_dict(r) for r in (await session.execute(query)).all()]
+        if len(rows) > MAX_SELECTED_ROWS:
+            raise InvalidDataError(
+                f"Invalid selector: it matches more than {MAX_SELECTED_ROWS} rows; "
+                "update them in smaller batches",
+                field="selector",
+            )
         found = {r["id"] for r in rows}
         missing = [i for i in target.ids or [] if i not in found]
         if missing:
