@@ -89,6 +89,7 @@ class Settings(BaseSettings):
     pii_tag_key_id: str | None = Field(
         default=None, description="Key whose derivative hashes CustomerEmail; keep it stable"
     )
+    codec_host: str = "127.0.0.1"
     codec_server_port: int = 8234
     codec_auth_token: SecretStr | None = None
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"

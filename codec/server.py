@@ -23,6 +23,9 @@ from settings import Settings, get_settings
 
 log = logging.getLogger("customer_flows.codec")
 MAX_BODY = 4 * 1024 * 1024
+MIN_TOKEN_LENGTH = 32
+READ_TIMEOUT_SECONDS = 10  # a client that sends its request slower than this is dropped
+LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
 
 
 def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPRequestHandler]:
@@ -30,6 +33,8 @@ def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPReq
     token = settings.codec_auth_token.get_secret_value() if settings.codec_auth_token else None
 
     class CodecHandler(BaseHTTPRequestHandler):
+        timeout = READ_TIMEOUT_SECONDS
+
         def _cors(self) -> None:
             origin = self.headers.get("Origin")
             if origin and origin in origins:
@@ -66,7 +71,11 @@ def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPReq
                 if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
                     self._reply(HTTPStatus.UNAUTHORIZED, b"unauthorized")
                     return
-            length = int(self.headers.get("Content-Length") or 0)
+            raw_length = self.headers.get("Content-Length") or "0"
+            if not raw_length.isdigit():  # negative, non-numeric: never read on a guess
+                self._reply(HTTPStatus.BAD_REQUEST, b"bad Content-Length")
+                return
+            length = int(raw_length)
             if length > MAX_BODY:
                 self._reply(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"too large")
                 return
@@ -86,10 +95,19 @@ def make_handler(codec: EncryptionCodec, settings: Settings) -> type[BaseHTTPReq
     return CodecHandler
 
 
-def serve(settings: Settings, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+def serve(settings: Settings, host: str | None = None) -> ThreadingHTTPServer:
+    """The server on `host` (default `CODEC_HOST`, 127.0.0.1). Reachable from elsewhere, it
+    decrypts for whoever holds the token: a missing or short token is refused there."""
+    host = host or settings.codec_host
     ring = load_key_ring(settings)
     if ring is None:
         raise SystemExit("the codec server needs a PII key (PII_KEYS or PII_KEY_FILE)")
+    token = settings.codec_auth_token.get_secret_value() if settings.codec_auth_token else ""
+    if host not in LOCAL_HOSTS and len(token) < MIN_TOKEN_LENGTH:
+        raise SystemExit(
+            f"the codec server on {host} needs CODEC_AUTH_TOKEN of at least "
+            f"{MIN_TOKEN_LENGTH} characters (or bind it to 127.0.0.1)"
+        )
     handler = make_handler(EncryptionCodec(ring), settings)
     return ThreadingHTTPServer((host, settings.codec_server_port), handler)
 
@@ -99,7 +117,10 @@ if __name__ == "__main__":
     config = get_settings()
     server = serve(config)
     log.info(
-        "codec server on :%d (origins %s)", config.codec_server_port, config.codec_cors_origins
+        "codec server on %s:%d (origins %s)",
+        config.codec_host,
+        config.codec_server_port,
+        config.codec_cors_origins,
     )
     try:
         server.serve_forever()
