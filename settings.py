@@ -109,9 +109,24 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 300
 
     hooks_module: str | None = Field(default=None, description="Module registering hook handlers")
-    max_concurrent_activities: int = 64
+    # Activity slots are sized from the database pool (pool_size + as many overflow
+    # connections): more slots than connections would only wait for one, eating the activities'
+    # timeouts. Unset, MAX_CONCURRENT_ACTIVITIES is 2 × DB_POOL_SIZE; set higher, it is refused.
+    max_concurrent_activities: int = 0
     max_concurrent_workflow_tasks: int = 64
     db_pool_size: int = 10
+
+    @model_validator(mode="after")
+    def _slots_fit_the_pool(self) -> Settings:
+        connections = 2 * self.db_pool_size
+        if self.max_concurrent_activities <= 0:
+            self.max_concurrent_activities = connections
+        elif self.max_concurrent_activities > connections:
+            raise ValueError(
+                f"MAX_CONCURRENT_ACTIVITIES ({self.max_concurrent_activities}) exceeds the "
+                f"database connections (2 × DB_POOL_SIZE = {connections}): raise DB_POOL_SIZE"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

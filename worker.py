@@ -25,6 +25,11 @@ from customer_service import CustomerModuleService, create_engine, session_facto
 from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
 from workflows import ALL_WORKFLOWS
+from workflows.policies import FORWARD_START_TO_CLOSE
+
+# On SIGTERM in-flight activities get as long as one attempt may take; compose's
+# stop_grace_period (docker-compose.yml) is longer still, so the drain is never cut short.
+GRACEFUL_SHUTDOWN = FORWARD_START_TO_CLOSE + timedelta(seconds=5)
 
 log = logging.getLogger("customer_flows.worker")
 
@@ -62,7 +67,7 @@ def build_worker(
         activities=activities.all() if isinstance(activities, CustomerActivities) else activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         # A start whose input does not validate fails its run (typed invalid_data, see
         # codec.converter.FailureConverter) rather than its workflow task, retried forever.
         workflow_failure_exception_types=[ValidationError],

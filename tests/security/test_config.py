@@ -89,3 +89,25 @@ def test_migrate_job_output_names_no_password() -> None:
     assert result.returncode != 0
     assert "Connection refused" in result.stderr
     assert "Sup3rPw" not in result.stdout + result.stderr
+
+
+def test_activity_slots_are_sized_from_the_pool() -> None:
+    assert Settings().max_concurrent_activities == 2 * Settings().db_pool_size
+    assert Settings(db_pool_size=32).max_concurrent_activities == 64
+    with pytest.raises(ValueError, match="DB_POOL_SIZE"):
+        Settings(db_pool_size=10, max_concurrent_activities=64)
+
+
+def test_shutdown_drains_within_compose_grace_period() -> None:
+    import yaml
+
+    from worker import GRACEFUL_SHUTDOWN
+    from workflows.policies import FORWARD_START_TO_CLOSE
+
+    compose = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text()
+    )
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    assert grace.endswith("s")
+    assert FORWARD_START_TO_CLOSE < GRACEFUL_SHUTDOWN
+    assert GRACEFUL_SHUTDOWN.total_seconds() + 10 <= int(grace[:-1])
