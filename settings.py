@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     temporal_tls_client_key_path: Path | None = None
     temporal_tls_server_ca_cert_path: Path | None = None
     temporal_tls_server_name: str | None = None
+    # Or a `temporal.toml` profile (shared with the `temporal` CLI): see triggers.connection.
+    temporal_profile: str | None = None
+    temporal_config_file: Path | None = None
     task_queue: str = "customer-flows"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 

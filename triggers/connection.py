@@ -5,6 +5,7 @@ PII encrypted when a key is configured) and the TLS / API-key settings. The work
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
@@ -54,9 +55,15 @@ async def connect(
 ) -> Client:
     """A Temporal client for `address` (default: the configured `TEMPORAL_ADDRESS`).
 
+    With `TEMPORAL_PROFILE` or `TEMPORAL_CONFIG_FILE` set, the connection (address, namespace,
+    API key, TLS and client certificates) comes from that `temporal.toml` profile, the one the
+    `temporal` CLI uses (`temporalio.envconfig`; its `TEMPORAL_*` variables override it).
+
     Raises:
         ConfigurationError: no address given and none configured (outside dev mode).
     """
+    if settings.temporal_profile or settings.temporal_config_file:
+        return await _connect_profile(settings, address, runtime)
     return await Client.connect(
         address or settings.require_temporal_address(),
         namespace=settings.temporal_namespace,
@@ -64,4 +71,24 @@ async def connect(
         tls=tls_config(settings),
         data_converter=data_converter(settings),
         runtime=runtime,
+    )
+
+
+async def _connect_profile(
+    settings: Settings, address: str | None, runtime: Runtime | None
+) -> Client:
+    from temporalio.envconfig import ClientConfig
+
+    file = settings.temporal_config_file
+    config: dict[str, Any] = dict(
+        ClientConfig.load_client_connect_config(
+            settings.temporal_profile, config_file=str(file) if file else None
+        )
+    )
+    profile_address = config.pop("target_host", None)
+    target = address or profile_address or settings.require_temporal_address()
+    if config.get("api_key") and config.get("tls") is False:
+        raise ConfigurationError("the Temporal profile sends an API key with TLS disabled")
+    return await Client.connect(
+        target, **config, data_converter=data_converter(settings), runtime=runtime
     )

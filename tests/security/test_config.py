@@ -111,3 +111,21 @@ def test_shutdown_drains_within_compose_grace_period() -> None:
     assert grace.endswith("s")
     assert FORWARD_START_TO_CLOSE < GRACEFUL_SHUTDOWN
     assert GRACEFUL_SHUTDOWN.total_seconds() + 10 <= int(grace[:-1])
+
+
+async def test_temporal_profile_is_used_and_cannot_send_a_key_in_plaintext(
+    temporal_address: str, tmp_path: Path
+) -> None:
+    from triggers.connection import connect
+
+    config = tmp_path / "temporal.toml"
+    config.write_text(
+        f'[profile.ci]\naddress = "{temporal_address}"\nnamespace = "default"\n\n'
+        f'[profile.leaky]\naddress = "{temporal_address}"\napi_key = "k"\n'
+        "[profile.leaky.tls]\ndisabled = true\n"
+    )
+    client = await connect(Settings(temporal_profile="ci", temporal_config_file=config))
+    assert client.namespace == "default"
+    assert (await client.count_workflows("WorkflowType = 'nothing-runs-this'")).count == 0
+    with pytest.raises(ConfigurationError, match="TLS"):
+        await connect(Settings(temporal_profile="leaky", temporal_config_file=config))
