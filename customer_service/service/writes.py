@@ -53,6 +53,16 @@ class Target:
         return cls(ids=validate_ids(value, "ids")), False
 
 
+def _refuse_wide(matched: int, verb: str) -> None:
+    """A filter selector may address at most MAX_SELECTED_ROWS rows (one run's payload)."""
+    if matched > MAX_SELECTED_ROWS:
+        raise InvalidDataError(
+            f"Invalid selector: it matches more than {MAX_SELECTED_ROWS} rows; "
+            f"{verb} them in smaller batches",
+            field="selector",
+        )
+
+
 def context(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
     """A workflow step's context (none for a plain call)."""
     return WriteContext() if ctx is None else validate(WriteContext, ctx, "ctx")
@@ -126,12 +136,7 @@ class EntityWrites(Generic[D]):
         if target.ids is None:  # a filter may match any number of rows: at most MAX_SELECTED_ROWS
             query = query.limit(MAX_SELECTED_ROWS + 1)
         rows = [row_dict(r) for r in (await session.execute(query)).all()]
-        if len(rows) > MAX_SELECTED_ROWS:
-            raise InvalidDataError(
-                f"Invalid selector: it matches more than {MAX_SELECTED_ROWS} rows; "
-                "update them in smaller batches",
-                field="selector",
-            )
+        _refuse_wide(len(rows), "update")
         found = {r["id"] for r in rows}
         missing = [i for i in target.ids or [] if i not in found]
         if missing:
@@ -367,6 +372,11 @@ class EntityWrites(Generic[D]):
                     "Invalid selector: an empty selector would delete every row", field="selector"
                 )
             where = compile_filter(self.spec, target.where, "selector")
+            matched = select(tbl.c.id).where(where).limit(MAX_SELECTED_ROWS + 1).subquery()
+            _refuse_wide(
+                (await session.execute(select(func.count()).select_from(matched))).scalar_one(),
+                "delete",
+            )
         elif not target.ids:
             return []
         else:

@@ -89,3 +89,17 @@ async def test_engines_carry_statement_and_lock_timeouts(database_url: str) -> N
         assert (statement, lock) == ("20s", "10s")
     finally:
         await engine.dispose()
+
+
+async def test_delete_by_a_selector_matching_too_many_rows_is_refused(
+    service: CustomerModuleService, engine: AsyncEngine
+) -> None:
+    rows = [{"email": f"d{i}@example.com", "last_name": "wide"} for i in range(MAX_SELECTED_ROWS)]
+    await service.create_customers([*rows, {"email": "extra@example.com", "last_name": "wide"}])
+    error = await unchanged_after(
+        engine, lambda: service.delete_customers({"last_name": "wide"}), InvalidDataError
+    )
+    assert isinstance(error, InvalidDataError) and error.field == "selector"
+    await service.delete_customers({"email": "extra@example.com"})
+    await service.delete_customers({"last_name": "wide"})  # exactly the cap is allowed
+    assert await service.list_customers({"last_name": "wide"}) == []
