@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench-service bench-flows migrate clean
+.PHONY: help dev test lint bench-service bench-flows bench-recovery bench-events bench-bulk bench-api migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,18 @@ bench-service: $(STAMP) ## Customer Module benchmark (1M customers)
 
 bench-flows: $(STAMP) ## Customer workflows on Temporal benchmark (latency, throughput, worker RSS)
 	$(BIN)/python bench/bench_flows.py
+
+bench-recovery: $(STAMP) ## recovery from worker kills under 16 clients (kill → next success)
+	$(BIN)/python bench/bench_recovery.py
+
+bench-events: $(STAMP) ## Event delivery benchmark (released → delivered latency)
+	$(BIN)/python bench/bench_events.py
+
+bench-bulk: $(STAMP) ## bulk import (100k customers) and export (1M) benchmark, worker RSS
+	$(BIN)/python bench/bench_bulk.py
+
+bench-api: $(STAMP) ## HTTP API benchmark: routes vs in-process, 1/16/32 clients, 1M customers
+	$(BIN)/python bench/bench_api.py
 
 migrate: $(STAMP) ## apply database migrations to DATABASE_URL (or the embedded database of make dev)
 	$(BIN)/python -m devstack.database

@@ -112,12 +112,29 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = 300
 
     hooks_module: str | None = Field(default=None, description="Module registering hook handlers")
+    subscribers_module: str | None = Field(
+        default=None, description="Module registering event subscribers"
+    )
+    # Event delivery (docs/events.md): backoff from the first retry up to the maximum interval,
+    # each attempt cut at the timeout, given up (failed) after the window.
+    delivery_first_retry_seconds: float = 1.0
+    delivery_max_interval_seconds: float = 3600.0
+    delivery_give_up_after_seconds: float = 86400.0
+    webhook_timeout_seconds: float = 10.0
+    retention_days: float = 30.0
+    retention_batch: int = 1000
     # Activity slots are sized from the database pool (pool_size + as many overflow
     # connections): more slots than connections would only wait for one, eating the activities'
     # timeouts. Unset, MAX_CONCURRENT_ACTIVITIES is 2 × DB_POOL_SIZE; set higher, it is refused.
     max_concurrent_activities: int = 0
     max_concurrent_workflow_tasks: int = 64
     db_pool_size: int = 10
+    # Recovery from a dead worker (docs/reliability.md has the measurements behind these): how
+    # long a run's next workflow task waits on the sticky queue of the worker that has the run
+    # cached before any worker may take it, and how long a workflow task may take (a task lost
+    # with its worker is retried after this). Seconds.
+    sticky_schedule_to_start_timeout: float = 2.0
+    workflow_task_timeout: float = 3.0
 
     @model_validator(mode="after")
     def _slots_fit_the_pool(self) -> Settings:

@@ -19,11 +19,20 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
+from activities.bulk_activities import BulkActivities
 from activities.customer_activities import CustomerActivities
+from activities.delivery_activities import DeliveryActivities
 from activities.hooks import load_hooks_module
+from activities.subscribers import load_subscribers_module
+from auth.store import AuthStore
 from customer_service import CustomerModuleService, create_engine, session_factory
+from customer_service.service.bulk import BulkImports
+from customer_service.service.bulk_export import BulkExports
+from customer_service.service.deliveries import Deliveries
+from customer_service.service.retention import Retention
 from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
+from triggers.operations import delivery_policy
 from workflows import ALL_WORKFLOWS
 from workflows.policies import FORWARD_START_TO_CLOSE
 
@@ -68,20 +77,41 @@ def build_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        sticky_queue_schedule_to_start_timeout=timedelta(
+            seconds=settings.sticky_schedule_to_start_timeout
+        ),
         # A start whose input does not validate fails its run (typed invalid_data, see
         # codec.converter.FailureConverter) rather than its workflow task, retried forever.
         workflow_failure_exception_types=[ValidationError],
     )
 
 
+def build_activities(
+    service: CustomerModuleService, client: Client, settings: Settings
+) -> tuple[CustomerActivities, DeliveryActivities]:
+    """The customer activities, whose release step hands events to the delivery activities."""
+    deliveries = DeliveryActivities(
+        Deliveries(service.sessions),
+        Retention(service.sessions),
+        load_subscribers_module(settings.subscribers_module),
+        client,
+        settings.task_queue,
+        delivery_policy(settings),
+    )
+    hooks = load_hooks_module(settings.hooks_module)
+    auth = AuthStore(service.sessions)
+    return CustomerActivities(service, hooks, deliveries.release, auth), deliveries
+
+
 async def serve(settings: Settings) -> None:
     """Run the worker until SIGINT / SIGTERM, then finish in-flight tasks and stop."""
     engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
-    activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime=runtime)
-    worker = build_worker(client, activities, settings)
+    activities, deliveries = build_activities(service, client, settings)
+    bulk = BulkActivities(BulkImports(service.sessions), BulkExports(service.sessions))
+    worker = build_worker(client, [*activities.all(), *deliveries.all(), *bulk.all()], settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -92,7 +122,7 @@ async def serve(settings: Settings) -> None:
         "worker serving %d workflows and %d activities on task queue %r at %s (namespace %s), "
         "database %s",
         len(ALL_WORKFLOWS),
-        len(activities.all()),
+        len(activities.all()) + len(deliveries.all()) + len(bulk.all()),
         settings.task_queue,
         client.service_client.config.target_host,
         settings.temporal_namespace,

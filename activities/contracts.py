@@ -36,13 +36,20 @@ class Contract(BaseModel):
 
 class WriteStep(Contract):
     """A mutating step: its idempotency key and the run's event group (both minted by the
-    workflow), which become the service call's `WriteContext`."""
+    workflow), which become the service call's `WriteContext`. `release`: the step is the run's
+    pivot and nothing after it can fail, so it releases the run's events in its own transaction
+    (set by the saga, never by a workflow)."""
 
     operation_id: str
     event_group_id: str | None = None
+    release: bool = False
 
     def ctx(self) -> WriteContext:
-        return WriteContext(operation_id=self.operation_id, event_group_id=self.event_group_id)
+        return WriteContext(
+            operation_id=self.operation_id,
+            event_group_id=self.event_group_id,
+            release=self.release,
+        )
 
 
 class CreateCustomersStep(WriteStep):
@@ -90,10 +97,19 @@ class ChangeMembershipsStep(WriteStep):
     remove: list[MembershipInput] = []
 
 
-class SetAuthIdentityStep(WriteStep):
+class LinkAuthIdentityStep(WriteStep):
+    """Set the auth identity's `app_metadata.customer_id` (create-customer-account)."""
+
+    auth_identity_id: str
+    customer_id: str
+
+
+class RemoveAuthIdentityStep(WriteStep):
+    """Delete (or unlink) the auth identity of a removed customer (remove-customer-account);
+    `auth_identity_id` is the customer's own column, when set."""
+
     customer_id: str
     auth_identity_id: str | None
-    expected: str | None
 
 
 class Undo(Contract):

@@ -9,9 +9,10 @@ connection refused, serialization failure, timeouts — propagates, and Temporal
 
 from __future__ import annotations
 
+import functools
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -24,28 +25,63 @@ from activities.contracts import (
     DeleteAddressesStep,
     EventGroup,
     HookCall,
+    LinkAuthIdentityStep,
     ListQuery,
-    SetAuthIdentityStep,
+    RemoveAuthIdentityStep,
     SoftDeleteStep,
     Undo,
     UnsetDefaultsStep,
     UpdatedCustomers,
     UpdateStep,
     ValidateAccountStep,
+    WriteStep,
 )
 from activities.failures import application_error, business_errors
+from activities.heartbeat import heartbeats
 from activities.hooks import HookRegistry
+from auth.store import AuthStore
 from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
 
+S = TypeVar("S", bound=WriteStep)
+R = TypeVar("R")
+
+
+def hands_on(
+    fn: Callable[[CustomerActivities, S], Awaitable[R]],
+) -> Callable[[CustomerActivities, S], Awaitable[R]]:
+    """A pivot step that released its run's events in its own transaction hands them on for
+    delivery, as the `release_events` step does otherwise. A repeat (the step re-run after a
+    lost task) finds them planned and only wakes the relay again."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: CustomerActivities, step: S) -> R:
+        result = await fn(self, step)
+        if step.release and step.event_group_id and self._release is not None:
+            await self._release(step.event_group_id)
+        return result
+
+    return wrapper
+
 
 class CustomerActivities:
-    """Activities bound to one injected service (and the deployment's hook handlers)."""
+    """Activities bound to one injected service, the auth store (the accounts' identities) and
+    the deployment's hook handlers. Without `auth`, one over the service's own database."""
 
-    def __init__(self, service: CustomerModuleService, hooks: HookRegistry | None = None) -> None:
+    def __init__(
+        self,
+        service: CustomerModuleService,
+        hooks: HookRegistry | None = None,
+        release: Callable[[str], Awaitable[int]] | None = None,
+        auth: AuthStore | None = None,
+    ) -> None:
+        """`release`: releases a run's events and hands them on for delivery (the worker passes
+        `DeliveryActivities.release`); without it the events are only released."""
         self._service = service
         self._hooks = hooks or HookRegistry()
+        self._release = release
+        self._auth = auth or AuthStore(service.sessions)
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity of this instance, for `Worker(activities=...)`."""
@@ -58,17 +94,22 @@ class CustomerActivities:
     # --- customers ----------------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def create_customers(self, step: CreateCustomersStep) -> list[CustomerDTO]:
         return await self._service.create_customers(step.customers, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_create_customers(self, undo: Undo) -> bool:
         return await self._service.undo_create_customers(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def update_customers(self, step: UpdateStep) -> UpdatedCustomers:
         updated = await self._service.update_customers_tracked(
             step.selector, step.update, step.ctx()
@@ -77,21 +118,26 @@ class CustomerActivities:
         return UpdatedCustomers(customers=updated.rows, previous_emails=emails)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_update_customers(self, undo: Undo) -> bool:
         return await self._service.undo_update_customers(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def soft_delete_customers(self, step: SoftDeleteStep) -> dict[str, list[str]]:
         return await self._service.soft_delete_customers(step.ids, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_soft_delete_customers(self, undo: Undo) -> bool:
         return await self._service.undo_soft_delete_customers(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def list_customers(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read: the plain values of `config.select`, for a step that decides."""
@@ -101,46 +147,72 @@ class CustomerActivities:
     # --- accounts -----------------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def validate_customer_account_creation(self, step: ValidateAccountStep) -> None:
         await self._service.validate_customer_account_creation(step.email, step.auth_identity_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
-    async def set_auth_identity(self, step: SetAuthIdentityStep) -> None:
-        await self._service.set_auth_identity(
-            step.customer_id, step.auth_identity_id, step.expected, step.ctx()
+    @hands_on
+    async def link_auth_identity(self, step: LinkAuthIdentityStep) -> None:
+        await self._auth.accounts.link_customer(step.auth_identity_id, step.customer_id, step.ctx())
+
+    @activity.defn
+    @heartbeats
+    @business_errors
+    async def undo_link_auth_identity(self, undo: Undo) -> bool:
+        return await self._auth.accounts.undo_link_customer(undo.operation_id)
+
+    @activity.defn
+    @heartbeats
+    @business_errors
+    @hands_on
+    async def remove_auth_identity(self, step: RemoveAuthIdentityStep) -> bool:
+        """Returns whether the identity was deleted (False: only unlinked)."""
+        return await self._auth.accounts.remove_customer_identity(
+            step.customer_id, step.auth_identity_id, step.ctx()
         )
 
     @activity.defn
+    @heartbeats
     @business_errors
-    async def undo_set_auth_identity(self, undo: Undo) -> bool:
-        return await self._service.undo_set_auth_identity(undo.operation_id)
+    async def undo_remove_auth_identity(self, undo: Undo) -> bool:
+        return await self._auth.accounts.undo_remove_customer_identity(undo.operation_id)
 
     # --- addresses ----------------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def unset_default_addresses(self, step: UnsetDefaultsStep) -> list[str]:
         return await self._service.unset_default_addresses(step.customer_ids, step.flag, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_unset_default_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_unset_default_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def create_customer_addresses(self, step: CreateAddressesStep) -> list[AddressDTO]:
         return await self._service.create_customer_addresses(step.addresses, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_create_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_create_customer_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def update_customer_addresses(self, step: UpdateStep) -> list[AddressDTO]:
         updated = await self._service.update_customer_addresses_tracked(
             step.selector, step.update, step.ctx()
@@ -148,21 +220,26 @@ class CustomerActivities:
         return updated.rows
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_update_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_update_customer_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def delete_customer_addresses(self, step: DeleteAddressesStep) -> list[AddressDTO]:
         return await self._service.delete_customer_addresses(step.ids, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_delete_customer_addresses(self, undo: Undo) -> bool:
         return await self._service.undo_delete_customer_addresses(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def list_customer_addresses(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read: the plain values of `config.select`, for a step that decides."""
@@ -172,17 +249,22 @@ class CustomerActivities:
     # --- groups and memberships ---------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def create_customer_groups(self, step: CreateGroupsStep) -> list[GroupDTO]:
         return await self._service.create_customer_groups(step.groups, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_create_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_create_customer_groups(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def update_customer_groups(self, step: UpdateStep) -> list[GroupDTO]:
         updated = await self._service.update_customer_groups_tracked(
             step.selector, step.update, step.ctx()
@@ -190,26 +272,33 @@ class CustomerActivities:
         return updated.rows
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_update_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_update_customer_groups(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def soft_delete_customer_groups(self, step: SoftDeleteStep) -> dict[str, list[str]]:
         return await self._service.soft_delete_customer_groups(step.ids, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_soft_delete_customer_groups(self, undo: Undo) -> bool:
         return await self._service.undo_soft_delete_customer_groups(undo.operation_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
+    @hands_on
     async def change_memberships(self, step: ChangeMembershipsStep) -> MembershipChange:
         return await self._service.change_memberships(step.add, step.remove, step.ctx())
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def undo_change_memberships(self, undo: Undo) -> bool:
         return await self._service.undo_change_memberships(undo.operation_id)
@@ -217,16 +306,21 @@ class CustomerActivities:
     # --- events and hooks ---------------------------------------------------------------------
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def release_events(self, group: EventGroup) -> int:
+        if self._release is not None:
+            return await self._release(group.event_group_id)
         return await self._service.release_events(group.event_group_id)
 
     @activity.defn
+    @heartbeats
     @business_errors
     async def discard_events(self, group: EventGroup) -> int:
         return await self._service.discard_events(group.event_group_id)
 
     @activity.defn
+    @heartbeats
     async def run_hook(self, call: HookCall) -> int:
         """Call the handlers registered for `call.hook`. A handler that raises fails the run
         (non-retryable, type `hook_failed`) unless it raised an ApplicationError of its own."""

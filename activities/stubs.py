@@ -23,8 +23,9 @@ from activities.contracts import (
     DeleteAddressesStep,
     EventGroup,
     HookCall,
+    LinkAuthIdentityStep,
     ListQuery,
-    SetAuthIdentityStep,
+    RemoveAuthIdentityStep,
     SoftDeleteStep,
     Undo,
     UnsetDefaultsStep,
@@ -73,11 +74,19 @@ async def validate_customer_account_creation(step: ValidateAccountStep) -> None:
 
 
 @activity.defn
-async def set_auth_identity(step: SetAuthIdentityStep) -> None: ...
+async def link_auth_identity(step: LinkAuthIdentityStep) -> None: ...
 
 
 @activity.defn
-async def undo_set_auth_identity(undo: Undo) -> bool: ...
+async def undo_link_auth_identity(undo: Undo) -> bool: ...
+
+
+@activity.defn
+async def remove_auth_identity(step: RemoveAuthIdentityStep) -> bool: ...
+
+
+@activity.defn
+async def undo_remove_auth_identity(undo: Undo) -> bool: ...
 
 
 # --- addresses -----------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from auth.accounts import CustomerAccounts
 from auth.models import ApiKey, AuthIdentity, IdempotencyKey, User
 from customer_service.db import transaction
 from customer_service.errors import ConflictError, CustomerModuleError, NotFoundError
@@ -103,6 +104,9 @@ class AuthStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # The account steps of create- and remove-customer-account (run by the worker's
+        # activities, not by the API).
+        self.accounts = CustomerAccounts(sessions)
 
     # ------------------------------------------------------------------ identities
 
@@ -159,25 +163,6 @@ class AuthStore:
                 raise ConflictError(f"Key {key} already exists in app metadata", field=key)
             row.app_metadata = {**row.app_metadata, key: actor_id}
             row.updated_at = datetime.now(UTC)
-
-    async def remove_customer(self, customer_id: str) -> None:
-        """After remove-customer-account: delete the customer's identity (freeing the email),
-        or only unlink it when it also belongs to an admin user (SPEC §4.8)."""
-        async with transaction(self._sessions) as session:
-            rows = (
-                await session.execute(
-                    select(AuthIdentity)
-                    .where(AuthIdentity.app_metadata["customer_id"].astext == customer_id)
-                    .with_for_update()
-                )
-            ).scalars()
-            for row in rows:
-                if row.app_metadata.get("user_id"):
-                    row.app_metadata = {
-                        k: v for k, v in row.app_metadata.items() if k != "customer_id"
-                    }
-                else:
-                    await session.execute(delete(AuthIdentity).where(AuthIdentity.id == row.id))
 
     # ------------------------------------------------------------------ admin users
 

@@ -131,6 +131,9 @@ async def main() -> None:
     from settings import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    import flows_profile
+
+    flows_profile.install()  # SIGUSR1 / SIGUSR2: the bench's sampling profile of this process
     settings = get_settings()
     worker, engine = await build(settings)
     stop = asyncio.Event()

@@ -24,7 +24,7 @@ from customer_service.errors import (
     NotFoundError,
     QueryTimeoutError,
 )
-from customer_service.events import use_event_group
+from customer_service.events import use_event_group, write_queued
 
 # Every statement is cancelled after STATEMENT_TIMEOUT_MS (a hostile `$re`, a leading-wildcard
 # `$like`: a typed, final error, see `translate`); a lock wait is cancelled sooner, as an
@@ -112,6 +112,23 @@ def _key_values(detail: str | None) -> tuple[list[str], list[str]]:
     return cols, [{"t": "true", "f": "false"}.get(v, v) for v in vals]
 
 
+def _as_typed(value: str, params: Any) -> str:
+    """`value` as the statement's parameters spell it. An expression index reports the value it
+    indexed (`lower(email)`): decision 12 echoes the email the caller typed instead."""
+    wanted = value.lower()
+    stack = [params]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if item.lower() == wanted:
+                return item
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return value
+
+
 def _entity_name(table: str | None) -> str:
     spec = BY_TABLE.get(table or "")
     return spec.name if spec else "Entity"
@@ -128,6 +145,7 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
         return None  # two attempts of one operation raced: retry, and find the recorded result
     if code == "23505":
         cols, vals = _key_values(diag.message_detail)
+        vals = [_as_typed(v, error.params) for v in vals]
         template = _UNIQUE_MESSAGES.get(constraint)
         message = (
             template.format(*vals, *([""] * 2))
@@ -174,6 +192,7 @@ async def transaction(
         try:
             async with session.begin():
                 yield session
+                await write_queued(session)
         except (
             sa_exc.IntegrityError,
             sa_exc.DataError,

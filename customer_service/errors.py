@@ -52,6 +52,13 @@ class ConflictError(CustomerModuleError):
     type = "conflict"
 
 
+class ReleasedError(ConflictError):
+    """A compensation came too late: its operation was a run's pivot, committed together with
+    the release of the run's events (DESIGN rule 10). It stands; the run must complete."""
+
+    type = "released"
+
+
 class HookFailedError(CustomerModuleError):
     """A deployment's hook handler (`customersCreated`, ...) raised: the run fails and
     compensates. Not the module's own rule, so not in `BUSINESS_ERROR_TYPES`; the forward
@@ -65,6 +72,7 @@ BUSINESS_ERROR_TYPES: tuple[str, ...] = (
     InvalidDataError.type,
     DuplicateError.type,
     ConflictError.type,
+    ReleasedError.type,
 )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import and_, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.entities import EntitySpec
-from customer_service.models import OutboxEvent
+from customer_service.models import OutboxEvent, table_of
 
 STAGED = "staged"
 RELEASED = "released"
@@ -17,6 +17,8 @@ DISCARDED = "discarded"
 
 _GROUP = "event_group_id"
 _MUTED = "mute_events"
+_QUEUED = "outbox_rows"
+_RELEASE = "release_events"
 
 # Workflow (public) events, SPEC §4.15.
 CUSTOMER_CREATED = "customer.created"
@@ -48,14 +50,17 @@ async def emit_internal(
         return
     group = session.info.get(_GROUP)
     payload: dict[str, object] = {"id": ids[0] if len(ids) == 1 else list(ids)}
-    await session.execute(
-        insert(OutboxEvent).values(
-            name=internal_event_name(spec, action),
-            data=payload,
-            internal=True,
-            status=STAGED if group else RELEASED,
-            event_group_id=group,
-        )
+    _queue(
+        session,
+        [
+            {
+                "name": internal_event_name(spec, action),
+                "data": payload,
+                "internal": True,
+                "status": STAGED if group else RELEASED,
+                "event_group_id": group,
+            }
+        ],
     )
 
 
@@ -66,5 +71,35 @@ async def stage_workflow_events(
     if not ids or event_group_id is None or session.info.get(_MUTED):
         return
     staged = {"name": name, "internal": False, "status": STAGED, "event_group_id": event_group_id}
-    rows = [{**staged, "data": {"id": i}} for i in ids]
-    await session.execute(insert(OutboxEvent), rows)
+    _queue(session, [{**staged, "data": {"id": i}} for i in ids])
+
+
+def _queue(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    session.info.setdefault(_QUEUED, []).extend(rows)
+
+
+async def write_queued(session: AsyncSession) -> None:
+    """The transaction's outbox rows, in one statement, just before it commits (`db.transaction`);
+    released with it when the transaction releases its run's events."""
+    rows = session.info.pop(_QUEUED, None)
+    if not rows:
+        return
+    statement = insert(OutboxEvent)
+    if session.info.get(_RELEASE):
+        rows = [{**r, "status": RELEASED} for r in rows]
+        statement = statement.values(status_changed_at=func.now())
+    await session.execute(statement, rows)
+
+
+async def release_group(session: AsyncSession, event_group_id: str) -> int:
+    """Publish the run's staged events in this transaction (repeat-safe): those staged by earlier
+    transactions now, this one's as it writes them; how many of the earlier ones."""
+    session.info[_RELEASE] = True
+    tbl = table_of(OutboxEvent)
+    result = await session.execute(
+        update(tbl)
+        .where(and_(tbl.c.event_group_id == event_group_id, tbl.c.status == STAGED))
+        .values(status=RELEASED, status_changed_at=func.now())
+        .returning(tbl.c.id)
+    )
+    return len(result.all())

@@ -15,10 +15,14 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
     Index,
+    Integer,
     MetaData,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -283,6 +287,93 @@ class OperationRecord(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "state IN ('done', 'compensated', 'cancelled')", name="CK_operation_log_state"
+            "state IN ('done', 'released', 'compensated', 'cancelled')",
+            name="CK_operation_log_state",
+        ),
+        Index("IDX_operation_log_created_at", "created_at"),  # retention prunes by age
+    )
+
+
+# --- event delivery (migration 0003) --------------------------------------------------------------
+
+
+class WebhookEndpoint(Base):
+    """A URL that receives the events it lists as signed HTTP POSTs."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    events: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _now_column()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EventDelivery(Base):
+    """One released event for one subscriber: written when the event is released (the
+    subscribers of that moment), then `delivered` or, after the retry window, `failed`. `id` is
+    the stable delivery id a receiver dedupes on; `seq` orders deliveries of one `lane` (the
+    event's customer) as they were released."""
+
+    __tablename__ = "event_delivery"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), nullable=False)
+    event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    subscriber: Mapped[str] = mapped_column(Text, nullable=False)
+    lane: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    status_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["event_id"],
+            ["event_outbox.id"],
+            name="FK_event_delivery_event_id",
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("event_id", "subscriber", name="UQ_event_delivery_event_id_subscriber"),
+        CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="CK_event_delivery_status"
+        ),
+        Index(
+            "IDX_event_delivery_pending",
+            "subscriber",
+            "lane",
+            "seq",
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("IDX_event_delivery_failed", "seq", postgresql_where=text("status = 'failed'")),
+    )
+
+
+class EventPlan(Base):
+    """The subscribers a released event had at release time (empty: nobody wanted it)."""
+
+    __tablename__ = "event_plan"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    subscribers: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["event_id"], ["event_outbox.id"], name="FK_event_plan_event_id", ondelete="CASCADE"
         ),
     )
+
+
+class CustomerErasure(Base):
+    """Tombstone of an erased customer: its id, when, and how many rows of each kind went."""
+
+    __tablename__ = "customer_erasure"
+
+    customer_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    removed: Mapped[dict[str, int]] = mapped_column(JSONB, nullable=False)

@@ -5,6 +5,8 @@ change; a repeat finds the record and returns what the first call did. A compens
 record and undoes exactly that — it needs nothing but the `operation_id`. Each row has a `state`:
 
 - `done`: the operation committed and stands;
+- `released`: it committed with the release of its run's events (the run's pivot): it stands for
+  good, and its compensation answers `ReleasedError` (too late) instead of undoing it;
 - `compensated`: its compensation undid it;
 - `cancelled`: its compensation ran first and found nothing (the step never committed). The mark
   fences off a late attempt of the step still in flight on some worker, which then fails instead
@@ -25,15 +27,19 @@ from customer_service import events
 from customer_service import models as m
 from customer_service.db import transaction
 from customer_service.entities import EntityKey
-from customer_service.errors import ConflictError, InvalidDataError
+from customer_service.errors import ConflictError, InvalidDataError, ReleasedError
 from customer_service.schemas import WriteContext
 from customer_service.validation import validate_id
 
 
 class State(StrEnum):
     DONE = "done"
+    RELEASED = "released"
     COMPENSATED = "compensated"
     CANCELLED = "cancelled"
+
+
+STANDING = (State.DONE, State.RELEASED)  # an operation that committed and was not undone
 
 
 DefaultFlag = Literal["is_default_shipping", "is_default_billing"]
@@ -164,13 +170,19 @@ def parse(result: Any) -> AnyRecord:
     return _RECORD.validate_python(result)
 
 
-def _expect(operation_id: str, record: AnyRecord, kind: type[R]) -> R:
-    if not isinstance(record, kind):
-        raise InvalidDataError(
-            f"Operation {operation_id} is a {record.kind!r}, not a {kind.kind_name()!r}",
-            field="operation_id",
-        )
-    return record
+def _expect(operation_id: str, name: str, result: Any, kind: type[R]) -> R:
+    """The stored record as a `kind`. Any `Record` subclass with its own `kind` literal can be
+    logged (the auth module keeps its account records here too), not only `AnyRecord`'s."""
+    if name != kind.kind_name():
+        raise _wrong_kind(operation_id, name, kind)
+    return kind.model_validate(result)
+
+
+def _wrong_kind(operation_id: str, name: str, kind: type[Record]) -> InvalidDataError:
+    return InvalidDataError(
+        f"Operation {operation_id} is a {name!r}, not a {kind.kind_name()!r}",
+        field="operation_id",
+    )
 
 
 async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R | None:
@@ -183,25 +195,32 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
     await session.execute(
         select(func.pg_advisory_xact_lock(func.hashtextextended(ctx.operation_id, 0)))
     )
-    row = await session.get(m.OperationRecord, ctx.operation_id)
+    tbl = m.table_of(m.OperationRecord)
+    query = select(tbl.c.name, tbl.c.state, tbl.c.result).where(
+        tbl.c.operation_id == ctx.operation_id
+    )
+    row = (await session.execute(query)).first()
     if row is None:
         return None
-    if row.state != State.DONE:
+    if row.state not in STANDING:
         raise ConflictError(
             f"Operation {ctx.operation_id} was already compensated", field="operation_id"
         )
-    return _expect(ctx.operation_id, parse(row.result), kind)
+    return _expect(ctx.operation_id, row.name, row.result, kind)
 
 
 async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> None:
-    """Record what this operation did (nothing without an `operation_id`)."""
+    """Record what this operation did (nothing without an `operation_id`). With `ctx.release`,
+    the run's staged events are released in the same transaction (after every write of it)."""
+    if ctx.release and ctx.event_group_id is not None:
+        await events.release_group(session, ctx.event_group_id)
     if ctx.operation_id is not None:
         await session.execute(
             insert(m.OperationRecord).values(
                 operation_id=ctx.operation_id,
                 name=record.kind,
                 result=record.model_dump(mode="json"),
-                state=State.DONE,
+                state=State.RELEASED if ctx.release else State.DONE,
             )
         )
 
@@ -257,13 +276,16 @@ async def _undo(
         )
         return False
     if row.name != kind.kind_name():
-        raise InvalidDataError(
-            f"Operation {operation_id} is a {row.name!r}, not a {kind.kind_name()!r}",
+        raise _wrong_kind(operation_id, row.name, kind)
+    if row.state == State.RELEASED:
+        raise ReleasedError(
+            f"Operation {operation_id} committed with its run's events released: too late to"
+            " undo it",
             field="operation_id",
         )
     if row.state != State.DONE:
         return False
-    await action(session, _expect(operation_id, parse(row.result), kind))
+    await action(session, kind.model_validate(row.result))
     await session.execute(
         update(tbl).where(tbl.c.operation_id == operation_id).values(state=State.COMPENSATED)
     )

@@ -20,10 +20,15 @@ from pydantic import (
     StringConstraints,
 )
 
+from customer_service.countries import ISO_3166_ALPHA2
+
 MAX_TEXT = 255
 MAX_EMAIL = 320
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 5
+# Any other free-form JSON a caller sends (a workflow's selector, update and additional_data).
+MAX_JSON_DEPTH = 32
+MAX_ADDITIONAL_DATA_BYTES = 64 * 1024
 MAX_BATCH = 10_000
 # Temporal stores each payload whole (the server refuses one over 2 MiB): a run's serialized
 # input is capped, so is one step's result, and so the rows one selector may update.
@@ -37,7 +42,6 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
 )
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
 def _no_nul(value: str) -> str:
@@ -57,31 +61,61 @@ def _email(value: str) -> str:
 
 
 def _country(value: str) -> str:
-    if not _COUNTRY.match(value):
-        raise ValueError("must be a two-letter ISO 3166-1 country code")
+    """Decision 11: an ISO 3166-1 alpha-2 code in any case, stored lower-case."""
+    code = value.lower()
+    if code not in ISO_3166_ALPHA2:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether dicts / lists in `value` nest more than `limit` levels. Iterative, and it stops at
+    the first level past `limit`, so any depth is answered without recursion (json.dumps and
+    the data converter recurse, and fail with RecursionError about 1,000 levels down)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _json_within(value: Any, max_depth: int, max_bytes: int | None) -> Any:
+    """Depth first (without recursion), then what needs an encoding: JSON-serialisable, size."""
+    if nesting_exceeds(value, max_depth):
+        raise ValueError(f"must be nested at most {max_depth} levels deep")
+    if max_bytes is not None:
+        try:
+            encoded = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError("must be JSON-serialisable") from exc
+        if len(encoded.encode()) > max_bytes:
+            raise ValueError(f"must be at most {max_bytes} bytes as JSON")
     return value
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
 
 
 def _metadata(value: dict[str, Any]) -> dict[str, Any]:
-    try:
-        encoded = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError("must be JSON-serialisable") from exc
-    if "\\u0000" in encoded:
+    _json_within(value, MAX_METADATA_DEPTH, MAX_METADATA_BYTES)
+    if "\\u0000" in json.dumps(value):
         raise ValueError("must not contain NUL characters")
-    if len(encoded.encode()) > MAX_METADATA_BYTES:
-        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON")
-    if _depth(value) > MAX_METADATA_DEPTH:
-        raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
     return value
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = _json_within(value, MAX_JSON_DEPTH, None)
+    return result
+
+
+def _additional_data(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = _json_within(value, MAX_JSON_DEPTH, MAX_ADDITIONAL_DATA_BYTES)
+    return result
 
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_no_nul)]
@@ -89,6 +123,8 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT), Afte
 Email = Annotated[str, BeforeValidator(_strip), AfterValidator(_email)]
 CountryCode = Annotated[str, AfterValidator(_country)]
 Metadata = Annotated[dict[str, Any], AfterValidator(_metadata)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
+AdditionalData = Annotated[dict[str, Any], AfterValidator(_additional_data)]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
 # A workflow run's "<workflow id>:<run id>" (Temporal ids are at most 1000 characters).
 EventGroupId = Annotated[
@@ -307,11 +343,14 @@ class WriteContext(Input):
     """What a workflow step adds to a write: an idempotency key and the run's event group.
 
     `operation_id` makes a non-idempotent write return its recorded result when repeated;
-    `event_group_id` stages the workflow event (`customer.created` …) in the same transaction.
+    `event_group_id` stages the workflow event (`customer.created` …) in the same transaction;
+    `release` (the run's pivot, when nothing after it can fail) releases every event the run
+    staged in that same transaction, so no later step has to.
     """
 
     operation_id: EntityId | None = None
     event_group_id: EventGroupId | None = None
+    release: bool = False
 
 
 class MembershipChange(BaseModel):

@@ -1,5 +1,8 @@
 """`make dev`: start what is missing — embedded PostgreSQL (migrated), the Temporal dev server
-with its Web UI, the worker — print where to look and what to try, stop everything on Ctrl-C.
+with its Web UI, the worker, the HTTP API (with a first admin login) — print where to look and
+what to try, stop everything on Ctrl-C.
+The worker is supervised (`devstack.supervisor`): if it dies, it is started again and the
+servers keep running.
 
 State lives under `.data/` (database files, Temporal's SQLite file), so a second `make dev`
 finds the customers and the workflow runs of the first. While it runs, `.data/dev-stack.json`
@@ -20,10 +23,12 @@ from types import FrameType
 
 from codec.keys import load_key_ring
 from customer_service.migrate import upgrade_to_head
+from devstack.api import ADMIN_EMAIL, await_api, ensure_admin, start_api
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
+from devstack.supervisor import CrashLoop, WorkerSupervisor
 from devstack.temporal import TemporalDevServer, die_with_parent
-from settings import DEV_STACK_FILE, PROJECT_ROOT, get_settings, read_dev_stack, redact_url
+from settings import DEV_STACK_FILE, get_settings, read_dev_stack, redact_url
 
 BANNER = """
   customer-flows is running
@@ -33,11 +38,15 @@ BANNER = """
   PostgreSQL        {database}
   Worker log        {worker_log}
   PII encryption    {pii}
+  HTTP API          {api} (log {api_log})
+  Admin login       {admin}
 
   Try, in another terminal:
     .venv/bin/customers create --email peter.hayes@example.com --first-name Peter \\
         --address 'city=Berlin,country_code=DE'
     .venv/bin/customers list
+    curl -s {api}/auth/user/emailpass -H 'content-type: application/json' \\
+        -d '{{"email": "admin@example.com", "password": "{password}"}}'
 
   Ctrl-C stops everything (data is kept in .data/).
 """
@@ -71,6 +80,10 @@ def record_stack(path: Path, database_url: str, temporal_address: str, ui: str) 
     partial.replace(path)
 
 
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def main() -> int:
     settings = get_settings()
     running = read_dev_stack(settings.data_dir)
@@ -90,7 +103,8 @@ def main() -> int:
 
     postgres = None
     temporal = None
-    worker = None
+    worker: WorkerSupervisor | None = None
+    api = None
     codec: subprocess.Popen[bytes] | None = None
     try:
         if settings.database_url:
@@ -134,26 +148,36 @@ def main() -> int:
 
         env = {**os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": temporal_address}
         worker_log = settings.data_dir / "worker.log"
-        log = worker_log.open("ab")
-        worker = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "worker.py")],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=die_with_parent,
-        )
+        worker = WorkerSupervisor(env, worker_log, say=say)
+        worker.start()
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        api_log = settings.data_dir / "api.log"
+        api = start_api(env, settings.api_host, settings.api_port, api_log)
+        password = ensure_admin(database_url, settings.data_dir)
+        admin = f"{ADMIN_EMAIL} / {password}" if password else f"{ADMIN_EMAIL} (password changed)"
+        if not await_api(api_url, api):
+            print(f"the HTTP API did not start; see {api_log}")
+            return 1
         record_stack(stack_file, database_url, temporal_address, ui)
         pii = f"on (codec server {codec_endpoint})" if codec_endpoint else "off"
         database = redact_url(database_url).replace("+psycopg", "")
         banner = BANNER.format(
-            ui=ui, temporal=temporal_address, database=database, worker_log=worker_log, pii=pii
+            ui=ui,
+            temporal=temporal_address,
+            database=database,
+            worker_log=worker_log,
+            pii=pii,
+            api=api_url,
+            api_log=api_log,
+            admin=admin,
+            password=password or "…",
         )
         print(banner)
         sys.stdout.flush()
         while not stopping:
-            if worker.poll() is not None:
-                print(f"the worker exited ({worker.returncode}); see {worker_log}")
+            worker.poll()  # a crashed worker is restarted; CrashLoop ends the stack
+            if api.poll() is not None:
+                print(f"the HTTP API exited ({api.returncode}); see {api_log}")
                 return 1
             if temporal is not None and not temporal.is_running():
                 print(f"the Temporal dev server exited; see {settings.data_dir / 'temporal.log'}")
@@ -164,21 +188,23 @@ def main() -> int:
     except PortInUseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except CrashLoop as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     finally:
         stack_file.unlink(missing_ok=True)
         if codec is not None:
             codec.terminate()
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        if api is not None and api.poll() is None:
+            api.terminate()
+            api.wait(15)
+        if worker is not None:
+            worker.stop()
         if temporal is not None:
             temporal.stop()
         if postgres is not None:
             postgres.stop()
-        print("stopped: worker, Temporal dev server, PostgreSQL")
+        print("stopped: HTTP API, worker, Temporal dev server, PostgreSQL")
 
 
 if __name__ == "__main__":

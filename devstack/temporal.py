@@ -19,6 +19,9 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "CustomerEmail": "KeywordList",
     "CustomerGroupId": "KeywordList",
     "SagaStatus": "Keyword",
+    "DeliveryStatus": "Keyword",
+    "FailedDeliveryId": "Keyword",
+    "InvariantViolations": "Int",
 }
 
 

@@ -5,6 +5,7 @@ compensated run left it exactly as it was), waiting for a condition, and the see
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ TABLES = (
     "customer",
     "event_outbox",
     "operation_log",
+    "event_delivery",
+    "event_plan",
+    "webhook_endpoint",
+    "customer_erasure",
 )
 # The tables a compensated run must leave as they were (see `snapshot`).
 SNAPSHOT_TABLES = (
@@ -34,6 +39,7 @@ SNAPSHOT_TABLES = (
     "customer_group",
     "customer_group_customer",
     "event_outbox",
+    "auth_identity",
 )
 
 Snapshot = dict[str, list[dict[str, Any]]]
@@ -161,6 +167,35 @@ class World:
     empty_group: str
 
 
+SEEDED_IDENTITIES = ("authid_rui", "authid_new")
+
+
+async def _seed_identities(service: CustomerModuleService, registered: str) -> None:
+    """The auth identities of the workflow world (auth tables outlive a test: reset them):
+    Rui's, linked to the registered customer, and a fresh one for registrations."""
+    rows = [
+        {
+            "id": "authid_rui",
+            "email": "rui.member@example.com",
+            "meta": {"customer_id": registered},
+        },
+        {"id": "authid_new", "email": "new.member@example.com", "meta": {}},
+    ]
+    async with service.sessions() as session, session.begin():
+        await session.execute(
+            text("DELETE FROM auth_identity WHERE id = ANY(:ids) OR lower(email) = ANY(:emails)"),
+            {"ids": list(SEEDED_IDENTITIES), "emails": [r["email"] for r in rows]},
+        )
+        for row in rows:
+            await session.execute(
+                text(
+                    "INSERT INTO auth_identity (id, email, password_hash, app_metadata) "
+                    "VALUES (:id, :email, 'not-a-hash', CAST(:meta AS jsonb))"
+                ),
+                {**row, "meta": json.dumps(row["meta"])},
+            )
+
+
 async def seed(service: CustomerModuleService) -> World:
     """Create the workflow tests' `World`."""
     guest = await service.create_customers(
@@ -190,6 +225,7 @@ async def seed(service: CustomerModuleService) -> World:
             "addresses": [{"city": "Faro", "country_code": "pt"}],
         }
     )
+    await _seed_identities(service, registered.id)
     group = await service.create_customer_groups({"name": "VIP", "metadata": {"level": 1}})
     empty = await service.create_customer_groups({"name": "Wholesale"})
     await service.add_customer_to_group({"customer_id": guest.id, "customer_group_id": group.id})

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, Self, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
@@ -24,6 +30,7 @@ from settings import Settings, get_settings
 from triggers.connection import connect
 from triggers.idempotency import DIGEST_MEMO, check_reuse, input_digest
 from workflows.contracts import HookedInput
+from workflows.visibility import SAGA_STATUS
 
 R = TypeVar("R")
 MAX_REQUEST_ID = 200
@@ -122,6 +129,7 @@ class FlowsBase:
                 id=workflow_id,
                 task_queue=self.settings.task_queue,
                 static_summary=summary,
+                task_timeout=timedelta(seconds=self.settings.workflow_task_timeout),
                 # A repeated request joins the running run or returns the finished one's result;
                 # only a failed (compensated) run may be started again under the same id.
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
@@ -130,6 +138,10 @@ class FlowsBase:
                 # task comes back with the start response; otherwise this changes nothing.
                 request_eager_start=True,
                 memo={DIGEST_MEMO: digest},
+                # The run is findable as running from its start; it upserts only what changes.
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(SAGA_STATUS, "running")]
+                ),
             )
         except WorkflowAlreadyStartedError:
             handle = self.client.get_workflow_handle_for(run, workflow_id)

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHandle
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
 from customer_service.validation import validate
 from triggers.base import FlowError, FlowsBase
+from triggers.bulk import BulkFlows
 from workflows import (
     CreateCustomerAccountWorkflow,
     CreateCustomerAddressesWorkflow,
@@ -62,10 +63,10 @@ def _plural(n: int, word: str) -> str:
 __all__ = ["CustomerFlows", "FlowError"]
 
 
-class CustomerFlows(FlowsBase):
+class CustomerFlows(BulkFlows, FlowsBase):
     """Start customer workflows and read customers: `create_customers(...)` waits for the run and
     returns its result, `start_create_customers(...)` returns its handle. Connecting, the reads
-    and finding runs: see `FlowsBase`."""
+    and finding runs: see `FlowsBase`; bulk import and export: see `BulkFlows`."""
 
     # --- customers -----------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
         DeleteCustomerAddressesWorkflow,
         UpdateCustomerAddressesWorkflow,
     )
+    from workflows.bulk import ExportCustomersWorkflow, ImportCustomersWorkflow
     from workflows.customers import (
         CreateCustomerAccountWorkflow,
         CreateCustomersWorkflow,
@@ -22,12 +23,18 @@ if TYPE_CHECKING:
         RemoveCustomerAccountWorkflow,
         UpdateCustomersWorkflow,
     )
+    from workflows.events import DeliverEventsWorkflow, EventRelayWorkflow
     from workflows.groups import (
         CreateCustomerGroupsWorkflow,
         DeleteCustomerGroupsWorkflow,
         LinkCustomerGroupsToCustomerWorkflow,
         LinkCustomersToCustomerGroupWorkflow,
         UpdateCustomerGroupsWorkflow,
+    )
+    from workflows.maintenance import (
+        EraseCustomerWorkflow,
+        InvariantCheckWorkflow,
+        RetentionWorkflow,
     )
 
     ALL_WORKFLOWS: list[type]
@@ -47,6 +54,13 @@ _MODULES = {
     "DeleteCustomerGroupsWorkflow": "groups",
     "LinkCustomersToCustomerGroupWorkflow": "groups",
     "LinkCustomerGroupsToCustomerWorkflow": "groups",
+    "EventRelayWorkflow": "events",
+    "DeliverEventsWorkflow": "events",
+    "InvariantCheckWorkflow": "maintenance",
+    "RetentionWorkflow": "maintenance",
+    "EraseCustomerWorkflow": "maintenance",
+    "ImportCustomersWorkflow": "bulk",
+    "ExportCustomersWorkflow": "bulk",
 }
 
 
@@ -66,6 +80,18 @@ def __getattr__(name: str) -> Any:
         from workflows import groups
 
         return getattr(groups, name)
+    if module == "events":
+        from workflows import events
+
+        return getattr(events, name)
+    if module == "maintenance":
+        from workflows import maintenance
+
+        return getattr(maintenance, name)
+    if module == "bulk":
+        from workflows import bulk
+
+        return getattr(bulk, name)
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")
 
 
@@ -78,9 +104,16 @@ __all__ = [
     "DeleteCustomerAddressesWorkflow",
     "DeleteCustomerGroupsWorkflow",
     "DeleteCustomersWorkflow",
+    "DeliverEventsWorkflow",
+    "EraseCustomerWorkflow",
+    "EventRelayWorkflow",
+    "ExportCustomersWorkflow",
+    "ImportCustomersWorkflow",
+    "InvariantCheckWorkflow",
     "LinkCustomerGroupsToCustomerWorkflow",
     "LinkCustomersToCustomerGroupWorkflow",
     "RemoveCustomerAccountWorkflow",
+    "RetentionWorkflow",
     "UpdateCustomerAddressesWorkflow",
     "UpdateCustomerGroupsWorkflow",
     "UpdateCustomersWorkflow",

@@ -7,8 +7,6 @@ from typing import Any
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
     from activities.contracts import (
@@ -22,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from customer_service import ids
     from customer_service.schemas import AddressDTO, UpdateAddressInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         AddressesResult,
         CreateCustomerAddressesInput,
@@ -104,6 +103,7 @@ class CreateCustomerAddressesWorkflow(SagaWorkflow):
                     stubs.undo_create_customer_addresses,
                     "compensate: delete created address(es)",
                 ),
+                pivot=True,
             )
             return await _announced(self.saga, "addressesCreated", created, input.additional_data)
 
@@ -163,6 +163,7 @@ class DeleteCustomerAddressesWorkflow(SagaWorkflow):
                     stubs.undo_delete_customer_addresses,
                     "compensate: re-create deleted address(es)",
                 ),
+                pivot=True,
             )
             self.saga.tag(customer_ids=sorted({a.customer_id for a in deleted if a.customer_id}))
             await self.saga.hook("addressesDeleted", {"ids": input.ids}, None)

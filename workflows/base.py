@@ -1,4 +1,6 @@
-"""What every saga workflow shares: its saga, the `progress` query, input checks."""
+"""What every saga workflow shares: its saga, the `progress` query, input checks. It defines no
+workflow class and calls nothing non-deterministic: the workflow modules pass it through the
+sandbox (one import for all runs), like the saga."""
 
 from __future__ import annotations
 

@@ -6,11 +6,12 @@ model with defaults could not tell apart from an explicit null once serialised.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from activities.contracts import HookName
+from customer_service import schemas
 from customer_service.schemas import (
     MAX_BATCH,
     MAX_INPUT_BYTES,
@@ -21,11 +22,10 @@ from customer_service.schemas import (
     CustomerDTO,
     EntityId,
     GroupDTO,
-    Metadata,
+    JsonObject,
 )
 
-# Checked like metadata (JSON, size, depth, no NUL): it travels with the run to every hook.
-AdditionalData = Metadata | None
+AdditionalData = schemas.AdditionalData | None
 
 
 class WorkflowInput(BaseModel):
@@ -59,8 +59,8 @@ class SelectedUpdate(HookedInput):
     """`update` (the fields to change) on the rows `selector` picks: `{"id": id | [ids]}`, each
     of which must exist, or any filter."""
 
-    selector: dict[str, Any] = Field(min_length=1)  # an empty one would match every row
-    update: dict[str, Any]
+    selector: JsonObject = Field(min_length=1)  # an empty one would match every row
+    update: JsonObject
     additional_data: AdditionalData = None
 
 
@@ -99,8 +99,8 @@ class CreateCustomerGroupsInput(WorkflowInput):
 
 
 class UpdateCustomerGroupsInput(WorkflowInput):
-    selector: dict[str, Any] = Field(min_length=1)  # an empty one would match every row
-    update: dict[str, Any]
+    selector: JsonObject = Field(min_length=1)  # an empty one would match every row
+    update: JsonObject
 
 
 class DeleteCustomerGroupsInput(WorkflowInput):

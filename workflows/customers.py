@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, not_found, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
-    from activities.contracts import ListQuery, SetAuthIdentityStep, ValidateAccountStep
+    from activities.contracts import (
+        LinkAuthIdentityStep,
+        ListQuery,
+        RemoveAuthIdentityStep,
+        ValidateAccountStep,
+    )
     from customer_service.schemas import UpdateCustomerInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         CreateCustomerAccountInput,
         CreateCustomersInput,
@@ -105,8 +109,10 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
     """create-customer-account (storefront registration).
 
     Steps: validate (email required; an existing account for the email is a duplicate_error) →
-    create the customer with `has_account = true` and the auth identity linked in the same row
-    (decision 8; compensation: delete it) → hook `customersCreated` → release `customer.created`.
+    create the customer with `has_account = true`, its `auth_identity_id` recording the identity
+    it registered with (compensation: delete it) → hook `customersCreated` → link the auth
+    identity to it, `app_metadata.customer_id` (Medusa's set-auth-app-metadata; a link to
+    another customer is invalid_data; compensation: unlink) → release `customer.created`.
     """
 
     @workflow.run
@@ -119,10 +125,23 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
                 ValidateAccountStep(email=data.email, auth_identity_id=input.auth_identity_id),
                 summary=f"Validate account creation for {data.email}",
             )
-            customer = data.model_copy(
-                update={"has_account": True, "auth_identity_id": input.auth_identity_id}
+            identity = input.auth_identity_id
+            customer = data.model_copy(update={"has_account": True, "auth_identity_id": identity})
+            # The link decides (it fails if the identity belongs to another customer): the pivot.
+            created = await steps.create_customers(self.saga, [customer], None, pivot=False)
+            customer_id = created[0].id
+            await self.saga.step(
+                stubs.link_auth_identity,
+                LinkAuthIdentityStep(
+                    auth_identity_id=identity, customer_id=customer_id, **self.saga.new_write()
+                ),
+                summary=f"Link auth identity {identity} to customer {customer_id}",
+                undo=(
+                    stubs.undo_link_auth_identity,
+                    f"compensate: unlink auth identity {identity}",
+                ),
+                pivot=True,
             )
-            created = await steps.create_customers(self.saga, [customer], None)
             return CustomerResult(customer=created[0])
 
 
@@ -130,9 +149,12 @@ class CreateCustomerAccountWorkflow(SagaWorkflow):
 class RemoveCustomerAccountWorkflow(SagaWorkflow):
     """remove-customer-account.
 
-    Steps: read the customer → soft-delete it (nested delete-customers; compensation: restore) →
-    for a registered customer, unlink its auth identity (compensation: link it again; no identity
-    is a not_found error, which restores the customer) → release `customer.deleted`.
+    Steps: read the customer (unknown or deleted already: done, decision 10) → soft-delete it
+    (nested delete-customers; compensation: restore) → for a registered customer, delete the
+    auth identity whose `app_metadata.customer_id` it is, or only unlink it when it also belongs
+    to an admin user (compensation: re-create it with the same id and password hash, or link it
+    again; no identity is a not_found error, which restores the customer) → release
+    `customer.deleted`. The customer's `auth_identity_id` stays on the soft-deleted row.
     """
 
     @workflow.run
@@ -148,27 +170,23 @@ class RemoveCustomerAccountWorkflow(SagaWorkflow):
                 ),
                 summary=f"Read customer {customer_id}",
             )
-            if not rows:
-                raise not_found(f"Customer with id: {customer_id} was not found", "customer_id")
+            if not rows:  # unknown or deleted already: done (decision 10)
+                return IdsResult(ids=[customer_id])
             customer = rows[0]
             self.saga.tag(emails=[customer.get("email")])
-            await steps.soft_delete_customers(self.saga, [customer_id])
+            await steps.soft_delete_customers(self.saga, [customer_id], pivot=False)
             if customer["has_account"]:
-                auth_identity_id = customer.get("auth_identity_id")
-                if not auth_identity_id:
-                    raise not_found("Auth identity not found", "auth_identity_id")
                 await self.saga.step(
-                    stubs.set_auth_identity,
-                    SetAuthIdentityStep(
+                    stubs.remove_auth_identity,
+                    RemoveAuthIdentityStep(
                         customer_id=customer_id,
-                        auth_identity_id=None,
-                        expected=auth_identity_id,
+                        auth_identity_id=customer.get("auth_identity_id"),
                         **self.saga.new_write(),
                     ),
-                    summary=f"Unlink auth identity {auth_identity_id}",
+                    summary=f"Delete the auth identity of customer {customer_id}",
                     undo=(
-                        stubs.undo_set_auth_identity,
-                        f"compensate: link auth identity {auth_identity_id} again",
+                        stubs.undo_remove_auth_identity,
+                        f"compensate: re-create the auth identity of customer {customer_id}",
                     ),
                 )
             return IdsResult(ids=[customer_id])

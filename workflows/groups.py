@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.base import SagaWorkflow, validated
-
 with workflow.unsafe.imports_passed_through():
     from activities import stubs
     from activities.contracts import ChangeMembershipsStep, CreateGroupsStep, SoftDeleteStep
     from customer_service import ids
     from customer_service.schemas import MembershipInput, UpdateGroupInput
     from workflows import steps
+    from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         CreateCustomerGroupsInput,
         DeleteCustomerGroupsInput,
@@ -46,6 +45,7 @@ class CreateCustomerGroupsWorkflow(SagaWorkflow):
                     stubs.undo_create_customer_groups,
                     f"compensate: delete group(s) {short(group_ids)}",
                 ),
+                pivot=True,
             )
             return GroupsResult(groups=created)
 
@@ -86,6 +86,7 @@ class DeleteCustomerGroupsWorkflow(SagaWorkflow):
                 SoftDeleteStep(ids=input.ids, **self.saga.new_write()),
                 summary=f"Delete group(s) {short(input.ids)}",
                 undo=(stubs.undo_soft_delete_customer_groups, "compensate: restore group(s)"),
+                pivot=True,
             )
             return IdsResult(ids=input.ids)
 
@@ -107,6 +108,7 @@ async def change_memberships(
         ),
         summary=summary,
         undo=(stubs.undo_change_memberships, "compensate: revert membership changes"),
+        pivot=True,
     )
     return LinkResult(added=change.added, removed=change.removed)
 

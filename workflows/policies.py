@@ -20,6 +20,10 @@ FORWARD_RETRY = RetryPolicy(
     non_retryable_error_types=sorted(FINAL_ERROR_TYPES),
 )
 FORWARD_START_TO_CLOSE = timedelta(seconds=30)
+
+# Every ordinary activity heartbeats (activities.heartbeat) a few times within this; an attempt
+# whose worker died is retried elsewhere after it, not after the start-to-close timeout.
+HEARTBEAT_TIMEOUT: timedelta | None = timedelta(seconds=2)
 FORWARD_SCHEDULE_TO_CLOSE = timedelta(hours=6)
 
 # The run's first forward step runs as a local activity with one attempt; longer than this (say,

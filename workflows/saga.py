@@ -5,7 +5,8 @@ module does the rest:
 - a compensation is registered *before* its step runs (the step may commit and still time out);
 - the run's first step runs as a local activity (no task-queue round trip), handed to an ordinary
   activity on an infrastructure failure; every other step is an ordinary activity;
-- when the steps succeed, the run's staged events are released as the last step;
+- when the steps succeed, the run's staged events are released as the last step, or by the
+  pivot itself (see below);
 - on failure or cancellation the compensations run in reverse, shielded from cancellation, each
   with its own retry policy; if one fails for good the run fails as `CompensationFailed`,
   otherwise with the original error's type and message;
@@ -17,6 +18,14 @@ meanwhile). The retried task may take another path, straight to compensation. Th
 compensation is registered before anything else in every attempt, so its effect is always undone
 or found again; a later local step could be left behind unknown to the run
 (tests/chaos/test_cancellation.py catches it).
+
+The pivot (DESIGN rule 10): a workflow marks its deciding write `pivot=True`. When the run calls
+no hook, nothing after the pivot can fail, so the pivot releases the run's events in its own
+transaction and the run is one workflow task with one local activity. Once it has committed, a
+cancellation is too late. A cancellation can still reach the pivot in flight, or a retried first
+task whose lost attempt had committed it: the saga then runs the pivot's compensation at once,
+which either fences the operation off (it never committed: the run is cancelled and compensated)
+or answers `released` (too late: the step runs again, finds its commit, and the run completes).
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from activities import stubs
 from activities.contracts import EventGroup, HookCall, HookName, Undo, WriteStep
 from activities.failures import application_error
 from customer_service import ids
-from customer_service.errors import CompensationFailedError
+from customer_service.errors import CompensationFailedError, ReleasedError
 from customer_service.validation import invalid_data
 from workflows import policies
 from workflows.contracts import SagaState, StepProgress
@@ -77,6 +86,7 @@ class Saga:
         self.tag = self.search.tag
         self._compensations: list[Compensation] = []
         self._hooks: frozenset[str] = frozenset()
+        self._released = False  # the pivot releases the run's events: no release step
         info = workflow.info()
         # The run's events are staged under its own identity, so any of them can be traced back
         # to the run (and its outcome) by the invariant checker.
@@ -105,11 +115,14 @@ class Saga:
         summary: str,
         undo: tuple[UndoActivity, str] | None = None,
         local_first: bool = True,
+        pivot: bool = False,
     ) -> T:
         """Run one forward step. With `undo` (the compensating activity and its summary; `arg`
-        is then a write step), the compensation is registered first."""
+        is then a write step), the compensation is registered first. `pivot`: the run's deciding
+        write, the last one (see the module docstring)."""
         progress = StepProgress(step=activity.__name__, summary=summary, state="running")
         self.steps.append(progress)
+        releases = False
         if undo is not None:
             assert isinstance(arg, WriteStep), "a compensated step is a write step"
             compensate, undo_summary = undo
@@ -118,18 +131,43 @@ class Saga:
                     compensate, Undo(operation_id=arg.operation_id), undo_summary, progress
                 )
             )
+            releases = pivot and not self._hooks
+            if releases:
+                arg = arg.model_copy(update={"release": True})
+                self._released = True
         try:
             result = await self._execute(activity, arg, summary, local_first)
         except BaseException as err:
             progress.state = "failed"
             progress.error = _message(err)
-            raise
+            if not (releases and is_cancelled_exception(err) and await self._too_late()):
+                raise
+            # The pivot committed: the cancellation is too late. Find the commit; complete.
+            result = await _shielded(self._execute(activity, arg, summary, local=False))
+            progress.error = None
         progress.state = "completed"
         return result
 
+    async def _too_late(self) -> bool:
+        """Run the pivot's compensation now: whether it answered that the pivot committed with
+        the run's events released. Otherwise the pivot is undone or fenced off, and the run
+        goes on to compensate its other steps."""
+        comp = self._compensations.pop()
+        try:
+            await _shielded(self._undo(comp))
+        except ActivityError as err:
+            root = _root_cause(err)
+            if isinstance(root, ApplicationError) and root.type == ReleasedError.type:
+                return True
+            self._compensations.append(comp)  # compensated (and reported) with the others
+            return False
+        comp.progress.state = "compensated"
+        return False
+
     async def _execute(self, activity: Activity[A, T], arg: A, summary: str, local: bool) -> T:
-        self.search.flush()
         if local and len(self.steps) == 1:
+            # Commands of the first task go out together: search attributes wait for the next
+            # step or the run's end (one upsert for a run of one task).
             try:
                 return await workflow.execute_local_activity(
                     activity,
@@ -144,10 +182,12 @@ class Saga:
                 # (a local activity's own failure arrives unwrapped, not as an ActivityError)
                 if is_cancelled_exception(err) or _is_final(err):
                     raise
+        self.search.flush()
         return await workflow.execute_activity(
             activity,
             arg,
             start_to_close_timeout=policies.FORWARD_START_TO_CLOSE,
+            heartbeat_timeout=policies.HEARTBEAT_TIMEOUT,
             schedule_to_close_timeout=policies.FORWARD_SCHEDULE_TO_CLOSE,
             retry_policy=policies.FORWARD_RETRY,
             summary=summary,
@@ -196,6 +236,9 @@ class Saga:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if error is None and self._released:
+            self._set_status("completed")
+            return
         if error is None:
             try:
                 await self.step(
@@ -235,13 +278,7 @@ class Saga:
         for comp in reversed(self._compensations):
             comp.progress.state = "compensating"
             try:
-                await workflow.execute_activity(
-                    comp.activity,
-                    comp.arg,
-                    start_to_close_timeout=policies.COMPENSATION_START_TO_CLOSE,
-                    retry_policy=policies.COMPENSATION_RETRY,
-                    summary=comp.summary,
-                )
+                await self._undo(comp)
                 comp.progress.state = "compensated"
             except ActivityError as err:
                 comp.progress.state = "compensation_failed"
@@ -265,18 +302,26 @@ class Saga:
             )
         self._set_status("compensated")
 
+    async def _undo(self, comp: Compensation) -> None:
+        await workflow.execute_activity(
+            comp.activity,
+            comp.arg,
+            start_to_close_timeout=policies.COMPENSATION_START_TO_CLOSE,
+            heartbeat_timeout=policies.HEARTBEAT_TIMEOUT,
+            retry_policy=policies.COMPENSATION_RETRY,
+            summary=comp.summary,
+        )
 
-async def _shielded(work: Awaitable[None]) -> None:
+
+async def _shielded(work: Awaitable[T]) -> T:
     """Await `work` to the end even if the run is cancelled meanwhile."""
     task = asyncio.ensure_future(work)
     while True:
         try:
-            await asyncio.shield(task)
-            return
+            return await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.done():
-                task.result()
-                return
+                return task.result()
 
 
 def _root_cause(err: BaseException) -> BaseException:

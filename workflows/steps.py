@@ -36,9 +36,13 @@ def with_ids(saga: Saga, customers: list[CreateCustomerInput]) -> list[CreateCus
 
 
 async def create_customers(
-    saga: Saga, customers: list[CreateCustomerInput], additional_data: dict[str, Any] | None
+    saga: Saga,
+    customers: list[CreateCustomerInput],
+    additional_data: dict[str, Any] | None,
+    pivot: bool = True,
 ) -> list[CustomerDTO]:
-    """create-customers (SPEC §4.1) without its final event release."""
+    """create-customers (SPEC §4.1) without its final event release; `pivot`: the create is the
+    run's deciding write (nothing after it can fail for a business reason)."""
     customers = with_ids(saga, customers)
     customer_ids = [c.id for c in customers if c.id]
     saga.tag(customer_ids=customer_ids, emails=[c.email for c in customers])
@@ -48,6 +52,7 @@ async def create_customers(
         summary=f"Create {len(customers)} customer(s): "
         + short([c.email or c.id for c in customers]),
         undo=(stubs.undo_create_customers, f"compensate: delete customer(s) {short(customer_ids)}"),
+        pivot=pivot,
     )
     await saga.hook(
         "customersCreated",
@@ -57,8 +62,9 @@ async def create_customers(
     return created
 
 
-async def soft_delete_customers(saga: Saga, customer_ids: list[str]) -> None:
-    """delete-customers (SPEC §4.6) without its final event release."""
+async def soft_delete_customers(saga: Saga, customer_ids: list[str], pivot: bool = True) -> None:
+    """delete-customers (SPEC §4.6) without its final event release; `pivot`: the delete is the
+    run's last write."""
     saga.tag(customer_ids=customer_ids)
     await saga.step(
         stubs.soft_delete_customers,
@@ -68,6 +74,7 @@ async def soft_delete_customers(saga: Saga, customer_ids: list[str]) -> None:
             stubs.undo_soft_delete_customers,
             f"compensate: restore customer(s) {short(customer_ids)}",
         ),
+        pivot=pivot,
     )
     await saga.hook("customersDeleted", {"ids": customer_ids}, None)
 
@@ -81,7 +88,8 @@ async def update(
     changes: dict[str, Any],
     summary: str,
 ) -> R:
-    """One update step whose compensation compare-and-sets the replaced values back.
+    """One update step whose compensation compare-and-sets the replaced values back: the run's
+    pivot (its last write).
 
     A selector that is only `{"id": ...}` addresses those ids: an unknown one is not_found
     (decision 5) rather than an update that silently matches nothing."""
@@ -92,4 +100,5 @@ async def update(
         UpdateStep(selector=target, update=changes, **saga.new_write()),
         summary=summary,
         undo=(undo, f"compensate: restore {entity} fields {', '.join(changes)}"),
+        pivot=True,
     )

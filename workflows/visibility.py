@@ -1,7 +1,8 @@
 """What the Web UI shows of a run: search attributes, outcome metrics, summaries in words.
 
-Search-attribute changes are gathered and sent as one upsert per step (each upsert is a history
-event and a visibility write). Used only from workflow code (it calls `temporalio.workflow`).
+Search-attribute changes are gathered and sent as one upsert per step run as an ordinary
+activity, and at the run's end (each upsert is a history event and a visibility write): a run of
+one workflow task upserts once. Used only from workflow code (it calls `temporalio.workflow`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,13 @@ class SearchAttributes:
                 self._pending[key.name] = key.value_set(merged)
 
     def status(self, status: SagaState) -> None:
+        """(The client gives `running` at start: nothing to upsert until the status changes.)"""
+        if SAGA_STATUS.name not in self._pending and status == self._status():
+            return
         self._pending[SAGA_STATUS.name] = SAGA_STATUS.value_set(status)
+
+    def _status(self) -> str | None:
+        return workflow.info().typed_search_attributes.get(SAGA_STATUS)
 
     def flush(self) -> None:
         if self._pending:

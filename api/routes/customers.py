@@ -17,7 +17,6 @@ from api.schemas import (
     LinkBody,
 )
 from api.shapes import ADMIN_CUSTOMER, read_one, read_page
-from customer_service.errors import NotFoundError
 
 router = APIRouter(prefix="/admin/customers", tags=["admin: customers"])
 
@@ -108,14 +107,9 @@ async def update_customer(
 @router.delete("/{customer_id}", response_model=DeleteResponse)
 async def delete_customer(services: ServicesDep, write: AdminWrite, customer_id: str) -> Any:
     """remove-customer-account (SPEC §4.8); deleting an unknown or deleted customer is a
-    success (decision 10). The customer's auth identity goes once the run has completed."""
-    try:
-        await ensure_customer(services, customer_id)
-    except NotFoundError:
-        pass
-    else:
-        await write.run(services.flows.start_remove_customer_account, customer_id)
-        await services.auth.remove_customer(customer_id)
+    success (decision 10): the run finds nothing to delete. The run also deletes a registered
+    customer's auth identity, as its own step."""
+    await write.run(services.flows.start_remove_customer_account, customer_id)
     return {"id": customer_id, "object": "customer", "deleted": True}
 
 

@@ -59,24 +59,14 @@ async def register(
     query: Fields,
     body: Annotated[StoreCreateCustomer | None, Body()] = None,
 ) -> Any:
-    """create-customer-account with the registration token's identity (SPEC §4.7), which is then
-    linked to the new customer (`app_metadata.customer_id`)."""
+    """create-customer-account with the registration token's identity (SPEC §4.7); the run
+    links the identity to the new customer (`app_metadata.customer_id`) as one of its steps."""
     identity = await services.auth.identity(principal.auth_identity_id)
     if principal.actor_id or identity is None or identity.app_metadata.get("customer_id"):
         raise InvalidDataError(ALREADY_CUSTOMER)
     data = (body or StoreCreateCustomer()).model_dump(exclude_unset=True)
-    # A registration whose run completed but whose link was not written (the API stopped in
-    # between) is finished here instead of failing as "already has an account".
-    done, _ = await services.customers.list_and_count_customers(
-        {"auth_identity_id": identity.id}, {"select": ["id"]}
-    )
-    if done:
-        customer_id = str(done[0].id)
-    else:
-        result = await write.run(services.flows.start_register_customer, identity.id, data)
-        customer_id = result.customer.id
-    await services.auth.set_actor(identity.id, "customer", customer_id)
-    return await me_response(services, customer_id, query)
+    result = await write.run(services.flows.start_register_customer, identity.id, data)
+    return await me_response(services, result.customer.id, query)
 
 
 @router.get("/me", response_model=CustomerResponse, **RESPONSE)

@@ -101,16 +101,18 @@ class Customers(EntityWrites[CustomerDTO]):
         return await self.undo_create_rows(operation_id, oplog.CreateCustomersRecord)
 
     async def soft_delete_recorded(self, target: Target, ctx: WriteContext) -> dict[str, list[str]]:
-        """Soft delete customers and, in cascade, their live addresses (SPEC §1.7)."""
+        """Soft delete customers and, in cascade, their live addresses (SPEC §1.7). Unknown or
+        already deleted ids are done already (decision 10): skipped, with nothing to undo and no
+        `customer.deleted` event for them."""
 
         async def act(session: AsyncSession) -> oplog.SoftDeleteCustomersRecord:
-            customers = await self.soft_delete_in(session, target, True)
+            customers = await self.set_deleted_at(session, self.ids_in(target), True)
             addresses: list[str] = []
             if customers:
                 where = ADDRESS.table.c.customer_id.in_(customers)
                 addresses = await self.addresses.set_deleted_at(session, where, True)
             await events.stage_workflow_events(
-                session, events.CUSTOMER_DELETED, target.ids or [], ctx.event_group_id
+                session, events.CUSTOMER_DELETED, customers, ctx.event_group_id
             )
             return oplog.SoftDeleteCustomersRecord(customer_ids=customers, address_ids=addresses)
 

@@ -25,10 +25,11 @@ class Groups(EntityWrites[GroupDTO]):
         return await self.undo_create_rows(operation_id, oplog.CreateGroupsRecord)
 
     async def soft_delete_recorded(self, target: Target, ctx: WriteContext) -> dict[str, list[str]]:
-        """Soft delete groups; nothing cascades (SPEC §1.7)."""
+        """Soft delete groups; nothing cascades (SPEC §1.7). Unknown or already deleted ids are
+        done already (decision 10): skipped, with nothing to undo."""
 
         async def act(session: AsyncSession) -> oplog.SoftDeleteGroupsRecord:
-            deleted = await self.soft_delete_in(session, target, True)
+            deleted = await self.set_deleted_at(session, self.ids_in(target), True)
             return oplog.SoftDeleteGroupsRecord(group_ids=deleted)
 
         record = await oplog.once(self.sessions, ctx, oplog.SoftDeleteGroupsRecord, act)

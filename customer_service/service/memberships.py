@@ -22,7 +22,7 @@ Pair = tuple[str, str]
 # Later operations, not compensated, that asked for one of the pairs an operation changed.
 _LATER_REQUESTS = text(
     "SELECT operation_id, result->'requested' FROM operation_log "
-    "WHERE name = :name AND state = :done AND operation_id <> :op "
+    "WHERE name = :name AND state IN (:done, :released) AND operation_id <> :op "
     "AND (result->>'xid')::bigint > :xid AND result->'requested' ?| :keys "
     "ORDER BY operation_id"
 )
@@ -97,7 +97,12 @@ class Memberships(EntityWrites[MembershipDTO]):
         async def undo(session: AsyncSession, record: oplog.ChangeMembershipsRecord) -> None:
             changed = sorted({_key(pair) for pair in [*record.added, *record.removed]})
             await self._lock(session, changed)
-            params = {"name": record.kind, "done": oplog.State.DONE, "op": operation_id}
+            params = {
+                "name": record.kind,
+                "done": oplog.State.DONE,
+                "released": oplog.State.RELEASED,
+                "op": operation_id,
+            }
             later = await session.execute(
                 _LATER_REQUESTS, {**params, "xid": record.xid, "keys": changed}
             )

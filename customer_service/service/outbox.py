@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events
@@ -23,15 +23,8 @@ class Outbox:
     async def release(self, event_group_id: str) -> int:
         """Publish the run's staged events (repeat-safe)."""
         _check_event_group(event_group_id)
-        tbl = m.table_of(m.OutboxEvent)
         async with transaction(self.sessions) as session:
-            result = await session.execute(
-                update(tbl)
-                .where(_staged(event_group_id))
-                .values(status=events.RELEASED, status_changed_at=func.now())
-                .returning(tbl.c.id)
-            )
-            return len(result.all())
+            return await events.release_group(session, event_group_id)
 
     async def discard(self, event_group_id: str) -> int:
         """Drop the run's staged events: a compensated run publishes nothing (repeat-safe).

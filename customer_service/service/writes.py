@@ -342,6 +342,9 @@ class EntityWrites(Generic[D]):
         )
         return changed
 
+    def ids_in(self, target: Target) -> ColumnElement[bool]:
+        return self.spec.table.c.id.in_(target.ids or [])
+
     async def soft_delete_in(
         self, session: AsyncSession, target: Target, deleting: bool
     ) -> list[str]:

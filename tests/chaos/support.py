@@ -424,9 +424,10 @@ def slowed(
     delay: Callable[[Any], float],
     tracker: InFlight,
     fail: Callable[[], Awaitable[None]] | None = None,
+    after: Callable[[Any], Awaitable[None]] | None = None,
 ) -> Any:
     """An activity registered under `activity_fn`'s name that waits `delay(arg)` seconds, then
-    calls `fail()` (which may raise) and the real activity."""
+    calls `fail()` (which may raise), the real activity, and `after(arg)`."""
     import typing
 
     from temporalio import activity
@@ -441,7 +442,10 @@ def slowed(
             await asyncio.sleep(delay(arg))
             if fail is not None:
                 await fail()
-            return await activity_fn(arg)
+            result = await activity_fn(arg)
+            if after is not None:
+                await after(arg)
+            return result
         except ApplicationError as err:
             if err.type == "conflict" and "already compensated" in err.message:
                 tracker.refused += 1

@@ -48,6 +48,7 @@ class Stack:
             "PII_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
             "PII_TAG_KEY_ID": "k1",
             "METRICS_PORT": str(free_port()),
+            "API_PORT": str(free_port()),
         }  # fmt: skip
         self.log = root / "stack.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -71,6 +72,26 @@ class Stack:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def admin_login(self) -> tuple[str, str]:
+        """The first admin login the banner printed (the last one, after a restart)."""
+        lines = [ln for ln in self.output().splitlines() if ln.strip().startswith("Admin login")]
+        assert lines, self.output()
+        email, password = lines[-1].split()[-3::2]
+        return email, password
+
+    def api(self, method: str, path: str, body: object = None, token: str = "") -> object:
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.env['API_PORT']}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"content-type": "application/json"}
+            | ({"authorization": f"Bearer {token}"} if token else {}),
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -96,6 +117,25 @@ def test_banner_says_where_to_look(stack: Stack) -> None:
     assert stack.ui in out
     assert "customers create --email" in out
     assert "PII encryption    on" in out
+    assert f"HTTP API          http://127.0.0.1:{stack.env['API_PORT']}" in out
+
+
+def test_the_api_serves_with_the_printed_admin_login(stack: Stack) -> None:
+    email, password = stack.admin_login()
+    assert email == "admin@example.com" and len(password) >= 12
+    password_file = Path(stack.env["DATA_DIR"]) / "admin_password"
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    login = stack.api("POST", "/auth/user/emailpass", {"email": email, "password": password})
+    assert isinstance(login, dict)
+    token = login["token"]
+    customer_email = f"api.{uuid.uuid4().hex[:6]}@example.com"
+    created = stack.api("POST", "/admin/customers", {"email": customer_email}, token)
+    assert isinstance(created, dict) and created["customer"]["email"] == customer_email
+    listed = stack.api("GET", f"/admin/customers?q={quote(customer_email)}", token=token)
+    assert isinstance(listed, dict) and listed["count"] == 1
+    # the CLI sees what the API wrote: one database, one worker
+    [row] = json.loads(stack.cli("list", "--q", customer_email, "--json").stdout)
+    assert row["id"] == created["customer"]["id"]
 
 
 def test_cli_creates_lists_and_finds_the_run(stack: Stack) -> None:
@@ -232,8 +272,10 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(stack: Stack) -> N
     before = json.loads(stack.cli("list", "--json").stdout)
     assert before
     assert stack.stop() == 0
-    assert "stopped: worker, Temporal dev server, PostgreSQL" in stack.output()
+    assert "stopped: HTTP API, worker, Temporal dev server, PostgreSQL" in stack.output()
+    login = stack.admin_login()
     stack.start()
+    assert stack.admin_login() == login  # the same admin login after a restart
     listed = stack.cli("list", "--json")
     assert listed.returncode == 0, listed.stderr
     after = json.loads(listed.stdout)

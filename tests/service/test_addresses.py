@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -9,6 +11,7 @@ from customer_service import (
     AlreadyExistsError,
     ConflictError,
     CustomerModuleService,
+    InvalidDataError,
     NotFoundError,
 )
 from tests.helpers import Seed, counts, unchanged_after
@@ -27,6 +30,27 @@ async def test_create_one_or_many(service: CustomerModuleService, world: Seed) -
     assert [a.city for a in many] == ["B", "A", "C"]
     listed = await service.list_customer_addresses({"customer_id": bob.id})
     assert [a.id for a in listed] == [one.id, *(a.id for a in many)]  # id order = creation order
+
+
+async def test_country_code_is_an_iso_alpha2_code_stored_lower_case(
+    service: CustomerModuleService, world: Seed, engine: AsyncEngine
+) -> None:
+    """Decision 11: any case in, lower-case stored; anything else names the field."""
+    bob = world["bob"]
+    created = await service.create_customer_addresses({"customer_id": bob.id, "country_code": "Gb"})
+    assert created.country_code == "gb"
+    updated = await service.update_customer_addresses(created.id, {"country_code": "NO"})
+    assert updated.country_code == "no"
+    for bad in ("zz", "USA", "u", "", "d\u00e9"):
+        create = partial(
+            service.create_customer_addresses, {"customer_id": bob.id, "country_code": bad}
+        )
+        update = partial(service.update_customer_addresses, created.id, {"country_code": bad})
+        for call in (create, update):
+            err = await unchanged_after(engine, call, InvalidDataError)
+            assert err.field is not None and err.field.endswith("country_code"), err.field
+            assert "country_code: must be an ISO 3166-1 alpha-2 country code" in err.message
+    assert (await service.retrieve_customer_address(created.id)).country_code == "no"
 
 
 async def test_create_for_unknown_customer_is_not_found(

@@ -62,14 +62,14 @@ async def test_nested_addresses_are_created_in_the_same_transaction(
         {
             "email": "n@example.com",
             "addresses": [
-                {"address_1": "Main St 1", "country_code": "de", "is_default_billing": True},
+                {"address_1": "Main St 1", "country_code": "DE", "is_default_billing": True},
                 {"address_1": "Side St 2"},
             ],
         }
     )
     assert [a.address_1 for a in created.addresses or []] == ["Main St 1", "Side St 2"]
     assert {a.customer_id for a in created.addresses or []} == {created.id}
-    assert created.addresses and created.addresses[0].country_code == "de"  # no case change
+    assert created.addresses and created.addresses[0].country_code == "de"  # decision 11
 
     # a failing address rolls the customer back too
     before = await counts(engine)
@@ -187,7 +187,9 @@ async def test_updating_email_to_a_taken_one_is_already_exists(
         AlreadyExistsError,
     )
     assert isinstance(err, AlreadyExistsError) and err.field == "email"
-    assert "has_account: false, already exists." in err.message
+    assert (
+        err.message == "Customer with email: ANN@example.com, has_account: false, already exists."
+    )
     # changing only the case of one's own email is fine
     same = await service.update_customers(world["ann"].id, {"email": "Ann@Example.com"})
     assert same.email == "Ann@Example.com"
@@ -217,6 +219,29 @@ async def test_soft_delete_and_restore_are_repeat_safe(
     assert await service.restore_customers([bob.id]) == {"customer_id": [bob.id]}
     assert await service.restore_customers([bob.id]) == {}
     assert (await service.retrieve_customer(bob.id)).deleted_at is None
+
+
+async def test_soft_delete_treats_unknown_and_deleted_ids_as_done(
+    service: CustomerModuleService, world: Seed, engine: AsyncEngine
+) -> None:
+    """Decision 10: unknown or already deleted ids are skipped; the undo restores only what this
+    operation deleted, and only the deleted customers get a `customer.deleted` event."""
+    ann, bob = world["ann"], world["bob"]
+    await service.soft_delete_customers([bob.id])
+    ctx = {"operation_id": "op-del-10", "event_group_id": "run-del-10"}
+    deleted = await service.soft_delete_customers([ann.id, bob.id, "cus_unknown"], ctx)
+    assert deleted["customer_id"] == [ann.id]
+    staged = await fetch(
+        engine,
+        "SELECT data FROM event_outbox WHERE name = 'customer.deleted' AND event_group_id = :g",
+        g="run-del-10",
+    )
+    assert [r["data"] for r in staged] == [{"id": ann.id}]
+    assert await service.undo_soft_delete_customers("op-del-10")
+    assert (await service.retrieve_customer(ann.id)).deleted_at is None
+    assert (await service.retrieve_customer(bob.id, {"with_deleted": True})).deleted_at
+    groups = await service.soft_delete_customer_groups(["g_unknown"], {"operation_id": "op-g-10"})
+    assert groups == {}
 
 
 async def test_restore_when_email_was_taken_fails_naming_the_email(

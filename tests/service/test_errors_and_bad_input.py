@@ -247,8 +247,6 @@ CASES: list[tuple[str, Call, type[CustomerModuleError], str | None]] = [
      InvalidDataError, "selector"),
     ("soft delete: not ids", lambda s, w: s.soft_delete_customers(5), InvalidDataError, "ids"),
     ("soft delete: NUL id", lambda s, w: s.soft_delete_customers([NUL]), InvalidDataError, "ids"),
-    ("soft delete: unknown id", lambda s, w: s.soft_delete_customers(["cus_x"]),
-     NotFoundError, "ids"),
     ("soft delete: bad ctx",
      lambda s, w: s.soft_delete_customers([ann(w)], {"event_group_id": 5}),
      InvalidDataError, "ctx.event_group_id"),
@@ -352,8 +350,6 @@ CASES: list[tuple[str, Call, type[CustomerModuleError], str | None]] = [
      NotFoundError, "id"),
     ("group delete: not ids", lambda s, w: s.delete_customer_groups(3.5),
      InvalidDataError, "ids"),
-    ("group soft delete: unknown", lambda s, w: s.soft_delete_customer_groups(["g_x"]),
-     NotFoundError, "ids"),
     ("group restore: unknown", lambda s, w: s.restore_customer_groups("g_x"),
      NotFoundError, "id"),
     # --- memberships

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import AlreadyExistsError, CustomerModuleService
+from customer_service.errors import ReleasedError
 from tests.helpers import Seed, fetch, unchanged_after
 
 S = CustomerModuleService
@@ -178,3 +180,26 @@ async def test_discarded_runs_publish_nothing(service: S, engine: AsyncEngine) -
     released = await fetch(engine, "SELECT data FROM event_outbox WHERE status = 'released'")
     assert all(bad.id not in str(r["data"]) for r in released)
     assert kept.id
+
+
+async def test_a_pivot_releases_the_runs_events_in_its_own_transaction(service: S) -> None:
+    """`release` (the run's pivot, DESIGN rule 10): the write releases every event its run has
+    staged so far, its own included, and records itself as `released`; a repeat returns its
+    record; its compensation answers too late (`released`) and changes nothing."""
+    run = {"event_group_id": "run-pivot"}
+    (a,) = await service.create_customers([{"first_name": "a"}], {**run, "operation_id": "op_c"})
+    pivot = {**run, "operation_id": "op_pivot", "release": True}
+    updated = await service.update_customers_tracked([a.id], {"last_name": "x"}, pivot)
+    assert [(n, s) for n, _, s in await workflow_events(service, "run-pivot")] == [
+        ("customer.created", "released"),
+        ("customer.updated", "released"),
+    ]
+    assert await service.list_events(event_group_id="run-pivot", status="staged") == []
+    again = await service.update_customers_tracked([a.id], {"last_name": "y"}, pivot)
+    assert [c.last_name for c in again.rows] == [c.last_name for c in updated.rows] == ["x"]
+    assert len(await service.list_events(event_group_id="run-pivot", internal=False)) == 2
+
+    with pytest.raises(ReleasedError) as err:
+        await service.undo_update_customers("op_pivot")
+    assert err.value.type == "released" and err.value.field == "operation_id"
+    assert (await service.retrieve_customer(a.id)).last_name == "x"

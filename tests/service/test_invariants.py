@@ -83,7 +83,7 @@ async def test_each_planted_inconsistency_is_reported(
         await _sql(
             engine,
             "TRUNCATE customer_group_customer, customer_address, customer_group, customer, "
-            "event_outbox, operation_log",
+            "event_outbox, operation_log CASCADE",  # (the deliveries of the outbox's events)
             'CREATE UNIQUE INDEX "IDX_customer_email_has_account_unique" '
             "ON customer (lower(email), has_account) WHERE deleted_at IS NULL",
             'CREATE UNIQUE INDEX "IDX_customer_address_unique_customer_billing" '

@@ -117,9 +117,9 @@ async def test_q_does_not_search_address_country_or_phone(
     service: CustomerModuleService, world: Seed
 ) -> None:
     await service.create_customer_addresses(
-        {"customer_id": world["bob"].id, "country_code": "XQ", "phone": "+99 777 555"}
+        {"customer_id": world["bob"].id, "country_code": "ZW", "phone": "+99 777 555"}
     )
-    assert await service.list_customer_addresses({"q": "XQ"}) == []
+    assert await service.list_customer_addresses({"q": "zw"}) == []
     assert await service.list_customer_addresses({"q": "777"}) == []
     # and not the customer's fields either
     assert await service.list_customer_addresses({"q": "ann@example"}) == []

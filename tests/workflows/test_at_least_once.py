@@ -19,6 +19,7 @@ from tests.helpers import World, seed
 from tests.workflows.conftest import Env, fail_first_attempt_after_commit
 from tests.workflows.support import activity_records
 from workflows import (
+    CreateCustomerAccountWorkflow,
     CreateCustomerAddressesWorkflow,
     CreateCustomerGroupsWorkflow,
     CreateCustomersWorkflow,
@@ -109,15 +110,27 @@ async def check_soft_delete_customers(env: Env, w: World, group: str, result: An
     assert await operations(env, "soft delete customers") == 1
 
 
-async def check_set_auth_identity(env: Env, w: World, group: str, result: Any) -> None:
-    unlinked = await env.count(
-        "SELECT count(*) FROM customer WHERE id = :c AND auth_identity_id IS NULL"
-        " AND deleted_at IS NOT NULL",
-        c=w.registered,
+async def check_remove_auth_identity(env: Env, w: World, group: str, result: Any) -> None:
+    deleted = await env.count(
+        "SELECT count(*) FROM customer WHERE id = :c AND deleted_at IS NOT NULL", c=w.registered
     )
-    assert unlinked == 1
+    assert deleted == 1
+    assert await env.count("SELECT count(*) FROM auth_identity WHERE id = :i", i="authid_rui") == 0
     assert await outbox(env, group, "customer.deleted", "released") == 1
-    assert await operations(env, "set auth identity") == 1
+    assert await operations(env, "remove auth identity", customer_id=w.registered) == 1
+
+
+async def check_link_auth_identity(env: Env, w: World, group: str, result: Any) -> None:
+    customer_id = result.customer.id
+    linked = await env.count(
+        "SELECT count(*) FROM auth_identity WHERE id = 'authid_new'"
+        " AND app_metadata->>'customer_id' = :c",
+        c=customer_id,
+    )
+    assert linked == 1
+    assert await env.count("SELECT count(*) FROM customer WHERE has_account") == 2
+    assert await outbox(env, group, "customer.created", "released") == 1
+    assert await operations(env, "link auth identity", customer_id=customer_id) == 1
 
 
 async def check_unset_defaults(env: Env, w: World, group: str, result: Any) -> None:
@@ -184,8 +197,8 @@ async def check_change_memberships(env: Env, w: World, group: str, result: Any) 
 
 
 async def check_release_events(env: Env, w: World, group: str, result: Any) -> None:
-    assert await outbox(env, group, "customer.created", "released") == 1
-    assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.created'") == 1
+    assert await outbox(env, group, "customer.deleted", "released") == 1
+    assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.deleted'") == 1
     assert await env.count("SELECT count(*) FROM event_outbox WHERE status = 'staged'") == 0
 
 
@@ -236,11 +249,19 @@ CASES = {
         lambda w: wm.DeleteCustomersInput(ids=[w.guest]),
         check_soft_delete_customers,
     ),
-    "set_auth_identity": Case(
-        "set_auth_identity",
+    "remove_auth_identity": Case(
+        "remove_auth_identity",
         RemoveCustomerAccountWorkflow.run,
         lambda w: wm.RemoveCustomerAccountInput(customer_id=w.registered),
-        check_set_auth_identity,
+        check_remove_auth_identity,
+    ),
+    "link_auth_identity": Case(
+        "link_auth_identity",
+        CreateCustomerAccountWorkflow.run,
+        lambda w: wm.CreateCustomerAccountInput.model_validate(
+            {"auth_identity_id": "authid_new", "customer_data": {"email": "new@example.com"}}
+        ),
+        check_link_auth_identity,
     ),
     "unset_default_addresses": Case(
         "unset_default_addresses",
@@ -291,12 +312,11 @@ CASES = {
         lambda w: wm.LinkInput(id=w.group, add=[w.registered], remove=[w.guest]),
         check_change_memberships,
     ),
+    # (remove-customer-account has two writes: its events are released by a step of their own)
     "release_events": Case(
         "release_events",
-        CreateCustomersWorkflow.run,
-        lambda w: wm.CreateCustomersInput.model_validate(
-            {"customers_data": [{"email": "released.once@example.com"}]}
-        ),
+        RemoveCustomerAccountWorkflow.run,
+        lambda w: wm.RemoveCustomerAccountInput(customer_id=w.registered),
         check_release_events,
     ),
 }

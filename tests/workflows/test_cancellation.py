@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError, CancelledError
 
@@ -42,7 +43,7 @@ async def cancel_when_held(env: Env, handle: Any, gate: Gate) -> Any:
 async def test_cancel_while_releasing_events_restores_every_completed_step(
     env: Env, service: CustomerModuleService
 ) -> None:
-    """remove-customer-account has soft-deleted the customer and unlinked its auth identity;
+    """remove-customer-account has soft-deleted the customer and deleted its auth identity;
     it is cancelled while its last step runs: both are undone, last first."""
     world = await seed(service)
     before = await env.snapshot()
@@ -63,7 +64,7 @@ async def test_cancel_while_releasing_events_restores_every_completed_step(
     assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
     names = [r.name for r in await activity_records(handle)]
     assert after_failure(names, "release_events") == [
-        "undo_set_auth_identity",
+        "undo_remove_auth_identity",
         "undo_soft_delete_customers",
         "discard_events",
     ]
@@ -144,7 +145,7 @@ async def test_a_step_still_in_flight_when_cancelled_cannot_commit_later(
 
 
 async def test_cancel_during_compensation_lets_the_compensation_finish(
-    env: Env, service: CustomerModuleService
+    env: Env, service: CustomerModuleService, hooks: HookRegistry
 ) -> None:
     """Compensations are shielded: cancelling a run that is already compensating neither
     interrupts the compensation in flight nor skips the ones after it."""
@@ -152,14 +153,11 @@ async def test_cancel_during_compensation_lets_the_compensation_finish(
     before = await env.snapshot()
     gate = Gate()
 
-    async def fail_release(arg: Any) -> None:
-        raise ApplicationError("release: injected failure", type="injected_failure",
-                               non_retryable=True)  # fmt: skip
+    async def refuse(payload: dict[str, Any], additional_data: Any) -> None:
+        raise RuntimeError("hook: injected failure")
 
-    replace = {
-        "release_events": wrap(env.activities.release_events, before=fail_release),
-        "undo_update_customers": held(env.activities.undo_update_customers, gate),
-    }
+    hooks.register("customersUpdated", refuse)
+    replace = {"undo_update_customers": held(env.activities.undo_update_customers, gate)}
     async with env.worker(**replace):
         try:
             handle = await env.start(
@@ -176,7 +174,7 @@ async def test_cancel_during_compensation_lets_the_compensation_finish(
         await asyncio.wait_for(gate.finished.wait(), 15)
 
     assert gate.error is None
-    assert cause.type == "injected_failure"
+    assert cause.type == "hook_failed"
     records = await activity_records(handle)
     assert [(r.name, r.outcome) for r in records][-2:] == [
         ("undo_update_customers", "completed"),
@@ -217,5 +215,90 @@ async def test_cancel_while_the_local_first_step_hangs_lands_after_the_hand_over
     names = [r.name for r in records]
     assert after_failure(names, "update_customers") == ["undo_update_customers", "discard_events"]
     assert all(r.outcome == "completed" for r in records if r.name in COMPENSATIONS)
+    assert_restored(before, await env.snapshot())
+    assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.updated'") == 0
+
+
+async def test_cancel_during_the_first_task_after_the_pivot_committed_is_too_late(
+    env: Env, service: CustomerModuleService
+) -> None:
+    """update-customers lists no hook, so its update is the pivot and releases the run's event in
+    its own transaction (DESIGN rule 10). Here it commits in the run's first workflow task, then
+    hangs: that task's result is lost (the local attempt is cut at its timeout), and the
+    cancellation is already waiting when the step is handed over. The saga asks the pivot's
+    compensation, which answers `released`: too late. The step runs again, finds its commit, and
+    the run completes: nothing is compensated, the event stays released, once."""
+    world = await seed(service)
+    committed = asyncio.Event()
+
+    async def hang_after_commit(arg: Any, result: Any) -> None:
+        if activity.info().is_local:
+            committed.set()
+            await asyncio.sleep(60)  # cut at the local attempt's timeout
+
+    async def slow_hand_over(arg: Any) -> None:
+        if not activity.info().is_local:
+            await asyncio.sleep(1)  # the cancellation reaches the run first
+
+    update = wrap(env.activities.update_customers, slow_hand_over, hang_after_commit)
+    async with env.worker(update_customers=update):
+        handle = await env.start(
+            UpdateCustomersWorkflow.run,
+            wm.UpdateCustomersInput(selector={"id": world.guest}, update={"last_name": "Kept"}),
+        )
+        await asyncio.wait_for(committed.wait(), 15)
+        await handle.cancel()
+        result = await asyncio.wait_for(handle.result(), 30)
+        progress = await progress_of(handle)
+        description = await handle.describe()
+
+    assert [c.last_name for c in result.customers] == ["Kept"]
+    records = await activity_records(handle)
+    steps = [(r.name, r.local, r.outcome) for r in records]
+    assert steps[0] == ("update_customers", True, "failed")  # committed, its result lost
+    undo = [r for r in records if r.name == "undo_update_customers"]
+    # The compensation answered "released" (too late) at once: a business answer, not retried.
+    assert [(r.attempts_started, r.outcome) for r in undo] == [([1], "failed")]
+    assert steps[-1] == ("update_customers", False, "completed")  # found the commit
+    assert "discard_events" not in [r.name for r in records]
+    assert description.status == WorkflowExecutionStatus.COMPLETED
+    assert progress.status == "completed"
+    assert [s.state for s in progress.steps] == ["completed"]
+    customer = await service.retrieve_customer(world.guest)
+    assert customer.last_name == "Kept"
+    sql = "SELECT count(*) FROM event_outbox WHERE name = 'customer.updated' AND status = :s"
+    assert await env.count(sql, s="released") == 1
+    assert await env.count(sql, s="staged") == 0
+
+
+async def test_cancel_during_the_first_task_before_the_pivot_committed_compensates(
+    env: Env, service: CustomerModuleService
+) -> None:
+    """The same run, cancelled while its pivot has not committed yet (the first task's local
+    attempt hangs before the update): the pivot's compensation fences the operation off, so the
+    late update is refused; the run ends cancelled, nothing changed, no event at all."""
+    world = await seed(service)
+    before = await env.snapshot()
+    entered = asyncio.Event()
+
+    async def hang_before_commit(arg: Any) -> None:
+        entered.set()
+        await asyncio.sleep(6 if activity.info().is_local else 1)
+
+    update = wrap(env.activities.update_customers, before=hang_before_commit)
+    async with env.worker(update_customers=update):
+        handle = await env.start(
+            UpdateCustomersWorkflow.run,
+            wm.UpdateCustomersInput(selector={"id": world.guest}, update={"last_name": "Gone"}),
+        )
+        await asyncio.wait_for(entered.wait(), 15)
+        await handle.cancel()
+        cause = await failure_of(handle)
+        progress = await progress_of(handle)
+
+    assert isinstance(cause, CancelledError)
+    assert progress.status == "compensated"
+    names = [r.name for r in await activity_records(handle)]
+    assert after_failure(names, "update_customers") == ["undo_update_customers", "discard_events"]
     assert_restored(before, await env.snapshot())
     assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.updated'") == 0

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-from temporalio.client import WorkflowFailureError
+from typing import Any
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from activities.hooks import HookRegistry
 from tests.workflows.conftest import Env, fail_first_attempt_after_commit, fail_for_good
 from workflows import CreateCustomersWorkflow
 from workflows.contracts import CreateCustomersInput
+from workflows.visibility import CUSTOMER_ID, SAGA_STATUS
 
 
 def one_customer(email: str = "peter.hayes@example.com") -> CreateCustomersInput:
@@ -37,7 +43,41 @@ async def test_create_committed_then_failed_has_one_effect(env: Env) -> None:
     assert await env.count("SELECT count(*) FROM event_outbox WHERE name='customer.created'") == 1
 
 
-async def test_failing_release_compensates_to_the_state_before(env: Env) -> None:
+async def test_a_create_without_hooks_is_one_task_and_one_local_activity(env: Env) -> None:
+    """The minimal durable shape (DESIGN rule 10): the create is the pivot and releases its event
+    in its own transaction; the run is one workflow task, one local activity, and one
+    search-attribute upsert (the client gave SagaStatus=running at start)."""
+    async with env.worker():
+        handle = await env.start(
+            CreateCustomersWorkflow.run,
+            one_customer(),
+            search_attributes=TypedSearchAttributes([SearchAttributePair(SAGA_STATUS, "running")]),
+        )
+        await handle.result()
+        types = [e.event_type async for e in handle.fetch_history_events()]
+        described = await handle.describe()
+    assert types.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1
+    assert types.count(EventType.EVENT_TYPE_MARKER_RECORDED) == 1
+    assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in types
+    assert types.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) == 1
+    assert described.typed_search_attributes.get(SAGA_STATUS) == "completed"
+    customer_ids = described.typed_search_attributes.get(CUSTOMER_ID) or []
+    assert len(customer_ids) == 1 and customer_ids[0].startswith("cus_")
+    released = "SELECT count(*) FROM event_outbox WHERE name = 'customer.created' AND status = :s"
+    assert await env.count(released, s="released") == 1
+    assert await env.count("SELECT count(*) FROM operation_log WHERE state = 'released'") == 1
+
+
+async def test_failing_release_compensates_to_the_state_before(
+    env: Env, hooks: HookRegistry
+) -> None:
+    """With a hook handler, the events are released by a last step of their own; when it fails
+    for good, the create and the hook's effects are compensated."""
+
+    async def accept(payload: dict[str, Any], additional_data: Any) -> None:
+        return None
+
+    hooks.register("customersCreated", accept)
     before = await env.snapshot()
     failing = fail_for_good(env.activities.release_events, after_commit=False)
     async with env.worker(release_events=failing):

@@ -43,7 +43,11 @@ ALLOWED_MODULES = {
     "temporalio",
     "activities.contracts",
     "activities.stubs",
+    "activities.bulk_contracts",
+    "activities.bulk_stubs",
     "activities.failures",
+    "activities.delivery_contracts",
+    "activities.delivery_stubs",
     "customer_service.schemas",
     "customer_service.ids",
     "customer_service.errors",
@@ -211,7 +215,7 @@ async def test_worker_builds_with_every_workflow(
     activities = CustomerActivities(service)
     worker = build_worker(temporal_client, activities, Settings(), f"build-{uuid.uuid4().hex}")
     assert isinstance(worker, Worker)
-    assert len(ALL_WORKFLOWS) == 13
+    assert len(ALL_WORKFLOWS) == 20  # 13 sagas, event relay and delivery, 3 maintenance, 2 bulk
     names = {a.__name__ for a in activities.all()}
     assert names >= COMPENSATIONS
     assert {"release_events", "run_hook", "list_customers", "list_customer_addresses"} <= names

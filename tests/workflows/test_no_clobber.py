@@ -7,14 +7,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from temporalio.exceptions import ApplicationError
-
 from activities.hooks import HookRegistry
 from customer_service import CustomerModuleService
 from tests.helpers import eventually, seed
-from tests.workflows.conftest import Env, wrap
+from tests.workflows.conftest import Env
 from tests.workflows.support import activity_records, failure_of, progress_of
-from workflows import UpdateCustomerGroupsWorkflow, UpdateCustomersWorkflow
+from workflows import UpdateCustomersWorkflow
 from workflows import contracts as wm
 from workflows.visibility import SAGA_STATUS
 
@@ -72,26 +70,28 @@ async def test_compensation_keeps_another_writers_value_and_reports_the_conflict
     assert await eventually(listed, within=15) == [workflow_id]
 
 
-async def test_unrelated_fields_do_not_conflict(env: Env, service: CustomerModuleService) -> None:
+async def test_unrelated_fields_do_not_conflict(
+    env: Env, service: CustomerModuleService, hooks: HookRegistry
+) -> None:
     """Another writer changing a field the saga did not touch is no conflict: the compensation
     puts back the saga's field and keeps the other change."""
     world = await seed(service)
+    before = await service.retrieve_customer(world.guest)
 
-    async def other_write_then_fail(arg: Any) -> None:
-        await service.update_customer_groups(world.group, {"metadata": {"owner": "ops"}})
-        raise ApplicationError("release: injected failure", type="injected_failure",
-                               non_retryable=True)  # fmt: skip
+    async def other_write_then_fail(payload: dict[str, Any], additional_data: Any) -> None:
+        await service.update_customers(world.guest, {"metadata": {"owner": "ops"}})
+        raise RuntimeError("hook: injected failure")
 
-    failing_release = wrap(env.activities.release_events, before=other_write_then_fail)
-    async with env.worker(release_events=failing_release):
+    hooks.register("customersUpdated", other_write_then_fail)
+    async with env.worker():
         handle = await env.start(
-            UpdateCustomerGroupsWorkflow.run,
-            wm.UpdateCustomerGroupsInput(selector={"id": world.group}, update={"name": "Renamed"}),
+            UpdateCustomersWorkflow.run,
+            wm.UpdateCustomersInput(selector={"id": world.guest}, update={"last_name": "Renamed"}),
         )
         cause = await failure_of(handle)
         progress = await progress_of(handle)
-    assert cause.type == "injected_failure"
+    assert cause.type == "hook_failed"
     assert progress.status == "compensated"
-    group = await service.retrieve_customer_group(world.group)
-    assert group.name == "VIP"
-    assert group.metadata == {"level": 1, "owner": "ops"}
+    customer = await service.retrieve_customer(world.guest)
+    assert customer.last_name == before.last_name
+    assert customer.metadata == {**(before.metadata or {}), "owner": "ops"}

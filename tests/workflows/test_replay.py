@@ -22,6 +22,15 @@ from workflows.contracts import CreateCustomersInput
 
 HISTORIES = Path(__file__).resolve().parents[1] / "histories"
 FILES = sorted(HISTORIES.rglob("*.json"))
+# Maintenance runs: each step is an ordinary activity (long batches, no saga's local first step).
+# Not sagas: their steps are ordinary activities from the start.
+NO_LOCAL_STEP = {
+    "InvariantCheckWorkflow",
+    "RetentionWorkflow",
+    "EraseCustomerWorkflow",
+    "ImportCustomersWorkflow",
+    "ExportCustomersWorkflow",
+}
 
 
 @workflow.defn(name="CreateCustomerGroupsWorkflow", sandboxed=False)
@@ -51,6 +60,8 @@ def test_histories_hold_the_local_first_step_and_no_patch_marker() -> None:
     """The histories were recorded by today's code: the first step as a local-activity marker,
     and no `workflow.patched` marker (none is needed before the first release)."""
     for path in FILES:
+        if workflow_type(load(path)) in NO_LOCAL_STEP:
+            continue
         events = load(path).events
         markers = [
             e.marker_recorded_event_attributes.marker_name

@@ -13,6 +13,7 @@ from tests.helpers import eventually, seed
 from tests.workflows.conftest import Env
 from tests.workflows.support import Gate, activity_records, held, progress_of
 from workflows import (
+    CreateCustomerAccountWorkflow,
     CreateCustomersWorkflow,
     LinkCustomerGroupsToCustomerWorkflow,
     UpdateCustomersWorkflow,
@@ -79,12 +80,17 @@ async def test_link_run_is_tagged_with_groups(env: Env, service: CustomerModuleS
     assert attributes.get(CUSTOMER_GROUP_ID) == [world.empty_group, world.group]
 
 
-async def test_progress_query_shows_each_step_and_its_state(env: Env) -> None:
+async def test_progress_query_shows_each_step_and_its_state(
+    env: Env, service: CustomerModuleService
+) -> None:
+    await seed(service)  # its fresh identity `authid_new` registers here
     gate = Gate()
-    arg = wm.CreateCustomersInput.model_validate({"customers_data": [{"email": "p@example.com"}]})
-    async with env.worker(release_events=held(env.activities.release_events, gate)):
+    arg = wm.CreateCustomerAccountInput.model_validate(
+        {"auth_identity_id": "authid_new", "customer_data": {"email": "p@example.com"}}
+    )
+    async with env.worker(create_customers=held(env.activities.create_customers, gate)):
         try:
-            handle = await env.start(CreateCustomersWorkflow.run, arg)
+            handle = await env.start(CreateCustomerAccountWorkflow.run, arg)
             await asyncio.wait_for(gate.entered.wait(), 15)
             running = await progress_of(handle)
             attributes = (await handle.describe()).typed_search_attributes
@@ -96,14 +102,15 @@ async def test_progress_query_shows_each_step_and_its_state(env: Env) -> None:
     assert running.status == "running"
     assert attributes.get(SAGA_STATUS) == "running"
     assert [(s.step, s.state) for s in running.steps] == [
-        ("create_customers", "completed"),
-        ("release_events", "running"),
+        ("validate_customer_account_creation", "completed"),
+        ("create_customers", "running"),
     ]
-    assert running.steps[0].summary == "Create 1 customer(s): p@example.com"
+    assert running.steps[1].summary == "Create 1 customer(s): p@example.com"
     assert done.status == "completed"
     assert [(s.step, s.state) for s in done.steps] == [
+        ("validate_customer_account_creation", "completed"),
         ("create_customers", "completed"),
-        ("release_events", "completed"),
+        ("link_auth_identity", "completed"),
     ]
     assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
 
@@ -119,4 +126,4 @@ async def test_activities_carry_summaries_in_words(
         )
         await handle.result()
     summaries = [r.summary for r in await activity_records(handle)]
-    assert summaries == [f"Update customer(s) {world.guest}: last_name", "release staged events"]
+    assert summaries == [f"Update customer(s) {world.guest}: last_name"]

@@ -9,9 +9,9 @@ registers their commands on it.
 """
 
 from api.cli import add_commands
-from triggers.cli import addresses, customers, groups
+from triggers.cli import addresses, bulk, customers, groups, operations
 from triggers.cli.common import main
 
 add_commands(main)  # the HTTP API's commands: users, api-keys, serve
 
-__all__ = ["addresses", "customers", "groups", "main"]
+__all__ = ["addresses", "bulk", "customers", "groups", "main", "operations"]

@@ -4,9 +4,11 @@ key=value options, the run-and-wait helper, and the error edge (`run_async`)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
@@ -63,9 +65,39 @@ def parse_pairs(spec: str, option: str) -> dict[str, Any]:
     return result
 
 
-def parse_json(value: str | None, option: str) -> Any:
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON `text` nests objects / arrays more than `limit` levels, found by counting
+    brackets outside strings: nothing recursive runs on input that is too deep."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def parse_json(value: str | None, option: str, max_depth: int) -> Any:
+    """JSON from an option, at most `max_depth` levels deep (checked before parsing)."""
     if value is None:
         return None
+    if json_too_deep(value, max_depth):
+        raise InvalidDataError(
+            f"Invalid request: Invalid {option}: must be nested at most {max_depth} levels deep",
+            field=option,
+        )
     try:
         return json.loads(value)
     except json.JSONDecodeError as exc:
@@ -100,6 +132,20 @@ def _error(kind: str | None, message: str) -> None:
     err.print(f"[red]error[/red]{label}: {escape(message)}", highlight=False)
 
 
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says a server did not answer: a refused or dropped connection, or the
+    Temporal client failing to connect. Anything else (a RecursionError is a RuntimeError too)
+    is a bug to show as such, not a hint that the stack is down."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno in _UNREACHABLE_ERRNOS or "Connect call failed" in str(exc)
+    return type(exc) is RuntimeError and str(exc).startswith("Failed client connect")
+
+
 def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run the async command; turn every expected failure into one clear line and exit 1."""
 
@@ -121,8 +167,11 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
             _error(None, str(exc))
             code = 1
         except (ConnectionError, OSError, RuntimeError) as exc:
-            _error("unavailable", str(exc))
-            err.print("is the stack running? start it with `make dev`", highlight=False)
+            if unreachable(exc):
+                _error("unavailable", str(exc))
+                err.print("is the stack running? start it with `make dev`", highlight=False)
+            else:
+                _error("internal", f"{type(exc).__name__}: {exc}")
             code = 1
         # Exit without interpreter finalisation: the Temporal client's native runtime threads can
         # abort a normal shutdown ("PyGILState_Release ... finalizing"), which would turn a

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from customer_service.schemas import MAX_METADATA_DEPTH
 from triggers.cli.common import (
     ADDRESS_COLUMNS,
     CUSTOMER_COLUMNS,
@@ -29,7 +30,7 @@ def customer_data(metadata: str | None = None, **fields: str | None) -> dict[str
     """The customer fields given on the command line (absent ones are left out)."""
     data: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
     if metadata is not None:
-        data["metadata"] = parse_json(metadata, "--metadata")
+        data["metadata"] = parse_json(metadata, "--metadata", MAX_METADATA_DEPTH)
     return data
 
 

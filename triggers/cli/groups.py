@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from customer_service.schemas import MAX_METADATA_DEPTH
 from triggers.cli.common import (
     GROUP_COLUMNS,
     connect,
@@ -68,7 +69,10 @@ async def group_update(
 
     changes = {
         k: v
-        for k, v in {"name": name, "metadata": parse_json(metadata, "--metadata")}.items()
+        for k, v in {
+            "name": name,
+            "metadata": parse_json(metadata, "--metadata", MAX_METADATA_DEPTH),
+        }.items()
         if v is not None
     }
     flows = await connect()
