@@ -114,7 +114,10 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _additional_data(value: dict[str, Any]) -> dict[str, Any]:
+    # Like metadata, no NUL: it travels to every hook and event, which PostgreSQL's JSON refuses.
     result: dict[str, Any] = _json_within(value, MAX_JSON_DEPTH, MAX_ADDITIONAL_DATA_BYTES)
+    if "\\u0000" in json.dumps(value):
+        raise ValueError("must not contain NUL characters")
     return result
 
 
@@ -351,6 +354,9 @@ class WriteContext(Input):
     operation_id: EntityId | None = None
     event_group_id: EventGroupId | None = None
     release: bool = False
+    # The largest result (as JSON) the caller can take: a workflow step's result travels in a
+    # Temporal payload. Checked inside the transaction, so a larger one rolls back, typed.
+    max_result_bytes: int | None = None
 
 
 class MembershipChange(BaseModel):

@@ -302,8 +302,10 @@ class EntityWrites(Generic[D]):
                 await oplog.write(session, ctx, kind(ids=created, all_ids=all_ids))
             wanted = {"id": [r["id"] for r in rows]}
             result = await list_rows(session, self.spec, wanted, FindConfig(with_deleted=True))
-        by_id = {r.id: r for r in result}
-        return [by_id[r["id"]] for r in rows]
+            by_id = {r.id: r for r in result}
+            out = [by_id[r["id"]] for r in rows]
+            oplog.fits(ctx, out)
+        return out
 
     async def undo_create_rows(self, operation_id: str, kind: type[oplog.Created]) -> bool:
         """Hard-delete the rows that operation created; nothing else."""

@@ -103,3 +103,27 @@ async def test_delete_by_a_selector_matching_too_many_rows_is_refused(
     await service.delete_customers({"email": "extra@example.com"})
     await service.delete_customers({"last_name": "wide"})  # exactly the cap is allowed
     assert await service.list_customers({"last_name": "wide"}) == []
+
+
+@pytest.mark.parametrize("release", [False, True])
+async def test_a_result_over_the_cap_rolls_its_step_back_before_the_commit(
+    service: CustomerModuleService, engine: AsyncEngine, release: bool
+) -> None:
+    """The run's pivot (`release`) included: the step fails typed inside its transaction, so no
+    row, no operation record and no released event remain (nothing fails after a commit)."""
+    [one] = await service.create_customers([{"email": "cap@example.com"}])
+    ctx = {"operation_id": "op_cap", "event_group_id": "wf:run", "release": release}
+    small = {**ctx, "max_result_bytes": 200}
+    calls = [
+        lambda: service.create_customers([{"email": "big@example.com"}], small),
+        lambda: service.update_customers([one.id], {"metadata": {"k": "v" * 300}}, small),
+        lambda: service.create_customer_groups([{"name": "g" * 250}], small),
+    ]
+    for call in calls:
+        error = await unchanged_after(engine, call, InvalidDataError)
+        assert "too large for one run" in str(error)
+    # Under the cap the same step commits (and a repeat answers from its record).
+    roomy = {**ctx, "max_result_bytes": 100_000}
+    await service.update_customers([one.id], {"metadata": {"k": "v" * 300}}, roomy)
+    [again] = await service.update_customers([one.id], {"metadata": {"k": "w"}}, roomy)
+    assert again.metadata == {"k": "v" * 300}
