@@ -3,16 +3,25 @@
 `POST /encode` and `POST /decode` take and return `{"payloads": [...]}` (Temporal's JSON form).
 It runs on the HTTP API's stack: an ASGI app (Starlette, which FastAPI is) served by uvicorn,
 with Starlette's CORS middleware admitting the configured UI origins, a body-size limit, and
-deadlines for the request head and body. With `CODEC_AUTH_TOKEN` set, requests must carry
-`Authorization: Bearer <token>`. Run: `python -m codec.server`.
+deadlines for the request head and body. Run: `python -m codec.server`.
+
+With `CODEC_AUTH_TOKEN` set, a request must carry `Authorization: Bearer <token>` (tools), or the
+session cookie an operator gets by typing the token once into `GET /login`: the Web UI sends it
+with `TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true` (the compose configuration; the UI's
+pass-access-token mode needs an OIDC login and an https endpoint, see docs/security.md). The
+cookie is stateless (an expiry signed with the token), HttpOnly and SameSite=Strict: the UI and
+the codec server are the same site (one host, two ports), other sites cannot use it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import logging
+import time
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
 from google.protobuf import json_format
@@ -20,7 +29,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
@@ -35,6 +44,35 @@ MAX_BODY = 4 * 1024 * 1024
 MIN_TOKEN_LENGTH = 32
 READ_TIMEOUT_SECONDS = 10.0  # a client that sends its request slower than this is dropped
 LOCAL_HOSTS = {"127.0.0.1", "::1", "localhost"}
+SESSION_COOKIE = "codec_session"
+SESSION_SECONDS = 8 * 3600
+LOGIN_PAGE = """<!doctype html><title>codec server</title>
+<form method="post" action="/login"><label>Codec token
+<input type="password" name="token" autocomplete="off" autofocus></label>
+<button type="submit">Sign in</button></form>"""
+
+
+def _signature(token: str, expiry: int) -> str:
+    return hmac.new(token.encode(), f"codec-session:{expiry}".encode(), hashlib.sha256).hexdigest()
+
+
+def session_cookie(token: str, now: float | None = None) -> str:
+    """A session value: its expiry and the expiry signed with the token."""
+    expiry = int(now if now is not None else time.time()) + SESSION_SECONDS
+    return f"{expiry}.{_signature(token, expiry)}"
+
+
+def allowed(request: Request, token: str | None) -> bool:
+    """The bearer token, or a session cookie signed with it that has not expired."""
+    if token is None:
+        return True
+    given = request.headers.get("authorization", "")
+    if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    expiry, _, signature = request.cookies.get(SESSION_COOKIE, "").partition(".")
+    if not expiry.isdigit() or int(expiry) < time.time():
+        return False
+    return hmac.compare_digest(signature.encode(), _signature(token, int(expiry)).encode())
 
 
 class _Refused(Exception):
@@ -124,10 +162,8 @@ def create_app(codec: EncryptionCodec, settings: Settings) -> Starlette:
     token = settings.codec_auth_token.get_secret_value() if settings.codec_auth_token else None
 
     async def endpoint(request: Request) -> Response:
-        if token is not None:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return PlainTextResponse("unauthorized", 401)
+        if not allowed(request, token):
+            return PlainTextResponse("unauthorized", 401)
         what = request.url.path.strip("/")
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
@@ -140,7 +176,25 @@ def create_app(codec: EncryptionCodec, settings: Settings) -> Starlette:
         body = json_format.MessageToJson(Payloads(payloads=result))
         return Response(body, media_type="application/json")
 
+    async def login(request: Request) -> Response:
+        if request.method == "GET":
+            return HTMLResponse(LOGIN_PAGE)
+        given = parse_qs((await request.body()).decode(errors="replace")).get("token", [""])[0]
+        if token is None or not hmac.compare_digest(given.encode(), token.encode()):
+            return HTMLResponse(LOGIN_PAGE, 401)
+        page = HTMLResponse("<!doctype html><title>codec server</title>signed in")
+        page.set_cookie(
+            SESSION_COOKIE,
+            session_cookie(token),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return page
+
     routes = [Route(f"/{what}", endpoint, methods=["POST"]) for what in ("encode", "decode")]
+    routes.append(Route("/login", login, methods=["GET", "POST"]))
     middleware = [
         Middleware(
             CORSMiddleware,

@@ -87,7 +87,15 @@ def test_start_up_order_uses_conditions(config: dict[str, Any]) -> None:
 
 def test_ui_is_wired_to_the_codec_server_and_pii_is_encrypted(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert services["ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].endswith(":8234")
+    ui = services["ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith(":8234")
+    # The configuration the browser test drives: credentials (the codec session cookie) sent,
+    # no pass-access-token (it needs an OIDC login and https, neither of which compose has).
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert "TEMPORAL_CODEC_PASS_ACCESS_TOKEN" not in ui
+    assert (
+        services["codec-server"]["environment"]["CODEC_CORS_ORIGINS"] == ui["TEMPORAL_CORS_ORIGINS"]
+    )
     assert "8080:8080" in str(services["ui"]["ports"]) or services["ui"]["ports"][0][
         "published"
     ] in (8080, "8080")

@@ -113,3 +113,39 @@ def test_a_slow_client_is_dropped(running: Any, request_bytes: bytes) -> None:
         answer = conn.recv(4096)
         assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer
         assert time.monotonic() - started < 4
+
+
+def _request(server: Any, method: str, path: str, body: bytes, headers: dict[str, str]) -> Any:
+    import http.client
+
+    conn = http.client.HTTPConnection(*_address(server), timeout=5)
+    conn.request(method, path, body, headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+def test_the_ui_session_cookie_comes_only_from_the_token(running: Any) -> None:
+    """The compose UI sends credentials, not the token: the session cookie from `/login`."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    wrong = _request(running, "POST", "/login", b"token=guess", form)
+    assert wrong.status == 401 and wrong.getheader("set-cookie") is None
+    right = _request(running, "POST", "/login", f"token={TOKEN}".encode(), form)
+    cookie = right.getheader("set-cookie")
+    assert right.status == 200 and "httponly" in cookie.lower()
+    assert "samesite=strict" in cookie.lower()
+    session = cookie.split(";")[0]
+    body = b'{"payloads": []}'
+    ok = _request(running, "POST", "/decode", body, {"Cookie": session, "Origin": ORIGIN})
+    assert ok.status == 200
+    assert ok.getheader("access-control-allow-credentials") == "true"
+    assert ok.getheader("access-control-allow-origin") == ORIGIN
+    expiry, signature = session.split("=", 1)[1].split(".")
+    forged = [
+        f"{codec.server.SESSION_COOKIE}={int(expiry) + 1}.{signature}",  # a longer life
+        f"{codec.server.SESSION_COOKIE}={codec.server.session_cookie('x' * 40)}",  # another key
+        f"{codec.server.SESSION_COOKIE}={codec.server.session_cookie(TOKEN, now=0)}",  # expired
+    ]
+    for cookie_value in forged:
+        assert _request(running, "POST", "/decode", body, {"Cookie": cookie_value}).status == 401
