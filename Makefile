@@ -5,16 +5,25 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help dev test lint bench-service bench-flows bench-recovery bench-events bench-bulk bench-api migrate clean
+.PHONY: help dev test lint lock bench-service bench-flows bench-recovery bench-events bench-bulk bench-api migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Installs exactly what requirements-dev.lock pins, each file checked against its hash; then the
+# project itself (editable, no dependencies of its own to resolve).
+$(STAMP): pyproject.toml requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
+
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links --annotation-style=line
+lock: $(STAMP) ## re-lock the dependencies after a pyproject.toml change (pip-compile, with hashes)
+	$(LOCK) -o requirements.lock pyproject.toml
+	$(LOCK) --extra dev --extra dev-stack -o requirements-dev.lock pyproject.toml
 
 dev: $(STAMP) ## start the stack (embedded PostgreSQL, Temporal dev server + Web UI, worker)
 	$(BIN)/python -m devstack

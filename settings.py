@@ -61,11 +61,21 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    database_url: str | None = Field(default=None, description="PostgreSQL URL")
+    # Secrets are SecretStr: a settings object's repr, str and dump never show them.
+    database_url: SecretStr | None = Field(default=None, description="PostgreSQL URL")
     temporal_address: str | None = Field(default=None, description="Temporal frontend host:port")
     temporal_namespace: str = "default"
-    temporal_api_key: str | None = None
-    temporal_tls: bool = False
+    temporal_api_key: SecretStr | None = None
+    # TLS: unset means "on when an API key is set" (an API key never travels in plaintext);
+    # client certificates (mTLS) from PEM files; a private CA's certificate to trust.
+    temporal_tls: bool | None = None
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+    # Or a `temporal.toml` profile (shared with the `temporal` CLI): see triggers.connection.
+    temporal_profile: str | None = None
+    temporal_config_file: Path | None = None
     task_queue: str = "customer-flows"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
@@ -76,14 +86,15 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
 
     # PII protection (see codec/): "id:base64key,..." or a JSON key file; the active key encrypts.
-    pii_keys: str | None = None
+    pii_keys: SecretStr | None = None
     pii_active_key: str | None = None
     pii_key_file: Path | None = None
     pii_tag_key_id: str | None = Field(
         default=None, description="Key whose derivative hashes CustomerEmail; keep it stable"
     )
+    codec_host: str = "127.0.0.1"
     codec_server_port: int = 8234
-    codec_auth_token: str | None = None
+    codec_auth_token: SecretStr | None = None
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     metrics_port: int | None = None
 
@@ -112,7 +123,10 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     retention_days: float = 30.0
     retention_batch: int = 1000
-    max_concurrent_activities: int = 64
+    # Activity slots are sized from the database pool (pool_size + as many overflow
+    # connections): more slots than connections would only wait for one, eating the activities'
+    # timeouts. Unset, MAX_CONCURRENT_ACTIVITIES is 2 × DB_POOL_SIZE; set higher, it is refused.
+    max_concurrent_activities: int = 0
     max_concurrent_workflow_tasks: int = 64
     db_pool_size: int = 10
     # Recovery from a dead worker (docs/reliability.md has the measurements behind these): how
@@ -122,10 +136,23 @@ class Settings(BaseSettings):
     sticky_schedule_to_start_timeout: float = 2.0
     workflow_task_timeout: float = 3.0
 
+    @model_validator(mode="after")
+    def _slots_fit_the_pool(self) -> Settings:
+        connections = 2 * self.db_pool_size
+        if self.max_concurrent_activities <= 0:
+            self.max_concurrent_activities = connections
+        elif self.max_concurrent_activities > connections:
+            raise ValueError(
+                f"MAX_CONCURRENT_ACTIVITIES ({self.max_concurrent_activities}) exceeds the "
+                f"database connections (2 × DB_POOL_SIZE = {connections}): raise DB_POOL_SIZE"
+            )
+        return self
+
     @field_validator("database_url")
     @classmethod
-    def _normalise(cls, value: str | None) -> str | None:
-        return normalise_database_url(value) if value else None
+    def _normalise(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value() if value else None
+        return SecretStr(normalise_database_url(url)) if url else None
 
     @model_validator(mode="after")
     def _dev_stack(self) -> Settings:
@@ -136,7 +163,7 @@ class Settings(BaseSettings):
         if recorded is None:
             return self
         if not self.database_url and recorded.get("database_url"):
-            self.database_url = normalise_database_url(str(recorded["database_url"]))
+            self.database_url = SecretStr(normalise_database_url(str(recorded["database_url"])))
         if not self.temporal_address and recorded.get("temporal_address"):
             self.temporal_address = str(recorded["temporal_address"])
             if "temporal_ui_url" not in self.model_fields_set and recorded.get("temporal_ui_url"):
@@ -145,11 +172,22 @@ class Settings(BaseSettings):
 
     def require_database_url(self) -> str:
         """`DATABASE_URL` (or dev mode's), or a `ConfigurationError` saying how to set it."""
-        return _required(self.database_url, "DATABASE_URL", "your PostgreSQL")
+        url = self.database_url.get_secret_value() if self.database_url else None
+        return _required(url, "DATABASE_URL", "your PostgreSQL")
 
     def require_temporal_address(self) -> str:
         """`TEMPORAL_ADDRESS` (or dev mode's), or a `ConfigurationError` saying how to set it."""
         return _required(self.temporal_address, "TEMPORAL_ADDRESS", "your Temporal frontend")
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password masked, for banners and logs."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL sqlalchemy can parse: show none of it
+        return "<unparseable database URL>"
 
 
 def _required(value: str | None, variable: str, what: str) -> str:

@@ -41,6 +41,11 @@ from settings import ConfigurationError, Settings, get_settings
 from triggers.connection import connect
 from triggers.operations import delivery_policy
 from workflows import ALL_WORKFLOWS
+from workflows.policies import FORWARD_START_TO_CLOSE
+
+# On SIGTERM in-flight activities get as long as one attempt may take; compose's
+# stop_grace_period (docker-compose.yml) is longer still, so the drain is never cut short.
+GRACEFUL_SHUTDOWN = FORWARD_START_TO_CLOSE + timedelta(seconds=5)
 
 gc.enable()
 
@@ -80,7 +85,7 @@ def build_worker(
         activities=activities.all() if isinstance(activities, CustomerActivities) else activities,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
-        graceful_shutdown_timeout=timedelta(seconds=10),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         sticky_queue_schedule_to_start_timeout=timedelta(
             seconds=settings.sticky_schedule_to_start_timeout
         ),

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict
 
 from customer_service.schemas import (
+    MAX_RESULT_BYTES,
     CreateAddressInput,
     CreateCustomerInput,
     CreateGroupInput,
@@ -49,6 +50,7 @@ class WriteStep(Contract):
             operation_id=self.operation_id,
             event_group_id=self.event_group_id,
             release=self.release,
+            max_result_bytes=MAX_RESULT_BYTES,
         )
 
 

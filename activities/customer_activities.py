@@ -36,7 +36,7 @@ from activities.contracts import (
     ValidateAccountStep,
     WriteStep,
 )
-from activities.failures import application_error, business_errors
+from activities.failures import application_error, bounded_read, business_errors
 from activities.heartbeat import heartbeats
 from activities.hooks import HookRegistry
 from auth.store import AuthStore
@@ -139,6 +139,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @bounded_read
     async def list_customers(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read: the plain values of `config.select`, for a step that decides."""
         rows = await self._service.list_customers(query.filters, query.config)
@@ -241,6 +242,7 @@ class CustomerActivities:
     @activity.defn
     @heartbeats
     @business_errors
+    @bounded_read
     async def list_customer_addresses(self, query: ListQuery) -> list[dict[str, Any]]:
         """A snapshot read: the plain values of `config.select`, for a step that decides."""
         rows = await self._service.list_customer_addresses(query.filters, query.config)

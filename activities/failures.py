@@ -7,9 +7,11 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
+from pydantic_core import to_json
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from customer_service.errors import CustomerModuleError
+from customer_service.errors import CustomerModuleError, InvalidDataError
+from customer_service.schemas import MAX_RESULT_BYTES
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,13 +31,34 @@ def application_error(err: CustomerModuleError) -> ApplicationError:
 
 def business_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """An activity whose domain errors end it at once as `application_error`s; anything else
-    (connection refused, serialization failure, timeouts) propagates and Temporal retries it."""
+    (connection refused, serialization failure, timeouts) propagates and Temporal retries it.
+    A write step's result too large for Temporal's history fails inside its transaction, before
+    the commit (`WriteContext.max_result_bytes`, `oplog.fits`): nothing fails after a commit."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
         except CustomerModuleError as err:
-            raise application_error(err) from err
+            raise application_error(err) from None
+
+    return wrapper
+
+
+def bounded_read(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """A read step (it writes nothing) whose result is too large for Temporal's history fails
+    typed, instead of the workflow task failing on the oversized payload again and again."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = await fn(*args, **kwargs)
+        if result is not None and len(to_json(result)) > MAX_RESULT_BYTES:
+            raise application_error(
+                InvalidDataError(
+                    f"Invalid request: the selection is too large for one run (it exceeds "
+                    f"{MAX_RESULT_BYTES} bytes); narrow it"
+                )
+            )
+        return result
 
     return wrapper

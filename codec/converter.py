@@ -16,7 +16,7 @@ from codec import tags
 from codec.keys import load_key_ring
 from codec.payload_codec import EncryptionCodec
 from customer_service.validation import invalid_data
-from settings import Settings
+from settings import ConfigurationError, Settings
 
 
 class FailureConverter(DefaultFailureConverter):
@@ -47,7 +47,14 @@ def data_converter(settings: Settings) -> DataConverter:
         return dataclasses.replace(
             pydantic_data_converter, failure_converter_class=FailureConverter
         )
-    tag_key_id = settings.pii_tag_key_id or ring.active
+    tag_key_id = settings.pii_tag_key_id
+    if not tag_key_id or tag_key_id not in ring.keys:
+        # Pinned, not "the active key": rotating the active key must not change the tags, or
+        # older runs could no longer be found by email.
+        raise ConfigurationError(
+            "PII_TAG_KEY_ID must name one of the PII keys (the key whose derivative hashes the "
+            "CustomerEmail search attribute; keep it when rotating the active key)"
+        )
     tags.configure(hmac.new(ring.keys[tag_key_id], b"customer-email-tag", hashlib.sha256).digest())
     # Failure messages and stack traces are encrypted too: business errors name the email or id
     # they are about ("Customer with email: ..., already exists"), and a database error's cause

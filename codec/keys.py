@@ -38,7 +38,7 @@ def load_key_ring(settings: Settings) -> KeyRing | None:
         return KeyRing(data["active"], {k: _decode(v) for k, v in data["keys"].items()})
     if settings.pii_keys:
         keys = {}
-        for item in settings.pii_keys.split(","):
+        for item in settings.pii_keys.get_secret_value().split(","):
             key_id, _, value = item.partition(":")
             keys[key_id.strip()] = _decode(value)
         return KeyRing(settings.pii_active_key or next(iter(keys)), keys)

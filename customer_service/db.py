@@ -22,28 +22,54 @@ from customer_service.errors import (
     CustomerModuleError,
     InvalidDataError,
     NotFoundError,
+    QueryTimeoutError,
 )
 from customer_service.events import use_event_group, write_queued
 
+# Every statement is cancelled after STATEMENT_TIMEOUT_MS (a hostile `$re`, a leading-wildcard
+# `$like`: a typed, final error, see `translate`); a lock wait is cancelled sooner, as an
+# infrastructure error the activity retries (contention passes).
+STATEMENT_TIMEOUT_MS = 20_000
+LOCK_TIMEOUT_MS = 10_000
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+
+def create_engine(
+    url: str,
+    pool_size: int = 10,
+    statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
+    lock_timeout_ms: int = LOCK_TIMEOUT_MS,
+) -> AsyncEngine:
+    # hide_parameters: a database error's text names its SQL, never the values (emails, names)
+    # bound to it; those would reach logs and Temporal failures.
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        hide_parameters=True,
     )
-    event.listen(engine.sync_engine, "connect", _plan_with_parameter_values)
+    settings = (
+        "SET plan_cache_mode = force_custom_plan",
+        f"SET statement_timeout = {int(statement_timeout_ms)}",
+        f"SET lock_timeout = {int(lock_timeout_ms)}",
+    )
+    event.listen(engine.sync_engine, "connect", lambda conn, _: _session_settings(conn, settings))
     return engine
 
 
-def _plan_with_parameter_values(dbapi_connection: Any, _record: Any) -> None:
-    """psycopg prepares a statement it has run 5 times, and PostgreSQL may then settle on one
-    generic plan for it, blind to the parameter values. For `q` (ILIKE on the trigram indexes)
-    such a plan is off by an order of magnitude for some terms (and a generic one-token plan
-    scans the whole table). So every execution is planned with its values, as an unprepared
-    query would be; the parse is still saved."""
+def _session_settings(dbapi_connection: Any, statements: tuple[str, ...]) -> None:
+    """Each new connection's settings: the timeouts above, and the plan cache mode. psycopg
+    prepares a statement it has run 5 times, and PostgreSQL may then settle on one generic plan
+    for it, blind to the parameter values. For `q` (ILIKE on the trigram indexes) such a plan is
+    off by an order of magnitude for some terms (and a generic one-token plan scans the whole
+    table). So every execution is planned with its values, as an unprepared query would be; the
+    parse is still saved."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
-    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    for statement in statements:
+        cursor.execute(statement)
     cursor.close()
     dbapi_connection.autocommit = autocommit
 
@@ -143,6 +169,11 @@ def translate(error: sa_exc.DBAPIError) -> CustomerModuleError | None:
         column = diag.column_name or "?"
         table = _entity_name(diag.table_name)
         return InvalidDataError(f"Cannot set field '{column}' of {table} to null", field=column)
+    if code == "57014":  # statement_timeout: the same statement would time out again
+        return QueryTimeoutError(
+            "The query was cancelled: it ran longer than the statement timeout. "
+            "Narrow the filter (fewer conditions, anchored patterns)."
+        )
     if code in ("22P02", "22023", "2201B", "22001", "22021", "54000"):
         # Bad values PostgreSQL itself rejects (invalid regex, bad encoding, too long, ...).
         return InvalidDataError(f"Invalid data: {diag.message_primary}")
@@ -162,8 +193,15 @@ async def transaction(
             async with session.begin():
                 yield session
                 await write_queued(session)
-        except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as exc:
+        except (
+            sa_exc.IntegrityError,
+            sa_exc.DataError,
+            sa_exc.ProgrammingError,
+            sa_exc.OperationalError,
+        ) as exc:
             domain = translate(exc)
             if domain is None:
                 raise
-            raise domain from exc
+            # The database error (its SQL, its DETAIL quoting the row) stays here: it is neither
+            # the cause nor the context of the domain error that travels on to logs and Temporal.
+            raise domain from None

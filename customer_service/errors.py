@@ -37,6 +37,11 @@ class AlreadyExistsError(InvalidDataError):
     """A unique rule was hit. Medusa reports these as `invalid_data` "… already exists."."""
 
 
+class QueryTimeoutError(InvalidDataError):
+    """A statement ran past the statement timeout (an expensive filter): `invalid_data`, final —
+    retrying the same statement would time out again."""
+
+
 class DuplicateError(CustomerModuleError):
     type = "duplicate_error"
 

@@ -34,6 +34,19 @@ from customer_service.errors import InvalidDataError
 MAX_FILTER_DEPTH = 8
 MAX_IN_VALUES = 10_000
 MAX_Q_TOKENS = 16
+# A filter is bounded in work, not only in depth: at most this many conditions in all (each
+# field, operator and `$and`/`$or` branch counts one; an IN list counts one), and patterns
+# (`$like`, `$ilike`, `$re`) at most this long. The statement timeout (db.py) bounds the rest.
+MAX_FILTER_CONDITIONS = 64
+MAX_PATTERN_LENGTH = 256
+
+
+def _conditions(value: Any) -> int:
+    if isinstance(value, Mapping):
+        return sum(1 + _conditions(v) for v in value.values())
+    if isinstance(value, list | tuple) and any(isinstance(v, Mapping) for v in value):
+        return sum(_conditions(v) for v in value)
+    return 0
 
 
 def escape_like(token: str) -> str:
@@ -131,6 +144,14 @@ def _operator(
             "$lte": column <= bound,
         }
         return comparisons[op]
+    if (
+        op in ("$like", "$ilike", "$re")
+        and isinstance(value, str)
+        and len(value) > MAX_PATTERN_LENGTH
+    ):
+        raise InvalidDataError(
+            f"Invalid {where}: a pattern is at most {MAX_PATTERN_LENGTH} characters", field=where
+        )
     if op in ("$like", "$ilike"):
         if not is_text or not isinstance(value, str):
             raise InvalidDataError(f"Invalid {where}: expected a string pattern", field=where)
@@ -191,6 +212,10 @@ def compile_filter(
         raise InvalidDataError(f"Invalid {path}: expected an object", field=path)
     if depth > MAX_FILTER_DEPTH:
         raise InvalidDataError(f"Invalid {path}: nested too deeply", field=path)
+    if depth == 0 and _conditions(filters) > MAX_FILTER_CONDITIONS:
+        raise InvalidDataError(
+            f"Invalid {path}: more than {MAX_FILTER_CONDITIONS} conditions", field=path
+        )
     conditions: list[ColumnElement[bool]] = []
     for key, value in filters.items():
         where = f"{path}.{key}"

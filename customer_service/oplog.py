@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic_core import to_json
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -50,6 +51,10 @@ class Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: str
+
+    def returned(self) -> Any:
+        """What the step that wrote this record returns (its size is checked before commit)."""
+        return self
 
     @classmethod
     def kind_name(cls) -> str:
@@ -101,6 +106,9 @@ class UpdateRecord(Record):
     written: list[dict[str, Any]]  # per row: {"id", <field>: value written}
     rows: list[dict[str, Any]]  # the updated rows in full, as JSON
 
+    def returned(self) -> Any:
+        return self.rows, [p.get("email") for p in self.previous]
+
 
 class SoftDeleteCustomersRecord(Record):
     kind: Literal["soft delete customers"] = "soft delete customers"
@@ -133,6 +141,9 @@ class ChangeMembershipsRecord(Record):
     removed_rows: list[dict[str, Any]]  # the rows it deleted, as JSON: put back as they were
     requested: list[str]  # every "customer_id/group_id" asked for, no-ops included
     xid: int  # its transaction id: orders operations on the same pair
+
+    def returned(self) -> Any:
+        return self.added, self.removed, self.membership_ids, self.added_ids
 
 
 class SetAuthIdentityRecord(Record):
@@ -238,7 +249,19 @@ async def once(
         if record is None:
             record = await act(session)
             await write(session, ctx, record)
+        fits(ctx, record.returned())
         return record
+
+
+def fits(ctx: WriteContext, result: Any) -> None:
+    """Called inside the step's transaction: a result larger than the caller can take fails the
+    step typed and rolls it back, before anything (the run's events included) is released."""
+    limit = ctx.max_result_bytes
+    if limit is not None and len(to_json(result)) > limit:
+        raise InvalidDataError(
+            f"Invalid request: the change is too large for one run (its result exceeds {limit}"
+            " bytes); split it into smaller requests"
+        )
 
 
 async def undo(

@@ -30,6 +30,11 @@ MAX_METADATA_DEPTH = 5
 MAX_JSON_DEPTH = 32
 MAX_ADDITIONAL_DATA_BYTES = 64 * 1024
 MAX_BATCH = 10_000
+# Temporal stores each payload whole (the server refuses one over 2 MiB): a run's serialized
+# input is capped, so is one step's result, and so the rows one selector may update.
+MAX_INPUT_BYTES = 512 * 1024
+MAX_RESULT_BYTES = 1024 * 1024
+MAX_SELECTED_ROWS = 1_000
 MAX_PAGE = 10_000
 MAX_SKIP = 2**63 - 1  # PostgreSQL OFFSET is a bigint
 
@@ -109,7 +114,10 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _additional_data(value: dict[str, Any]) -> dict[str, Any]:
+    # Like metadata, no NUL: it travels to every hook and event, which PostgreSQL's JSON refuses.
     result: dict[str, Any] = _json_within(value, MAX_JSON_DEPTH, MAX_ADDITIONAL_DATA_BYTES)
+    if "\\u0000" in json.dumps(value):
+        raise ValueError("must not contain NUL characters")
     return result
 
 
@@ -346,6 +354,9 @@ class WriteContext(Input):
     operation_id: EntityId | None = None
     event_group_id: EventGroupId | None = None
     release: bool = False
+    # The largest result (as JSON) the caller can take: a workflow step's result travels in a
+    # Temporal payload. Checked inside the transaction, so a larger one rolls back, typed.
+    max_result_bytes: int | None = None
 
 
 class MembershipChange(BaseModel):

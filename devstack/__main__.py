@@ -28,7 +28,7 @@ from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
 from devstack.supervisor import CrashLoop, WorkerSupervisor
 from devstack.temporal import TemporalDevServer, die_with_parent
-from settings import DEV_STACK_FILE, get_settings, read_dev_stack
+from settings import DEV_STACK_FILE, get_settings, read_dev_stack, redact_url
 
 BANNER = """
   customer-flows is running
@@ -108,7 +108,7 @@ def main() -> int:
     codec: subprocess.Popen[bytes] | None = None
     try:
         if settings.database_url:
-            database_url = settings.database_url
+            database_url = settings.require_database_url()
         else:
             postgres = embedded_postgres(settings)
             print(f"starting PostgreSQL on 127.0.0.1:{postgres.port} (data in {postgres.data_dir})")
@@ -160,7 +160,7 @@ def main() -> int:
             return 1
         record_stack(stack_file, database_url, temporal_address, ui)
         pii = f"on (codec server {codec_endpoint})" if codec_endpoint else "off"
-        database = database_url.replace("+psycopg", "")
+        database = redact_url(database_url).replace("+psycopg", "")
         banner = BANNER.format(
             ui=ui,
             temporal=temporal_address,

@@ -13,7 +13,7 @@ def embedded_postgres(settings: Settings) -> EmbeddedPostgres:
 def resolve_database_url(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.database_url:
-        return settings.database_url
+        return settings.require_database_url()
     server = embedded_postgres(settings)
     server.start()
     return server.url

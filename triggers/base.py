@@ -28,6 +28,7 @@ from customer_service.invariants import Violation
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
 from settings import Settings, get_settings
 from triggers.connection import connect
+from triggers.idempotency import DIGEST_MEMO, check_reuse, input_digest
 from workflows.contracts import HookedInput
 from workflows.visibility import SAGA_STATUS
 
@@ -118,8 +119,11 @@ class FlowsBase:
             # input: fixed in its history, whichever worker runs or replays it.
             hooks = registry.registered() if self.hooks is None else list(self.hooks)
             arg = arg.model_copy(update={"hooks": hooks})
+        digest = input_digest(arg)
+        if request_id is not None:
+            await check_reuse(self.client, workflow_id, digest, request_id)
         try:
-            return await self.client.start_workflow(
+            handle = await self.client.start_workflow(
                 run,
                 arg,
                 id=workflow_id,
@@ -133,13 +137,17 @@ class FlowsBase:
                 # With a worker on this client's task queue in this process, its first workflow
                 # task comes back with the start response; otherwise this changes nothing.
                 request_eager_start=True,
+                memo={DIGEST_MEMO: digest},
                 # The run is findable as running from its start; it upserts only what changes.
                 search_attributes=TypedSearchAttributes(
                     [SearchAttributePair(SAGA_STATUS, "running")]
                 ),
             )
         except WorkflowAlreadyStartedError:
-            return self.client.get_workflow_handle_for(run, workflow_id)
+            handle = self.client.get_workflow_handle_for(run, workflow_id)
+        if request_id is not None:  # the run this start joined, if another one won the race
+            await check_reuse(self.client, workflow_id, digest, request_id)
+        return handle
 
     async def _result(self, handle: WorkflowHandle[Any, Any], result_type: type[R]) -> R:
         try:

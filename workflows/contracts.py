@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from activities.contracts import HookName
 from customer_service import schemas
 from customer_service.schemas import (
     MAX_BATCH,
+    MAX_INPUT_BYTES,
     AddressDTO,
     CreateAddressInput,
     CreateCustomerInput,
@@ -28,7 +29,16 @@ AdditionalData = schemas.AdditionalData | None
 
 
 class WorkflowInput(BaseModel):
+    """Validated where the run is started and again where the worker decodes it, so an input too
+    large for Temporal fails typed at either end (never a workflow task failing forever)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> WorkflowInput:
+        if len(self.model_dump_json().encode()) > MAX_INPUT_BYTES:
+            raise ValueError(f"the input must be at most {MAX_INPUT_BYTES} bytes as JSON")
+        return self
 
 
 class HookedInput(WorkflowInput):
@@ -49,7 +59,7 @@ class SelectedUpdate(HookedInput):
     """`update` (the fields to change) on the rows `selector` picks: `{"id": id | [ids]}`, each
     of which must exist, or any filter."""
 
-    selector: JsonObject
+    selector: JsonObject = Field(min_length=1)  # an empty one would match every row
     update: JsonObject
     additional_data: AdditionalData = None
 
@@ -89,7 +99,7 @@ class CreateCustomerGroupsInput(WorkflowInput):
 
 
 class UpdateCustomerGroupsInput(WorkflowInput):
-    selector: JsonObject
+    selector: JsonObject = Field(min_length=1)  # an empty one would match every row
     update: JsonObject
 
 

@@ -21,6 +21,18 @@ CUSTOMER_EMAIL = SearchAttributeKey.for_keyword_list("CustomerEmail")
 CUSTOMER_GROUP_ID = SearchAttributeKey.for_keyword_list("CustomerGroupId")
 SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
 MAX_VALUES = 100  # per keyword-list attribute
+# The server refuses (and terminates the run, its writes left in place) a search attribute value
+# over 2 KiB: a list keeps its first values that fit in this many bytes of JSON.
+MAX_VALUE_BYTES = 1800
+
+
+def _fit(values: list[str]) -> list[str]:
+    size = 2
+    for count, value in enumerate(values[:MAX_VALUES]):
+        size += len(value.encode()) + 3  # quotes and comma
+        if size > MAX_VALUE_BYTES:
+            return values[:count]
+    return values[:MAX_VALUES]
 
 
 class SearchAttributes:
@@ -42,7 +54,7 @@ class SearchAttributes:
             (CUSTOMER_GROUP_ID, list(group_ids)),
         ):
             if values:
-                merged = list(dict.fromkeys([*self._current(key), *values]))[:MAX_VALUES]
+                merged = _fit(list(dict.fromkeys([*self._current(key), *values])))
                 self._pending[key.name] = key.value_set(merged)
 
     def status(self, status: SagaState) -> None:

@@ -60,8 +60,10 @@ class Customers(EntityWrites[CustomerDTO]):
             others = [r["id"] for r in customer_rows if r["id"] not in inserted]
             config = FindConfig(relations=["addresses"])
             result = await list_rows(session, CUSTOMER, {"id": others}, config) if others else []
-        by_id = {**inserted, **{str(r.id): r for r in result}}
-        return [by_id[r["id"]] for r in customer_rows]
+            by_id = {**inserted, **{str(r.id): r for r in result}}
+            out = [by_id[r["id"]] for r in customer_rows]
+            oplog.fits(ctx, out)
+        return out
 
     async def _insert(
         self,

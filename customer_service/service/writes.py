@@ -18,7 +18,7 @@ from customer_service.entities import D, EntitySpec
 from customer_service.errors import AlreadyExistsError, ConflictError, InvalidDataError
 from customer_service.filters import compile_filter
 from customer_service.queries import list_rows, row_dict
-from customer_service.schemas import FindConfig, WriteContext
+from customer_service.schemas import MAX_SELECTED_ROWS, FindConfig, WriteContext
 from customer_service.validation import validate, validate_ids
 
 T = TypeVar("T")
@@ -51,6 +51,16 @@ class Target:
         if isinstance(value, str):
             return cls(ids=validate_ids(value, "id"), field="id"), True
         return cls(ids=validate_ids(value, "ids")), False
+
+
+def _refuse_wide(matched: int, verb: str) -> None:
+    """A filter selector may address at most MAX_SELECTED_ROWS rows (one run's payload)."""
+    if matched > MAX_SELECTED_ROWS:
+        raise InvalidDataError(
+            f"Invalid selector: it matches more than {MAX_SELECTED_ROWS} rows; "
+            f"{verb} them in smaller batches",
+            field="selector",
+        )
 
 
 def context(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
@@ -115,11 +125,18 @@ class EntityWrites(Generic[D]):
         """Live rows addressed by `target`, locked in id order; an unknown id is not_found."""
         tbl = self.spec.table
         if target.ids is None:
+            if not target.where:
+                raise InvalidDataError(
+                    "Invalid selector: an empty selector would update every row", field="selector"
+                )
             where = compile_filter(self.spec, target.where, "selector")
         else:
             where = tbl.c.id.in_(target.ids)
         query = select(tbl).where(where, self.spec.live()).order_by(tbl.c.id).with_for_update()
+        if target.ids is None:  # a filter may match any number of rows: at most MAX_SELECTED_ROWS
+            query = query.limit(MAX_SELECTED_ROWS + 1)
         rows = [row_dict(r) for r in (await session.execute(query)).all()]
+        _refuse_wide(len(rows), "update")
         found = {r["id"] for r in rows}
         missing = [i for i in target.ids or [] if i not in found]
         if missing:
@@ -285,8 +302,10 @@ class EntityWrites(Generic[D]):
                 await oplog.write(session, ctx, kind(ids=created, all_ids=all_ids))
             wanted = {"id": [r["id"] for r in rows]}
             result = await list_rows(session, self.spec, wanted, FindConfig(with_deleted=True))
-        by_id = {r.id: r for r in result}
-        return [by_id[r["id"]] for r in rows]
+            by_id = {r.id: r for r in result}
+            out = [by_id[r["id"]] for r in rows]
+            oplog.fits(ctx, out)
+        return out
 
     async def undo_create_rows(self, operation_id: str, kind: type[oplog.Created]) -> bool:
         """Hard-delete the rows that operation created; nothing else."""
@@ -358,6 +377,11 @@ class EntityWrites(Generic[D]):
                     "Invalid selector: an empty selector would delete every row", field="selector"
                 )
             where = compile_filter(self.spec, target.where, "selector")
+            matched = select(tbl.c.id).where(where).limit(MAX_SELECTED_ROWS + 1).subquery()
+            _refuse_wide(
+                (await session.execute(select(func.count()).select_from(matched))).scalar_one(),
+                "delete",
+            )
         elif not target.ids:
             return []
         else:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from temporalio.client import WorkflowFailureError
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
@@ -24,6 +24,7 @@ from codec.server import serve
 from customer_service import CustomerModuleService
 from devstack.ports import free_port
 from settings import Settings
+from tests.helpers import serving
 from triggers.connection import connect
 from worker import build_worker
 from workflows import CreateCustomersWorkflow
@@ -107,29 +108,30 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers), response.read()
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
 
 
 def test_codec_server_round_trip_cors_and_auth(pii_settings: Settings) -> None:
     settings = pii_settings.model_copy(
-        update={"codec_server_port": free_port(), "codec_auth_token": "s3cret"}
+        update={"codec_server_port": free_port(), "codec_auth_token": SecretStr("s3cret")}
     )
-    server = serve(settings, host="127.0.0.1")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     base = f"http://127.0.0.1:{settings.codec_server_port}"
     clear = {"payloads": [{"metadata": {"encoding": base64.b64encode(b"json/plain").decode()},
                            "data": base64.b64encode(b'"ann@example.com"').decode()}]}  # fmt: skip
     auth = {"Content-Type": "application/json", "Authorization": "Bearer s3cret",
             "Origin": "http://127.0.0.1:8233"}  # fmt: skip
-    try:
+    with serving(serve(settings, host="127.0.0.1")):
         status, _, _ = _post(f"{base}/encode", json.dumps(clear).encode(), {})
         assert status == 401
         status, headers, body = _post(f"{base}/encode", json.dumps(clear).encode(), auth)
         assert status == 200
-        assert headers.get("Access-Control-Allow-Origin") == "http://127.0.0.1:8233"
+        assert headers.get("access-control-allow-origin") == "http://127.0.0.1:8233"
         encoded: dict[str, Any] = json.loads(body)
         assert b"ann@example.com" not in base64.b64decode(encoded["payloads"][0]["data"])
         status, _, body = _post(f"{base}/decode", body, auth)
@@ -138,9 +140,6 @@ def test_codec_server_round_trip_cors_and_auth(pii_settings: Settings) -> None:
         assert base64.b64decode(decoded["payloads"][0]["data"]) == b'"ann@example.com"'
         status, _, _ = _post(f"{base}/decode", b"not json", auth)
         assert status == 400
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 async def test_rotated_key_still_decrypts_old_payloads(pii_settings: Settings) -> None:

@@ -14,9 +14,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
-    "APP_DB_PASSWORD": "app", "POSTGRES_PASSWORD": "pg", "TEMPORAL_DB_PASSWORD": "tp",
+    "APP_DB_PASSWORD": "app", "APP_OWNER_DB_PASSWORD": "owner", "POSTGRES_PASSWORD": "pg", "TEMPORAL_DB_PASSWORD": "tp",
     "PII_KEYS": "k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "PII_ACTIVE_KEY": "k1",
-    "CODEC_AUTH_TOKEN": "token", "JWT_SECRET": "j" * 40,
+    "PII_TAG_KEY_ID": "k1", "CODEC_AUTH_TOKEN": "t" * 40, "JWT_SECRET": "j" * 40,
 }  # fmt: skip
 ONE_SHOT = {"temporal-schema", "temporal-setup", "migrate"}
 
@@ -87,13 +87,21 @@ def test_start_up_order_uses_conditions(config: dict[str, Any]) -> None:
 
 def test_ui_is_wired_to_the_codec_server_and_pii_is_encrypted(config: dict[str, Any]) -> None:
     services = config["services"]
-    assert services["ui"]["environment"]["TEMPORAL_CODEC_ENDPOINT"].endswith(":8234")
+    ui = services["ui"]["environment"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].endswith(":8234")
+    # The configuration the browser test drives: credentials (the codec session cookie) sent,
+    # no pass-access-token (it needs an OIDC login and https, neither of which compose has).
+    assert ui["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    assert "TEMPORAL_CODEC_PASS_ACCESS_TOKEN" not in ui
+    assert (
+        services["codec-server"]["environment"]["CODEC_CORS_ORIGINS"] == ui["TEMPORAL_CORS_ORIGINS"]
+    )
     assert "8080:8080" in str(services["ui"]["ports"]) or services["ui"]["ports"][0][
         "published"
     ] in (8080, "8080")
-    for name in ("worker", "codec-server", "migrate"):
+    for name in ("worker", "codec-server", "api"):
         env = services[name]["environment"]
-        assert env["PII_KEYS"] and env["PII_ACTIVE_KEY"], name
+        assert env["PII_KEYS"] and env["PII_ACTIVE_KEY"] and env["PII_TAG_KEY_ID"], name
     assert services["worker"]["command"] == ["python", "worker.py"]
     assert services["worker"]["deploy"]["replicas"] >= 2
 
@@ -131,3 +139,32 @@ def test_published_ports_listen_on_localhost_unless_opened(config: dict[str, Any
     assert result.returncode == 0, result.stderr
     opened = yaml.safe_load(result.stdout)
     assert {host for _, host in _published(opened)} == {"0.0.0.0"}
+
+
+def test_each_service_gets_only_its_secrets(config: dict[str, Any]) -> None:
+    services = config["services"]
+    env = {name: svc.get("environment", {}) for name, svc in services.items()}
+    holders = {
+        secret: {name for name, values in env.items() if secret in values}
+        for secret in ("PII_KEYS", "PGPASSWORD", "JWT_SECRET", "CODEC_AUTH_TOKEN")
+    }
+    assert holders == {
+        "PII_KEYS": {"worker", "api", "codec-server"},
+        "PGPASSWORD": {"worker", "api", "migrate"},
+        "JWT_SECRET": {"api"},
+        "CODEC_AUTH_TOKEN": {"codec-server"},
+    }
+    assert env["migrate"]["PGPASSWORD"] == "owner"
+    assert env["worker"]["PGPASSWORD"] == env["api"]["PGPASSWORD"] == "app"
+    assert "customer_flows_owner@" in env["migrate"]["DATABASE_URL"]
+    assert "customer_flows@" in env["worker"]["DATABASE_URL"]
+
+
+def test_no_password_in_a_url_or_on_a_command_line(config: dict[str, Any]) -> None:
+    passwords = {v for k, v in SECRETS.items() if "PASSWORD" in k}
+    for name, svc in config["services"].items():
+        command = " ".join(svc.get("command") or []) + " ".join(svc.get("entrypoint") or [])
+        assert "--pw" not in command and "PASSWORD" not in command.upper(), name
+        for key, value in (svc.get("environment") or {}).items():
+            if key.endswith("_URL"):
+                assert not any(f":{p}@" in str(value) for p in passwords), (name, key)

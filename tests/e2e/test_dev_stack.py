@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -46,6 +47,7 @@ class Stack:
             "CODEC_SERVER_PORT": str(free_port()),
             "CODEC_CORS_ORIGINS": self.ui,
             "PII_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+            "PII_TAG_KEY_ID": "k1",
             "METRICS_PORT": str(free_port()),
             "API_PORT": str(free_port()),
         }  # fmt: skip
@@ -226,6 +228,76 @@ def test_web_ui_finds_the_run_and_shows_the_decrypted_email(stack: Stack) -> Non
     shot = _chromium("--virtual-time-budget=20000", "--window-size=1440,1000",
                      f"--screenshot={docs / 'web-ui-run.png'}", page)  # fmt: skip
     assert (docs / "web-ui-run.png").exists(), shot.stderr[-2000:]
+
+
+def test_web_ui_decrypts_through_the_compose_codec_configuration(stack: Stack) -> None:
+    """docker-compose's UI configuration, in the browser: a token-protected codec server (as
+    compose runs it), the UI sending credentials (`TEMPORAL_CODEC_INCLUDE_CREDENTIALS`, set here
+    through the UI's own codec settings), the operator signed in once at `/login`. Before the
+    sign-in the codec server refuses the UI (401) and the page shows no email; after it, the
+    run's input is decrypted."""
+    from pydantic import SecretStr
+
+    from codec.server import serve
+    from settings import Settings
+    from tests.e2e.cdp import Browser
+    from tests.helpers import serving
+
+    token = uuid.uuid4().hex * 2
+    settings = Settings(
+        pii_keys=stack.env["PII_KEYS"],
+        pii_tag_key_id="k1",
+        codec_server_port=free_port(),
+        codec_auth_token=SecretStr(token),
+        codec_cors_origins=stack.ui,
+    )
+    server = serve(settings, host="127.0.0.1")
+    statuses: list[int] = []
+    app = server.config.app
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        async def record(message: Any) -> None:
+            if message["type"] == "http.response.start" and scope["path"] == "/decode":
+                statuses.append(message["status"])
+            await send(message)
+
+        await app(scope, receive, record)
+
+    server.config.app = counted
+    email = f"compose.{uuid.uuid4().hex[:6]}@example.com"
+    created = stack.cli("create", "--email", email, "--json")
+    assert created.returncode == 0, created.stderr
+    page = f"{stack.ui}/namespaces/default/workflows/{json.loads(created.stdout)['workflow_id']}"
+    codec_url = f"http://127.0.0.1:{settings.codec_server_port}"
+    browser = Browser()
+    try:
+        with serving(server):
+            browser.open(f"{stack.ui}/namespaces/default/workflows")
+            browser.wait_for(lambda: bool(browser.evaluate("!!document.body")), 30, "the UI")
+            ui_settings = {
+                "endpoint": codec_url,
+                "includeCredentials": True,
+                "passAccessToken": False,
+                "overrideRemoteCodecConfiguration": True,
+            }
+            for key, value in ui_settings.items():
+                browser.evaluate(
+                    f"localStorage.setItem({json.dumps(key)}, {json.dumps(json.dumps(value))})"
+                )
+            browser.open(page)
+            browser.wait_for(lambda: 401 in statuses, 30, "the UI to ask the codec server")
+            assert email not in browser.html()
+            browser.open(f"{codec_url}/login")
+            browser.wait_for(lambda: bool(browser.evaluate("!!document.forms[0]")), 10, "login")
+            browser.evaluate(
+                f"document.forms[0].token.value = {json.dumps(token)}; document.forms[0].submit()"
+            )
+            browser.wait_for(lambda: "signed in" in browser.html(), 10, "the sign-in")
+            browser.open(page)
+            browser.wait_for(lambda: email in browser.html(), 40, "the decrypted email")
+            assert 200 in statuses
+    finally:
+        browser.close()
 
 
 def test_worker_exports_metrics_with_saga_outcomes(stack: Stack) -> None:

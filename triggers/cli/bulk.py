@@ -83,7 +83,7 @@ def report_errors(errors: list[RowError], save: Path | None, as_json: bool) -> N
             writer = csv.writer(f)
             writer.writerow(["row", "field", "message"])
             writer.writerows((e.row, e.field, e.message) for e in errors)
-        err.print(f"{len(errors)} row errors saved to {save}", highlight=False)
+        err.print(f"{len(errors)} row errors saved to {save}", highlight=False, markup=False)
         return
     if as_json:
         click.echo(json.dumps([e.model_dump() for e in errors]))
@@ -138,7 +138,9 @@ async def import_customers(
         str(file), format=fmt, mode=mode, batch_size=batch_size, request_id=request_id
     )
     if no_wait:
-        out.print(f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False)
+        out.print(
+            f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
+        )
         return
     result = await follow(flows, handle)
     show_result(flows, result, as_json)
@@ -203,7 +205,9 @@ async def export_customers(
         str(out_file), filters=filters, format=fmt, request_id=request_id
     )
     if no_wait:
-        out.print(f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False)
+        out.print(
+            f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
+        )
         return
     show_result(flows, await follow(flows, handle), as_json)
 
@@ -226,7 +230,7 @@ async def bulk(action: str, workflow_id: str, errors_file: Path | None, as_json:
     flows = await connect(reads=action == "errors")
     if action in ("pause", "resume", "cancel"):
         await flows.signal_bulk(workflow_id, action)
-        out.print(f"{action} sent to {workflow_id}", highlight=False)
+        out.print(f"{action} sent to {workflow_id}", highlight=False, markup=False)
         return
     progress = await flows.bulk_progress(workflow_id)
     if action == "errors":
@@ -235,4 +239,4 @@ async def bulk(action: str, workflow_id: str, errors_file: Path | None, as_json:
     elif as_json:
         click.echo(progress.model_dump_json())
     else:
-        out.print(f"{workflow_id}: {_counts(progress)}", highlight=False)
+        out.print(f"{workflow_id}: {_counts(progress)}", highlight=False, markup=False)

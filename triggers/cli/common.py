@@ -16,6 +16,7 @@ from typing import Any
 import click
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from customer_service.errors import CustomerModuleError, InvalidDataError
@@ -120,8 +121,15 @@ def show_rows(rows: Sequence[Any], columns: Sequence[str], title: str, as_json: 
     for column in columns:
         table.add_column(column)
     for row in data:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+        # Customer data is text, never markup: a group named "[/]" or "[link=...]" prints as is.
+        table.add_row(*("" if row.get(c) is None else escape(str(row.get(c))) for c in columns))
     out.print(table)
+
+
+def _error(kind: str | None, message: str) -> None:
+    """One error line; the message (which may quote user input) is text, not markup."""
+    label = f" [bold]{escape(kind)}[/bold]" if kind else ""
+    err.print(f"[red]error[/red]{label}: {escape(message)}", highlight=False)
 
 
 _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
@@ -149,22 +157,21 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except FlowError as exc:
-            err.print(f"[red]error[/red] [bold]{exc.type}[/bold]: {exc.message}", highlight=False)
-            err.print(f"run: {exc.workflow_id}", highlight=False)
+            _error(exc.type, exc.message)
+            err.print(f"run: {escape(exc.workflow_id)}", highlight=False)
             code = 1
         except CustomerModuleError as exc:
-            err.print(f"[red]error[/red] [bold]{exc.type}[/bold]: {exc.message}", highlight=False)
+            _error(exc.type, exc.message)
             code = 1
         except ConfigurationError as exc:
-            err.print(f"[red]error[/red]: {exc}", highlight=False)
+            _error(None, str(exc))
             code = 1
         except (ConnectionError, OSError, RuntimeError) as exc:
             if unreachable(exc):
-                err.print(f"[red]error[/red] [bold]unavailable[/bold]: {exc}", highlight=False)
+                _error("unavailable", str(exc))
                 err.print("is the stack running? start it with `make dev`", highlight=False)
             else:
-                name = type(exc).__name__
-                err.print(f"[red]error[/red] [bold]internal[/bold]: {name}: {exc}", highlight=False)
+                _error("internal", f"{type(exc).__name__}: {exc}")
             code = 1
         # Exit without interpreter finalisation: the Temporal client's native runtime threads can
         # abort a normal shutdown ("PyGILState_Release ... finalizing"), which would turn a
@@ -204,7 +211,7 @@ async def finish(
         if as_json:
             click.echo(json.dumps({"workflow_id": handle.id, "ui": link}))
         else:
-            out.print(f"started {handle.id}\nrun: {link}", highlight=False)
+            out.print(escape(f"started {handle.id}\nrun: {link}"), highlight=False)
         return
     with err.status(f"running {handle.id} …"):
         result = await flows._result(handle, result_type)
@@ -218,7 +225,7 @@ async def finish(
         )
         return
     show(result)
-    out.print(f"run: {link}", highlight=False)
+    out.print(escape(f"run: {link}"), highlight=False)
 
 
 async def connect(reads: bool = False) -> CustomerFlows:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from customer_service.schemas import MAX_METADATA_DEPTH
 from triggers.cli.common import (
@@ -107,7 +108,7 @@ async def delete(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
+        lambda r: out.print(escape(f"deleted {', '.join(r.ids)}")),
     )
 
 
@@ -151,7 +152,7 @@ async def remove_account(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(f"removed {r.ids[0]}"),
+        lambda r: out.print(escape(f"removed {r.ids[0]}")),
     )
 
 
@@ -264,6 +265,8 @@ async def check(as_json: bool) -> None:
         out.print("no violations found")
     else:
         for v in violations:
-            out.print(f"[red]violation[/red] {v.rule}: {v.detail}", highlight=False)
+            out.print(
+                f"[red]violation[/red] {escape(v.rule)}: {escape(str(v.detail))}", highlight=False
+            )
     if violations:
         raise SystemExit(1)

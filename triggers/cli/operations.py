@@ -54,7 +54,7 @@ async def events_redeliver(delivery_id: str) -> None:
     """Send a delivery again, with the same delivery id."""
     ops = await _operations()
     await ops.redeliver(delivery_id)
-    out.print(f"{delivery_id} queued for delivery", highlight=False)
+    out.print(f"{delivery_id} queued for delivery", highlight=False, markup=False)
 
 
 @main.group()
@@ -74,7 +74,11 @@ async def webhooks_add(url: str, event_names: tuple[str, ...], as_json: bool) ->
     if as_json:
         click.echo(json.dumps(endpoint))
     else:
-        out.print(f"added {endpoint['id']}\nsigning secret: {endpoint['secret']}", highlight=False)
+        out.print(
+            f"added {endpoint['id']}\nsigning secret: {endpoint['secret']}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @webhooks.command("list")
@@ -94,7 +98,11 @@ async def webhooks_remove(webhook_id: str) -> None:
     """Stop sending to an endpoint (its pending deliveries then fail)."""
     ops = await _operations()
     removed = await ops.deliveries.remove_webhook(webhook_id)
-    out.print(f"{webhook_id} {'removed' if removed else 'was not registered'}", highlight=False)
+    out.print(
+        f"{webhook_id} {'removed' if removed else 'was not registered'}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @main.group()
@@ -113,7 +121,7 @@ async def schedules_apply(as_json: bool) -> None:
         click.echo(json.dumps(outcome))
     for schedule_id, what in outcome.items():
         if not as_json:
-            out.print(f"{schedule_id}: {what}", highlight=False)
+            out.print(f"{schedule_id}: {what}", highlight=False, markup=False)
 
 
 @main.command()
@@ -126,11 +134,15 @@ async def erase(customer_id: str, no_wait: bool, as_json: bool) -> None:
     flows = await connect()
     handle = await Operations(flows.client, flows.settings).start_erase(customer_id)
     if no_wait:
-        out.print(f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False)
+        out.print(
+            f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
+        )
         return
     result = await handle.result()
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json")))
     else:
         removed = ", ".join(f"{k}: {v}" for k, v in result.removed.items())
-        out.print(f"erased {customer_id} ({removed})\nrun: {flows.ui_link(handle.id)}")
+        out.print(
+            f"erased {customer_id} ({removed})\nrun: {flows.ui_link(handle.id)}", markup=False
+        )
