@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import select
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -25,13 +27,31 @@ from customer_service.errors import (
 )
 from customer_service.events import use_event_group, write_queued
 
+T = TypeVar("T")
+
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """The pool does not ping a connection at checkout (a round trip before every read or
+    write): `_closed_by_server` drops one the server has closed, `read()` retries on one that
+    died unnoticed, a write's activity retries (DESIGN rule 6), `pool_recycle` ages them out."""
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
     event.listen(engine.sync_engine, "connect", _plan_with_parameter_values)
+    event.listen(engine.sync_engine, "checkout", _closed_by_server)
     return engine
+
+
+def _closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """An idle connection in the pool has nothing to read; one the server closed (a restart, a
+    terminated backend, an idle timeout) has its goodbye or an end of file waiting. A poll of the
+    socket, no round trip: a readable one is replaced with a fresh connection before use."""
+    connection = record.driver_connection
+    if connection.closed or connection.broken:
+        raise sa_exc.DisconnectionError("connection closed")
+    readable, _, _ = select.select([connection.fileno()], [], [], 0)
+    if readable:
+        raise sa_exc.DisconnectionError("connection closed by the server")
 
 
 def _plan_with_parameter_values(dbapi_connection: Any, _record: Any) -> None:
@@ -39,11 +59,15 @@ def _plan_with_parameter_values(dbapi_connection: Any, _record: Any) -> None:
     generic plan for it, blind to the parameter values. For `q` (ILIKE on the trigram indexes)
     such a plan is off by an order of magnitude for some terms (and a generic one-token plan
     scans the whole table). So every execution is planned with its values, as an unprepared
-    query would be; the parse is still saved."""
+    query would be; the parse is still saved.
+
+    Large sequential scans start at block 0 rather than joining one under way elsewhere in the
+    table: the estimated count (`queries._bounded_count`) reads how far a scan got."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
     cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.execute("SET synchronize_seqscans = off")
     cursor.close()
     dbapi_connection.autocommit = autocommit
 
@@ -167,3 +191,29 @@ async def transaction(
             if domain is None:
                 raise
             raise domain from exc
+
+
+async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """A read on one pooled connection in autocommit (`engine` as `autocommit_engine` makes
+    it): each statement is one round trip, no BEGIN / COMMIT. Database errors become domain
+    errors as in `transaction`. A connection found dead on first use (the server went away
+    since it was pooled) is dropped and the read runs once more on a fresh one: a read has no
+    effect to repeat."""
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as connection:
+                return await work(connection)
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated and attempt == 1:
+                continue
+            domain = translate(exc)
+            if domain is None:
+                raise
+            raise domain from exc
+    raise AssertionError("unreachable")
+
+
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine`'s pool, its connections in autocommit while checked out (set and reset
+    client-side by psycopg: no round trip)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -6,8 +6,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnClause, Select, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from customer_service import models as m
 from customer_service.entities import CUSTOMER, GROUP, SPECS, D, EntitySpec
@@ -17,6 +17,8 @@ from customer_service.schemas import FindConfig, GroupRefDTO
 from customer_service.validation import validate
 
 Config = FindConfig | Mapping[str, Any] | None
+# Reads run on a connection in autocommit (`db.read`), writes' re-reads on their session.
+Executor = AsyncSession | AsyncConnection
 
 
 def lower_first(name: str) -> str:
@@ -93,7 +95,7 @@ def _order(spec: EntitySpec[Any], config: FindConfig) -> list[Any]:
 
 
 async def list_rows(
-    session: AsyncSession,
+    session: Executor,
     spec: EntitySpec[D],
     filters: Mapping[str, Any] | None,
     config: FindConfig,
@@ -111,18 +113,49 @@ async def list_rows(
 
 
 async def count_rows(
-    session: AsyncSession,
+    session: Executor,
     spec: EntitySpec[Any],
     filters: Mapping[str, Any] | None,
     config: FindConfig,
 ) -> int:
     query = build_query(spec, filters, config)
+    if config.exact_count_limit is not None:
+        return await _bounded_count(session, spec, query, config.exact_count_limit)
     result = await session.execute(select(func.count()).select_from(query.subquery()))
     return int(result.scalar_one())
 
 
+async def _bounded_count(
+    session: Executor, spec: EntitySpec[Any], query: Select[Any], limit: int
+) -> int:
+    """Decision 14: the exact count up to `limit`; above it, an estimate (always > `limit`).
+
+    One statement reads at most `limit + 1` matches. The sequential and bitmap scans that serve
+    `q` and broad filters read the table in block order, so when the (limit+1)-th match is in
+    block b of the table's P blocks, about `limit * P / (b + ½)` rows match in all. Its error
+    is that of a sample of `limit` rows (~3% at 1,000) if matches are spread over the table as
+    rows are; a term clustered in one part of it is misjudged accordingly."""
+    table = spec.table.name
+    matches = (
+        query.with_only_columns(
+            literal_column(f"{table}.ctid").label("tid"), maintain_column_froms=True
+        )
+        .limit(limit + 1)
+        .subquery()
+    )
+    block: ColumnClause[int] = literal_column("(tid::text::point)[0]")
+    pages: ColumnClause[int] = literal_column(
+        f"(SELECT pg_relation_size('{table}') / current_setting('block_size')::int)"
+    )
+    found = await session.execute(select(func.count(), func.max(block), pages).select_from(matches))
+    count, last_block, table_pages = found.one()
+    if count <= limit:
+        return int(count)
+    return max(limit + 1, round(limit * int(table_pages) / (int(last_block) + 0.5)))
+
+
 async def retrieve_row(
-    session: AsyncSession, spec: EntitySpec[D], entity_id: Any, config: FindConfig
+    session: Executor, spec: EntitySpec[D], entity_id: Any, config: FindConfig
 ) -> D:
     if not entity_id:
         raise NotFoundError(f"{lower_first(spec.name)} - id must be defined", field="id")
@@ -157,7 +190,7 @@ def _sub_dto(
 
 
 async def attach_relations(
-    session: AsyncSession,
+    session: Executor,
     spec: EntitySpec[Any],
     rows: list[dict[str, Any]],
     relations: Mapping[str, list[str] | None],
