@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnClause, Select, func, literal_column, select
+from sqlalchemy import ColumnClause, Select, bindparam, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from customer_service import models as m
@@ -161,10 +162,21 @@ async def retrieve_row(
         raise NotFoundError(f"{lower_first(spec.name)} - id must be defined", field="id")
     if not isinstance(entity_id, str):
         raise InvalidDataError("Invalid id: expected a string", field="id")
-    rows = await list_rows(session, spec, {"id": entity_id}, config)
+    columns, relations = _split_select(spec, config)
+    found = await session.execute(_by_id(spec, config.with_deleted), {"entity_id": entity_id})
+    rows = [row_dict(r) for r in found.all()]
     if not rows:
         raise NotFoundError(f"{spec.name} with id: {entity_id} was not found", field="id")
-    return rows[0]
+    await attach_relations(session, spec, rows, relations, config.with_deleted)
+    return to_dto(spec, rows[0], columns, relations)
+
+
+@functools.cache
+def _by_id(spec: EntitySpec[Any], with_deleted: bool) -> Select[Any]:
+    """One statement object per entity for a retrieve: built once, its cache key (SQLAlchemy
+    memoises it on the object) and its compiled form reused by every retrieve."""
+    query = select(spec.table).where(spec.table.c.id == bindparam("entity_id"))
+    return query if with_deleted else query.where(spec.live())
 
 
 def to_dto(
