@@ -4,6 +4,7 @@ API_WORKERS uvicorn worker processes (0, the default: one per CPU core, up to 4)
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from auth.tokens import resolve_jwt_secret
+from devstack.temporal import die_with_parent
 from settings import Settings, get_settings
 
 MAX_AUTO_WORKERS = 4
@@ -23,7 +25,10 @@ def worker_count(settings: Settings) -> int:
 
 
 def app_from_environment() -> FastAPI:
-    """What each worker process serves: the app composed from the environment's settings."""
+    """What each worker process serves: the app composed from the environment's settings. A
+    worker uvicorn started (API_WORKERS > 1) ends with its supervisor, even one killed."""
+    if multiprocessing.parent_process() is not None:
+        die_with_parent()
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return create_app(get_settings())
 

@@ -162,6 +162,10 @@ async def retrieve_row(
         raise NotFoundError(f"{lower_first(spec.name)} - id must be defined", field="id")
     if not isinstance(entity_id, str):
         raise InvalidDataError("Invalid id: expected a string", field="id")
+    if "\x00" in entity_id:  # as the generic filter words it
+        raise InvalidDataError(
+            "Invalid filters.id: must not contain NUL characters", field="filters.id"
+        )
     columns, relations = _split_select(spec, config)
     found = await session.execute(_by_id(spec, config.with_deleted), {"entity_id": entity_id})
     rows = [row_dict(r) for r in found.all()]
