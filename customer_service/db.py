@@ -49,8 +49,9 @@ def _closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     connection = record.driver_connection
     if connection.closed or connection.broken:
         raise sa_exc.DisconnectionError("connection closed")
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    if readable:
+    poll = select.poll()  # not select(): a process may hold descriptors past FD_SETSIZE
+    poll.register(connection.fileno(), select.POLLIN)
+    if poll.poll(0):
         raise sa_exc.DisconnectionError("connection closed by the server")
 
 
