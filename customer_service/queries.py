@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnClause, Select, bindparam, func, literal_column, select
+from sqlalchemy import Select, bindparam, cast, func, literal, literal_column, select
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from customer_service import models as m
@@ -136,22 +137,25 @@ async def _bounded_count(
     block b of the table's P blocks, about `limit * P / (b + ½)` rows match in all. Its error
     is that of a sample of `limit` rows (~3% at 1,000) if matches are spread over the table as
     rows are; a term clustered in one part of it is misjudged accordingly."""
-    table = spec.table.name
     matches = (
-        query.with_only_columns(
-            literal_column(f"{table}.ctid").label("tid"), maintain_column_froms=True
-        )
+        query.with_only_columns(literal_column("ctid"), maintain_column_froms=True)
         .limit(limit + 1)
         .subquery()
     )
-    block: ColumnClause[int] = literal_column("(tid::text::point)[0]")
-    pages: ColumnClause[int] = literal_column(
-        f"(SELECT pg_relation_size('{table}') / current_setting('block_size')::int)"
+    relation = cast(literal(spec.table.name), REGCLASS)
+    found = await session.execute(
+        select(
+            func.count(),
+            func.max(matches.c.ctid),  # "(block,offset)" of the last match in block order
+            func.pg_relation_size(relation),
+            func.current_setting("block_size"),
+        ).select_from(matches)
     )
-    found = await session.execute(select(func.count(), func.max(block), pages).select_from(matches))
-    count, last_block, table_pages = found.one()
+    count, last_tid, table_bytes, block_size = found.one()
     if count <= limit:
         return int(count)
+    last_block = int(str(last_tid).strip("()").split(",")[0])
+    table_pages = int(table_bytes) // int(block_size)
     return max(limit + 1, round(limit * int(table_pages) / (int(last_block) + 0.5)))
 
 
