@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     environment: str = Field(default="development", description="development or production")
     api_host: str = "127.0.0.1"
     api_port: int = 9000
+    api_workers: int = Field(
+        default=0, ge=0, description="uvicorn worker processes; 0: one per CPU core, up to 4"
+    )
     jwt_secret: SecretStr | None = None
     jwt_expires_in_seconds: int = 24 * 3600
     admin_cors: str = "http://localhost:5173,http://localhost:9000"

@@ -81,11 +81,14 @@ def create_api_key(key_type: Literal["secret", "publishable"], title: str, as_js
 @click.command("serve")
 @click.option("--host", default=None, help="Default: API_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: API_PORT (9000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers", default=None, type=int, help="Default: API_WORKERS (0: one per CPU core, up to 4)."
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the HTTP API (Medusa's admin, store and auth routes)."""
     from api.__main__ import serve as run_server
 
-    run_server(host, port)
+    run_server(host, port, workers)
 
 
 def add_commands(main: click.Group) -> None:

@@ -42,7 +42,9 @@ class Services:
     throttle: LoginThrottle
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop
+    (and a GIL hand-over) per request."""
     services: Services = request.app.state.services
     return services
 

@@ -75,6 +75,9 @@ STORE_CUSTOMER = _shape(
 )
 STORE_ADDRESS = _shape(STORE_ADDRESS_FIELDS, {}, strict=False)
 
+# A list's `count` is exact up to this many rows, an estimate above it (decision 14).
+EXACT_COUNT_LIMIT = 1_000
+
 
 def dump(dto: DTO) -> dict[str, Any]:
     return dto.model_dump(mode="json")
@@ -105,8 +108,11 @@ async def read_page(
     fixed: Mapping[str, Any] | None = None,
     order_allowed: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """A list envelope `{<plural>, count, offset, limit}` (SPEC §3.4)."""
-    config = find_config(query, shape, order_allowed=order_allowed)
+    """A list envelope `{<plural>, count, offset, limit}` (SPEC §3.4); `count` above
+    EXACT_COUNT_LIMIT is an estimate (decision 14)."""
+    config = find_config(query, shape, order_allowed=order_allowed).model_copy(
+        update={"exact_count_limit": EXACT_COUNT_LIMIT}
+    )
     rows, count = await list_and_count(filters_of(query, fixed), config)
     return {
         plural: [dump(r) for r in rows],

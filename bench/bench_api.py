@@ -4,10 +4,12 @@ called in-process, with 1, 16 and 32 concurrent clients, on BENCH_ROWS (1,000,00
 One run:
   1. starts a throw-away PostgreSQL and Temporal dev server (or uses DATABASE_URL /
      TEMPORAL_ADDRESS), seeds the customers with bench_service's PostgreSQL-side generator;
-  2. starts the worker (`worker.py`) and the API (`python -m api`, one uvicorn process) as child
-     processes, creates an admin user and logs in (bearer JWT, as the admin dashboard does);
+  2. starts the worker (`worker.py`) and the API (`python -m api`: API_WORKERS uvicorn processes,
+     BENCH_API_WORKERS or one per core) as child processes, creates an admin user and logs in
+     (bearer JWT, as the admin dashboard does);
   3. for each operation and client count, runs the clients for BENCH_SECONDS (after a warm-up),
-     through HTTP (httpx, keep-alive) and in-process:
+     through HTTP (raw_http: keep-alive HTTP/1.1 on asyncio streams, far lighter than httpx on
+     the CPU the server needs) and in-process:
        POST /admin/customers          ↔ CustomerFlows.create_customers (the same workflow)
        GET /admin/customers/:id       ↔ read_one(service.retrieve_customer, …) (the route's read)
        GET /admin/customers?q=<term>  ↔ read_page(service.list_and_count_customers, …) for a rare
@@ -17,7 +19,9 @@ One run:
      docs/api-latency.png, docs/api-throughput.png (`--replot` redoes these from the JSON).
 
 The in-process side runs in this process, so each figure pair differs by what HTTP adds: the
-client's request, uvicorn, FastAPI routing, auth, query validation, JSON encoding.
+client's request, uvicorn, FastAPI routing, auth, query validation, JSON encoding. This process
+runs on uvloop, as the API does; its CPU per request is reported for both sides (on the HTTP
+side it is the load generator's own cost).
 """
 
 from __future__ import annotations
@@ -45,9 +49,12 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
+import uvloop  # noqa: E402
 from bench_service import ROWS, libpq_url, log, pick_terms, prepare_database  # noqa: E402
+from raw_http import RawClient, Reply  # noqa: E402
 from stats import summary  # noqa: E402
 
+from api.__main__ import worker_count  # noqa: E402
 from api.shapes import ADMIN_CUSTOMER, read_one, read_page  # noqa: E402
 from auth.store import AuthStore  # noqa: E402
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
@@ -68,6 +75,7 @@ TARGET_OVERHEAD_MS = 2.0
 TARGET_GET_RPS = 800.0
 TARGET_COMMON_Q_MS = 25.0
 ADMIN = ("bench.admin@example.com", secrets.token_urlsafe(16))
+API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "0"))  # 0: the API's default
 
 Call = Callable[[int], Awaitable[None]]
 CALLS = itertools.count()  # one sequence for the whole run: every created email is new
@@ -88,6 +96,7 @@ class Stack:
             task_queue=f"bench-api-{secrets.token_hex(4)}",
         )
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.api_workers = API_WORKERS or worker_count(self.settings)
 
     def spawn(self, args: list[str], log_name: str, **extra: str) -> subprocess.Popen[bytes]:
         env = {
@@ -116,7 +125,8 @@ class Stack:
             API_PORT=str(self.port),
             ENVIRONMENT="production",
             JWT_SECRET=secrets.token_urlsafe(48),
-            DB_POOL_SIZE="20",
+            API_WORKERS=str(self.api_workers),
+            DB_POOL_SIZE="16",  # per worker process; a list takes two connections at once
         )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -147,7 +157,8 @@ class Stack:
 
 
 async def run_clients(call: Call, clients: int) -> dict[str, Any]:
-    """`clients` loops calling `call` for WARMUP_S, then SECONDS measured: latencies, rate."""
+    """`clients` loops calling `call` for WARMUP_S, then SECONDS measured: latencies, rate, and
+    this process's CPU per request."""
     latencies: list[float] = []
     errors = 0
 
@@ -167,10 +178,15 @@ async def run_clients(call: Call, clients: int) -> dict[str, Any]:
 
     warm_until = time.perf_counter() + WARMUP_S
     await asyncio.gather(*(loop(warm_until, False) for _ in range(clients)))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(loop(began + SECONDS, True) for _ in range(clients)))
-    wall = time.perf_counter() - began
-    return {**summary(latencies), "rps": round(len(latencies) / wall, 1), "errors": errors}
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return {
+        **summary(latencies),
+        "rps": round(len(latencies) / wall, 1),
+        "cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 3),
+        "errors": errors,
+    }
 
 
 def sample_ids(url: str) -> list[str]:
@@ -185,7 +201,7 @@ def sample_ids(url: str) -> list[str]:
 
 
 def operations(
-    http: httpx.AsyncClient,
+    http: RawClient,
     service: CustomerModuleService,
     flows: CustomerFlows,
     user_id: str,
@@ -195,7 +211,7 @@ def operations(
     """(name, through HTTP, in-process) for every measured operation."""
     tag = secrets.token_hex(3)
 
-    def ok(response: httpx.Response) -> None:
+    def ok(response: Reply) -> None:
         if response.status_code != 200:
             raise RuntimeError(f"{response.status_code} {response.text[:200]}")
 
@@ -237,12 +253,13 @@ async def measure(stack: Stack) -> dict[str, Any]:
     service = CustomerModuleService(session_factory(engine))
     user_id, _ = await AuthStore(service.sessions).create_user(*ADMIN)
     flows = await CustomerFlows.connect(stack.settings, reads=False)
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=stack.url, limits=limits, timeout=60) as http:
+    http = RawClient(stack.url)
+    try:
         login = await http.post(
             "/auth/user/emailpass", json={"email": ADMIN[0], "password": ADMIN[1]}
         )
-        login.raise_for_status()
+        if login.status_code != 200:
+            raise RuntimeError(f"login: {login.status_code} {login.text[:200]}")
         http.headers["authorization"] = f"Bearer {login.json()['token']}"
         rows = []
         for name, via_http, in_process in operations(http, service, flows, user_id, ids, terms):
@@ -252,13 +269,15 @@ async def measure(stack: Stack) -> dict[str, Any]:
                 log(
                     f"  {name:<52} {clients:>2} clients: in-process p50 {local['p50_ms']:7.2f} ms "
                     f"{local['rps']:7.1f}/s | HTTP p50 {remote['p50_ms']:7.2f} ms "
-                    f"{remote['rps']:7.1f}/s"
+                    f"{remote['rps']:7.1f}/s (client CPU {remote['cpu_ms_per_request']:.2f} ms/req)"
                 )
                 rows.append(
                     {"operation": name, "clients": clients, "in_process": local, "http": remote}
                 )
+    finally:
+        await http.aclose()
     await engine.dispose()
-    return {"rows": rows, "terms": terms}
+    return {"rows": rows, "terms": terms, "api_workers": stack.api_workers}
 
 
 def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -286,7 +305,7 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def table(results: dict[str, Any]) -> str:
     head = (
         "| operation | clients | in-process p50 / p95 / p99 ms | req/s | HTTP p50 / p95 / p99 ms"
-        " | req/s | HTTP adds (p50) |\n|---|---:|---:|---:|---:|---:|---:|"
+        " | req/s | HTTP adds (p50) | client CPU / req |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in results["rows"]:
@@ -294,7 +313,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"| {r['operation']} | {r['clients']} | {a['p50_ms']:.2f} / {a['p95_ms']:.2f} / "
             f"{a['p99_ms']:.2f} | {a['rps']:.0f} | {b['p50_ms']:.2f} / {b['p95_ms']:.2f} / "
-            f"{b['p99_ms']:.2f} | {b['rps']:.0f} | {b['p50_ms'] - a['p50_ms']:+.2f} ms |"
+            f"{b['p99_ms']:.2f} | {b['rps']:.0f} | {b['p50_ms'] - a['p50_ms']:+.2f} ms | "
+            f"{b.get('cpu_ms_per_request', float('nan')):.2f} ms |"
         )
     lines.append("")
     for name, t in results["targets"].items():
@@ -337,7 +357,9 @@ def write_doc(results: dict[str, Any], text: str) -> None:
     block = (
         f"{START}\n_{results['rows_seeded']:,} customers; {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average at the start {results['load_start']}, at the "
-        f"end {results['load_end']}; {SECONDS:g} s per cell after {WARMUP_S:g} s warm-up._\n\n"
+        f"end {results['load_end']}; {SECONDS:g} s per cell after {WARMUP_S:g} s warm-up; the API "
+        f"in {results.get('api_workers', 1)} uvicorn process(es); client CPU / req is the load "
+        f"generator's (raw_http) CPU per HTTP request._\n\n"
         f"{text}\n{END}"
     )
     doc = DOC.read_text() if DOC.exists() else f"# HTTP API performance\n\n{START}\n{END}\n"
@@ -375,7 +397,7 @@ def main() -> None:
     wall = time.perf_counter()
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     with stack_running() as (stack, seed):
-        results: dict[str, Any] = asyncio.run(measure(stack))
+        results: dict[str, Any] = uvloop.run(measure(stack))
     results["seed"] = seed
     results["rows_seeded"] = ROWS
     results["load_start"] = load_start

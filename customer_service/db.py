@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+import select
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -26,6 +28,8 @@ from customer_service.errors import (
 )
 from customer_service.events import use_event_group, write_queued
 
+T = TypeVar("T")
+
 # Every statement is cancelled after STATEMENT_TIMEOUT_MS (a hostile `$re`, a leading-wildcard
 # `$like`: a typed, final error, see `translate`); a lock wait is cancelled sooner, as an
 # infrastructure error the activity retries (contention passes).
@@ -39,23 +43,41 @@ def create_engine(
     statement_timeout_ms: int = STATEMENT_TIMEOUT_MS,
     lock_timeout_ms: int = LOCK_TIMEOUT_MS,
 ) -> AsyncEngine:
-    # hide_parameters: a database error's text names its SQL, never the values (emails, names)
-    # bound to it; those would reach logs and Temporal failures.
+    """The pool does not ping a connection at checkout (a round trip before every read or
+    write): `_closed_by_server` drops one the server has closed, `read()` retries on one that
+    died unnoticed, a write's activity retries (DESIGN rule 6), `pool_recycle` ages them out.
+
+    hide_parameters: a database error's text names its SQL, never the values (emails, names)
+    bound to it; those would reach logs and Temporal failures."""
     engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         hide_parameters=True,
     )
     settings = (
         "SET plan_cache_mode = force_custom_plan",
+        "SET synchronize_seqscans = off",
         f"SET statement_timeout = {int(statement_timeout_ms)}",
         f"SET lock_timeout = {int(lock_timeout_ms)}",
     )
     event.listen(engine.sync_engine, "connect", lambda conn, _: _session_settings(conn, settings))
+    event.listen(engine.sync_engine, "checkout", _closed_by_server)
     return engine
+
+
+def _closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """An idle connection in the pool has nothing to read; one the server closed (a restart, a
+    terminated backend, an idle timeout) has its goodbye or an end of file waiting. A poll of the
+    socket, no round trip: a readable one is replaced with a fresh connection before use."""
+    connection = record.driver_connection
+    if connection.closed or connection.broken:
+        raise sa_exc.DisconnectionError("connection closed")
+    poll = select.poll()  # not select(): a process may hold descriptors past FD_SETSIZE
+    poll.register(connection.fileno(), select.POLLIN)
+    if poll.poll(0):
+        raise sa_exc.DisconnectionError("connection closed by the server")
 
 
 def _session_settings(dbapi_connection: Any, statements: tuple[str, ...]) -> None:
@@ -64,7 +86,10 @@ def _session_settings(dbapi_connection: Any, statements: tuple[str, ...]) -> Non
     for it, blind to the parameter values. For `q` (ILIKE on the trigram indexes) such a plan is
     off by an order of magnitude for some terms (and a generic one-token plan scans the whole
     table). So every execution is planned with its values, as an unprepared query would be; the
-    parse is still saved."""
+    parse is still saved.
+
+    Large sequential scans start at block 0 rather than joining one under way elsewhere in the
+    table: the estimated count (`queries._bounded_count`) reads how far a scan got."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()
@@ -205,3 +230,29 @@ async def transaction(
             # The database error (its SQL, its DETAIL quoting the row) stays here: it is neither
             # the cause nor the context of the domain error that travels on to logs and Temporal.
             raise domain from None
+
+
+async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """A read on one pooled connection in autocommit (`engine` as `autocommit_engine` makes
+    it): each statement is one round trip, no BEGIN / COMMIT. Database errors become domain
+    errors as in `transaction`. A connection found dead on first use (the server went away
+    since it was pooled) is dropped and the read runs once more on a fresh one: a read has no
+    effect to repeat."""
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as connection:
+                return await work(connection)
+        except sa_exc.DBAPIError as exc:
+            if exc.connection_invalidated and attempt == 1:
+                continue
+            domain = translate(exc)
+            if domain is None:
+                raise
+            raise domain from None
+    raise AssertionError("unreachable")
+
+
+def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
+    """`engine`'s pool, its connections in autocommit while checked out (set and reset
+    client-side by psycopg: no round trip)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")

@@ -249,6 +249,9 @@ class FindConfig(Input):
     select: list[str] | None = None
     relations: list[str] | None = None
     with_deleted: StrictBool = False
+    # list_and_count: count exactly up to this many rows, estimate above (decision 14); the
+    # default None counts exactly, as Medusa does.
+    exact_count_limit: Annotated[int, Field(ge=0)] | None = None
 
 
 # --- outputs ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 
 from api.deps import Admin, AdminWrite, ServicesDep, query_of
+from api.responses import JSONRoute
 from api.routes.customers import RESPONSE, Fields, customer_response
 from api.schemas import (
     AddressesResponse,
@@ -19,7 +20,11 @@ from api.schemas import (
 )
 from api.shapes import ADMIN_ADDRESS, owned_address, read_page
 
-router = APIRouter(prefix="/admin/customers/{customer_id}/addresses", tags=["admin: addresses"])
+router = APIRouter(
+    route_class=JSONRoute,
+    prefix="/admin/customers/{customer_id}/addresses",
+    tags=["admin: addresses"],
+)
 
 
 @router.get("", response_model=AddressesResponse, **RESPONSE)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 
 from api.deps import Admin, AdminWrite, ServicesDep, query_of
+from api.responses import JSONRoute
 from api.routes.customers import RESPONSE, Fields
 from api.schemas import (
     AdminGroupsQuery,
@@ -20,7 +21,9 @@ from api.schemas import (
 from api.shapes import ADMIN_GROUP, read_one, read_page
 from customer_service.validation import validate
 
-router = APIRouter(prefix="/admin/customer-groups", tags=["admin: customer groups"])
+router = APIRouter(
+    route_class=JSONRoute, prefix="/admin/customer-groups", tags=["admin: customer groups"]
+)
 
 
 async def group_response(

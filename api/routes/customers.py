@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 
 from api.deps import Admin, AdminWrite, ServicesDep, query_of
+from api.responses import JSONRoute
 from api.schemas import (
     AdminCustomerBody,
     AdminCustomersQuery,
@@ -18,7 +19,7 @@ from api.schemas import (
 )
 from api.shapes import ADMIN_CUSTOMER, read_one, read_page
 
-router = APIRouter(prefix="/admin/customers", tags=["admin: customers"])
+router = APIRouter(route_class=JSONRoute, prefix="/admin/customers", tags=["admin: customers"])
 
 Fields = Annotated[dict[str, Any], Depends(query_of(FieldsQuery))]
 RESPONSE: dict[str, Any] = {"response_model_exclude_unset": True}

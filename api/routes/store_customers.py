@@ -16,6 +16,7 @@ from api.deps import (
     publishable_key,
     query_of,
 )
+from api.responses import JSONRoute
 from api.routes.customers import RESPONSE, Fields
 from api.schemas import (
     AddressBody,
@@ -39,7 +40,10 @@ from auth.store import Principal
 from customer_service.errors import InvalidDataError
 
 router = APIRouter(
-    prefix="/store/customers", tags=["store: customers"], dependencies=[Depends(publishable_key)]
+    route_class=JSONRoute,
+    prefix="/store/customers",
+    tags=["store: customers"],
+    dependencies=[Depends(publishable_key)],
 )
 ALREADY_CUSTOMER = "Request already authenticated as a customer."
 

@@ -3,7 +3,11 @@ order and paging, membership, deletes."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.api.conftest import Api, create_customer, unique_email
 
@@ -249,3 +253,31 @@ async def test_customer_groups_membership_from_the_customer(admin: httpx.AsyncCl
     r = await admin.post(url, json={"add": ["cusgroup_missing"]})
     assert r.status_code == 404
     assert r.json()["type"] == "not_found"
+
+
+async def test_a_list_count_is_exact_up_to_1000_and_an_estimate_above(
+    admin: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    """Decision 14: a q matching 1,001 customers answers more than 1,000 (estimated); once one
+    of them is deleted, exactly 1,000."""
+    tag = f"Bulkcount{uuid.uuid4().hex[:8]}"
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO customer (id, email, last_name, has_account, created_at, updated_at)"
+                " SELECT 'cus_' || :tag || g, :tag || g || '@example.com', :tag, false, now(),"
+                " now() FROM generate_series(1, 1001) g"
+            ),
+            {"tag": tag},
+        )
+    r = await admin.get("/admin/customers", params={"q": tag, "limit": 2, "fields": "id"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["customers"]) == 2
+    assert r.json()["count"] > 1000
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE customer SET deleted_at = now() WHERE id = 'cus_' || :tag || '1'"),
+            {"tag": tag},
+        )
+    r = await admin.get("/admin/customers", params={"q": tag, "limit": 2})
+    assert (r.json()["count"], len(r.json()["customers"])) == (1000, 2)
