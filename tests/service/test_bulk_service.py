@@ -1,19 +1,24 @@
-"""The import batch's set-based writes, checked in the database: upsert by email (several rows
-for one customer in one batch, metadata merged, an equal address skipped, a default flag moved),
-a customer created and updated by the same batch, the events, a repeat writing nothing; and the
-ids minted many at a time."""
+"""The bulk service over the real database. Import: the batch's set-based writes (upsert by
+email with several rows for one customer in one batch, metadata merged, an equal address
+skipped, a default flag moved; a customer created and updated by the same batch; the events; a
+repeat writing nothing) and the ids minted many at a time. Export: pages rendered by PostgreSQL
+read back as the documents and CSV records they stand for, whatever the text holds."""
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import json
 import time
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService, ids
 from customer_service.service.bulk import BulkImports
+from customer_service.service.bulk_export import CSV_COLUMNS, BulkExports
 from tests.helpers import fetch, scalar
 
 
@@ -113,3 +118,60 @@ async def test_upsert_batch_updates_matches_in_row_order_and_writes_once(
     assert again == outcome
     assert await scalar(engine, "SELECT count(*) FROM event_outbox") == before
     assert await scalar(engine, "SELECT count(*) FROM customer_address") == 2
+
+
+async def test_export_pages_hold_any_text_as_json_lines_and_as_python_csv(
+    service: CustomerModuleService,
+) -> None:
+    awkward = 'A "quoted", name\nover two lines \\ back\\slash\ttab, Ünïcödé €'
+    metadata = {"k": 'v,"x"\n\\', "n": [1, None, True]}
+    people = await service.create_customers(
+        [
+            {"email": "odd@example.com", "first_name": awkward, "metadata": metadata}
+            | {"addresses": [{"city": 'São, "Paulo"', "country_code": "br"}]},
+            {"email": "plain@example.com", "last_name": "Plain"},
+            {"email": "third@example.com", "company_name": "x\r\ny"},
+        ]
+    )
+    groups = await service.create_customer_groups([{"name": "a,b"}, {"name": 'c"d|e'}])
+    for group in groups:
+        await service.add_customer_to_group(
+            {"customer_id": people[0].id, "customer_group_id": group.id}
+        )
+    exports = BulkExports(service.sessions)
+
+    async def export(format: Literal["csv", "jsonl"]) -> tuple[bytes, list[int]]:
+        text, after, sizes = b"", None, []
+        while True:
+            after, rows, page = await exports.page(None, after, 2, format)
+            text += page
+            sizes.append(rows)
+            if rows < 2:
+                return text, sizes
+
+    jsonl, sizes = await export("jsonl")
+    assert sizes == [2, 1]
+    documents = [json.loads(line) for line in jsonl.decode().split("\n")[:-1]]
+    assert [d["id"] for d in documents] == sorted(p.id for p in people)
+    odd = next(d for d in documents if d["email"] == "odd@example.com")
+    assert (odd["first_name"], odd["metadata"]) == (awkward, metadata)
+    assert odd["addresses"][0]["city"] == 'São, "Paulo"' and odd["company_name"] is None
+    assert odd["groups"] == sorted(({"id": g.id, "name": g.name} for g in groups), key=str)
+
+    body, _ = await export("csv")
+    records = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    rewritten = io.StringIO()
+    csv.writer(rewritten, lineterminator="\n").writerows(records)
+    assert rewritten.getvalue().encode() == body  # quoted exactly as Python's csv quotes
+    for record, document in zip(records, documents, strict=True):
+        row = dict(zip(CSV_COLUMNS, record, strict=True))
+        for column, value in document.items():
+            if column in ("metadata", "addresses"):
+                assert (json.loads(row[column]) if row[column] else None) == value
+            elif column == "groups":
+                assert row["groups.id"] == "|".join(g["id"] for g in value)
+                assert row["groups.name"] == "|".join(g["name"] for g in value)
+            elif isinstance(value, bool):
+                assert row[column] == str(value).lower()
+            else:
+                assert row[column] == ("" if value is None else value)
