@@ -2,12 +2,13 @@
 order (keyset pagination: a page is the same whoever asks and whenever, so a resumed export
 neither repeats nor skips a row), with their live addresses and groups (SPEC §4.14's columns).
 
-A page is one query returning one row: its row count, its last id, and its text (JSON Lines or
-CSV records) rendered and joined by PostgreSQL, which the worker writes to the file as it is
-(no Python object per row). The query takes the page's customers first (a keyset scan of the
-primary key, materialised), then their addresses and groups in one index scan each
-(`customer_id = ANY(the page's ids)`: PostgreSQL walks the index once for the sorted ids,
-whatever the filter) aggregated per customer, and merges the three in id order. So a page
+A page is two queries in one snapshot: its ids (a keyset scan of the primary key, with the
+filter), then one row: its row count, its last id, and its text (JSON Lines or CSV records)
+rendered and joined by PostgreSQL, which the worker writes to the file as it is (no Python
+object per row). The second query takes the page's customers, their addresses and their groups
+in one index scan each (`… = ANY(the page's ids)`: PostgreSQL walks an index once for all the
+sorted ids, whatever the filter), aggregates them per customer, and merges the three in id
+order. So a page
 costs the same at the millionth row as at the first, and one statement whatever its size.
 (Aggregated over the whole address table instead, the planner hashes all of it for each page:
 quadratic over an export; as a correlated subquery per customer, a lookup, a sort and an
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     any_,
+    bindparam,
     case,
     cast,
     func,
@@ -33,9 +35,8 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.selectable import CTE
 
 from customer_service.entities import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP
 from customer_service.errors import InvalidDataError
@@ -58,9 +59,11 @@ GROUP_SEPARATOR = "|"
 Format = Literal["csv", "jsonl"]
 
 
-def _in_page(column: Any, page: CTE) -> ColumnElement[bool]:
-    """`column = ANY(ARRAY(SELECT id FROM page))`: one index scan for all the page's ids."""
-    in_page: ColumnElement[bool] = column == any_(func.array(select(page.c.id).scalar_subquery()))
+def _in_page(column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """`column = ANY(the page's ids)`: one index scan for all of them. (The ids are a value, not
+    a subquery, so that the planner knows them: even on stale statistics the worst it can do is
+    a scan with a hashed lookup, never a comparison with each id for each row.)"""
+    in_page: ColumnElement[bool] = column == any_(bindparam("page_ids", ids, ARRAY(Text)))
     return in_page
 
 
@@ -69,7 +72,7 @@ def _json_array(row: Any, order: Any) -> Any:
     return func.array_to_json(func.array_agg(aggregate_order_by(row.table_valued(), order)))
 
 
-def _addresses(page: CTE) -> Any:
+def _addresses(ids: list[str]) -> Any:
     """Per customer of the page: its live addresses as a JSON array (id order)."""
     a = ADDRESS.table
     row = select(*(a.c[col] for col in ADDRESS_COLUMNS)).correlate(a).lateral("address")
@@ -77,13 +80,13 @@ def _addresses(page: CTE) -> Any:
     return (
         select(a.c.customer_id, addresses.label("addresses"))
         .select_from(a.join(row, true()))
-        .where(_in_page(a.c.customer_id, page), a.c.deleted_at.is_(None))
+        .where(_in_page(a.c.customer_id, ids), a.c.deleted_at.is_(None))
         .group_by(a.c.customer_id)
         .subquery("addresses")
     )
 
 
-def _groups(page: CTE, format: Format) -> Any:
+def _groups(ids: list[str], format: Format) -> Any:
     """Per customer of the page: its live groups (id order), as a JSON array of {id, name}
     (JSON Lines) or as their ids and their names joined by `|` (CSV)."""
     p, g = MEMBERSHIP.table, GROUP.table
@@ -101,7 +104,7 @@ def _groups(page: CTE, format: Format) -> Any:
     return (
         select(p.c.customer_id, *columns)
         .select_from(source)
-        .where(_in_page(p.c.customer_id, page), p.c.deleted_at.is_(None), g.c.deleted_at.is_(None))
+        .where(_in_page(p.c.customer_id, ids), p.c.deleted_at.is_(None), g.c.deleted_at.is_(None))
         .group_by(p.c.customer_id)
         .subquery("groups")
     )
@@ -121,23 +124,16 @@ def _cell(value: Any) -> Any:
     return func.coalesce(case((needs_quotes, quoted), else_=value), "")
 
 
-def page_query(
-    filters: Mapping[str, Any] | None, after_id: str | None, limit: int, format: Format
-) -> Any:
+def page_query(ids: list[str], format: Format) -> Any:
     """The query of a page (see the module's docstring): one row of (rows, last id, text)."""
     c = CUSTOMER.table
-    where = [compile_filter(CUSTOMER, filters, "filters"), CUSTOMER.live()]
-    if after_id is not None:
-        where.append(c.c.id > after_id)
     page = (
         select(*(c.c[col] for col in CUSTOMER_COLUMNS))
-        .where(*where)
-        .order_by(c.c.id)
-        .limit(limit)
+        .where(_in_page(c.c.id, ids))
         .cte("page")
         .prefix_with("MATERIALIZED")
     )
-    addresses, groups = _addresses(page), _groups(page, format)
+    addresses, groups = _addresses(ids), _groups(ids, format)
     empty: ColumnElement[Any] = literal_column("'[]'::json")
     found = page.outerjoin(addresses, addresses.c.customer_id == page.c.id).outerjoin(
         groups, groups.c.customer_id == page.c.id
@@ -177,7 +173,16 @@ class BulkExports:
         lines (JSON Lines or CSV records), rendered and joined by PostgreSQL in one query."""
         if format not in ("csv", "jsonl"):
             raise InvalidDataError("Invalid format: expected csv or jsonl", field="format")
-        query = page_query(filters, after_id, limit, format)
+        c = CUSTOMER.table
+        where = [compile_filter(CUSTOMER, filters, "filters"), CUSTOMER.live()]
+        if after_id is not None:
+            where.append(c.c.id > after_id)
         async with self.sessions() as session:
-            rows, last_id, content = (await session.execute(query)).one()
-        return last_id, rows, (content or "").encode()
+            # The page's ids, then its text, in one snapshot.
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            chosen = select(c.c.id).where(*where).order_by(c.c.id).limit(limit)
+            ids = list((await session.scalars(chosen)).all())
+            if not ids:
+                return after_id, 0, b""
+            rows, last_id, content = (await session.execute(page_query(ids, format))).one()
+        return last_id, rows, content.encode()
