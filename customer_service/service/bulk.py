@@ -40,7 +40,6 @@ from customer_service.service.bulk_rows import (
     CUSTOMER_FIELDS,
     ParsedRow,
     RowError,
-    parse_row,
     parse_rows,
 )
 
@@ -362,4 +361,4 @@ class _BatchWriter:
         )
 
 
-__all__ = ["BatchOutcome", "BulkImports", "RowError", "batch_operation_id", "parse_row"]
+__all__ = ["BatchOutcome", "BulkImports", "RowError", "batch_operation_id"]

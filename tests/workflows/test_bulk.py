@@ -327,6 +327,8 @@ async def test_a_file_the_worker_cannot_read_fails_the_import_as_invalid_data(
     with pytest.raises(FlowError) as bad:
         await flows.import_customers(str(latin1))
     assert bad.value.type == "invalid_data" and "cannot be read after row 0" in bad.value.message
+    failed = flows.client.get_workflow_handle(bad.value.workflow_id)
+    assert (await failed.describe()).typed_search_attributes.get(BULK_STATUS) == "failed"
     with pytest.raises(FlowError) as missing:
         await flows.import_customers(str(tmp_path / "missing.csv"))
     assert missing.value.type == "invalid_data" and "cannot be read by the worker" in str(
