@@ -10,6 +10,7 @@ file ends up with every row exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -32,6 +33,7 @@ from customer_service.service.bulk import BulkImports
 from customer_service.service.bulk_export import CSV_COLUMNS, BulkExports
 
 Row = tuple[int, dict[str, Any] | None]
+Page = tuple[str | None, int, bytes, int]  # last id, rows, their text, the page's limit
 
 
 class _Lines:
@@ -125,12 +127,13 @@ class _Output:
             raise InvalidDataError(
                 f"The export file cannot be written by the worker: {exc.strerror}", field="path"
             ) from None
-        self.file = os.fdopen(fd, "r+b")
+        self.file = os.fdopen(fd, "r+b", buffering=1 << 20)
         self.file.truncate(offset)
         self.file.seek(offset)
 
-    def write(self, text: str) -> int:
-        self.file.write(text.encode())
+    def append(self, data: bytes) -> int:
+        """`data` written and on disk; the file's size."""
+        self.file.write(data)
         self.file.flush()
         os.fsync(self.file.fileno())
         return self.file.tell()
@@ -176,33 +179,48 @@ class BulkActivities:
             else ExportCursor(after_id=step.after_id, offset=step.offset)
         )
         output = _Output(step.path, cursor.offset)
+        pending: asyncio.Task[Page] | None = None
         try:
             if cursor.offset == 0 and step.format == "csv":
-                cursor = cursor.model_copy(update={"offset": output.write(_csv_line(CSV_COLUMNS))})
-            while cursor.rows < step.max_rows:
-                limit = min(step.page_size, step.max_rows - cursor.rows)
-                page = await self._exports.page(step.filters, cursor.after_id, limit, step.format)
-                if not page:
-                    return ExportChunkResult(cursor=cursor, done=True)
-                text = _render(page, step.format)
-                cursor = ExportCursor(
-                    after_id=page[-1][0], offset=output.write(text), rows=cursor.rows + len(page)
-                )
-                activity.heartbeat(cursor.model_dump())
-                if len(page) < limit:
-                    return ExportChunkResult(cursor=cursor, done=True)
-            return ExportChunkResult(cursor=cursor, done=False)
+                cursor = cursor.model_copy(update={"offset": output.append(_csv_line(CSV_COLUMNS))})
+            pending = self._next_page(step, cursor)
+            while pending is not None:
+                last_id, rows, text, limit = await pending
+                more = rows == limit and cursor.rows + rows < step.max_rows
+                # PostgreSQL renders the next page while this one is written.
+                pending = self._next_page(step, cursor, last_id, rows) if more else None
+                if rows:
+                    offset = await asyncio.to_thread(output.append, text)
+                    cursor = ExportCursor(after_id=last_id, offset=offset, rows=cursor.rows + rows)
+                    activity.heartbeat(cursor.model_dump())
+            return ExportChunkResult(cursor=cursor, done=rows < limit)
         finally:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
             output.close()
 
+    def _next_page(
+        self,
+        step: ExportChunkStep,
+        cursor: ExportCursor,
+        after_id: str | None = None,
+        done: int = 0,
+    ) -> asyncio.Task[Page]:
+        """The page after `after_id` (the cursor's if None), `done` rows past the cursor."""
+        after_id = after_id if done else cursor.after_id
+        limit = min(step.page_size, step.max_rows - cursor.rows - done)
 
-def _csv_line(values: Any) -> str:
-    return _render([("", values)], "csv")
+        async def page() -> Page:
+            last_id, rows, text = await self._exports.page(
+                step.filters, after_id, limit, step.format
+            )
+            return last_id, rows, text, limit
+
+        return asyncio.create_task(page())
 
 
-def _render(page: list[tuple[str, Any]], format: str) -> str:
-    if format == "jsonl":
-        return "".join(line for _, line in page)
+def _csv_line(values: Any) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(values for _, values in page)
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue().encode()

@@ -22,6 +22,9 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "DeliveryStatus": "Keyword",
     "FailedDeliveryId": "Keyword",
     "InvariantViolations": "Int",
+    "BulkStatus": "Keyword",
+    "BulkFile": "Keyword",
+    "BulkRows": "Int",
 }
 
 

@@ -103,7 +103,10 @@ class FlowsBase:
         kind: str,
         summary: str,
         request_id: str | None,
+        search_attributes: Sequence[SearchAttributePair[Any]] = (),
     ) -> WorkflowHandle[Any, Any]:
+        """Start (or join) a run. Its search attributes at start: `search_attributes` if given,
+        else SagaStatus=running."""
         if request_id is not None and not (
             isinstance(request_id, str)
             and 0 < len(request_id) <= MAX_REQUEST_ID
@@ -140,7 +143,7 @@ class FlowsBase:
                 memo={DIGEST_MEMO: digest},
                 # The run is findable as running from its start; it upserts only what changes.
                 search_attributes=TypedSearchAttributes(
-                    [SearchAttributePair(SAGA_STATUS, "running")]
+                    list(search_attributes) or [SearchAttributePair(SAGA_STATUS, "running")]
                 ),
             )
         except WorkflowAlreadyStartedError:

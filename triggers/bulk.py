@@ -9,6 +9,7 @@ from pathlib import PurePath
 from typing import Any
 
 from temporalio.client import WorkflowHandle
+from temporalio.common import SearchAttributePair
 
 from activities.bulk_contracts import FileFormat, ImportMode
 from customer_service.errors import InvalidDataError
@@ -22,6 +23,7 @@ from workflows.bulk_contracts import (
     ExportCustomersInput,
     ImportCustomersInput,
 )
+from workflows.visibility import BULK_FILE, BULK_STATUS
 
 
 def file_format(path: str, given: str | None) -> str:
@@ -40,6 +42,15 @@ def absolute(path: str) -> str:
             field="path",
         )
     return path
+
+
+def _attributes(path: str) -> list[SearchAttributePair[Any]]:
+    """A bulk run is findable from its start by its status and its file's name (not by
+    SagaStatus: it is not a saga). It upserts its status and rows read as they change."""
+    return [
+        SearchAttributePair(BULK_STATUS, "running"),
+        SearchAttributePair(BULK_FILE, PurePath(path).name[:250]),
+    ]
 
 
 class BulkFlows(FlowsBase):
@@ -69,7 +80,12 @@ class BulkFlows(FlowsBase):
         )
         summary = f"Import customers ({arg.mode}) from {PurePath(path).name}"
         return await self._start(
-            ImportCustomersWorkflow.run, arg, "import-customers", summary, request_id
+            ImportCustomersWorkflow.run,
+            arg,
+            "import-customers",
+            summary,
+            request_id,
+            _attributes(path),
         )
 
     async def import_customers(self, path: str, **kw: Any) -> BulkResult:
@@ -105,7 +121,12 @@ class BulkFlows(FlowsBase):
             compile_filter(CUSTOMER, arg.filters, "filters")
         summary = f"Export customers to {PurePath(path).name}"
         return await self._start(
-            ExportCustomersWorkflow.run, arg, "export-customers", summary, request_id
+            ExportCustomersWorkflow.run,
+            arg,
+            "export-customers",
+            summary,
+            request_id,
+            _attributes(path),
         )
 
     async def export_customers(self, path: str, **kw: Any) -> BulkResult:

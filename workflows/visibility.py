@@ -20,6 +20,10 @@ CUSTOMER_ID = SearchAttributeKey.for_keyword_list("CustomerId")
 CUSTOMER_EMAIL = SearchAttributeKey.for_keyword_list("CustomerEmail")
 CUSTOMER_GROUP_ID = SearchAttributeKey.for_keyword_list("CustomerGroupId")
 SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
+# Bulk runs (imports, exports): their status, the file's name, the rows read so far.
+BULK_STATUS = SearchAttributeKey.for_keyword("BulkStatus")
+BULK_FILE = SearchAttributeKey.for_keyword("BulkFile")
+BULK_ROWS = SearchAttributeKey.for_int("BulkRows")
 MAX_VALUES = 100  # per keyword-list attribute
 # The server refuses (and terminates the run, its writes left in place) a search attribute value
 # over 2 KiB: a list keeps its first values that fit in this many bytes of JSON.

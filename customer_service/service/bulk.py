@@ -3,15 +3,18 @@
 Import: one batch of rows is one transaction, recorded in the operation log under a key made
 from (import id, batch number): a repeat (a retried activity, a worker killed after the commit, a
 re-submitted file with the same request id) returns the recorded outcome and writes nothing. Each
-row is validated like a single create (`CreateCustomerInput`, same messages); a bad row is
-reported (row number, field, message) and never stops the batch. Groups are created or matched by
-name. Modes: `create` (an email already live, ignoring case, is a row error) and `upsert` (such a
-row updates that customer). The batch's `customer.created` / `customer.updated` events are staged
-under the run's event group and released in the same transaction: an import is not rolled back,
-so the batch is its own pivot (DESIGN rule 10).
+row is validated like a single create (`bulk_rows`, same messages); a bad row is reported (row
+number, field, message) and never stops the batch. Groups are created or matched by name. Modes:
+`create` (an email already live, ignoring case, is a row error) and `upsert` (such a row updates
+that customer). The batch's `customer.created` / `customer.updated` events are staged under the
+run's event group and released in the same transaction: an import is not rolled back, so the
+batch is its own pivot (DESIGN rule 10).
 
-Export: keyset pages (id order) of the customers a list filter selects, with their addresses and
-groups, read in one query per page.
+The writes are set-based: each table gets one statement per batch, its rows sent as JSON that
+PostgreSQL unpacks (`INSERT … SELECT … FROM json_to_recordset(…)`), so a batch costs a dozen
+round trips, and no Python work per row beyond validating it.
+
+Export: `bulk_export`.
 """
 
 from __future__ import annotations
@@ -21,10 +24,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB
+from pydantic import BaseModel, TypeAdapter
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,28 +33,33 @@ from customer_service import events, ids
 from customer_service import models as m
 from customer_service.db import transaction
 from customer_service.entities import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP
-from customer_service.errors import ConflictError, CustomerModuleError, InvalidDataError
-from customer_service.schemas import AddressFields, CreateCustomerInput, CreateGroupInput
-from customer_service.validation import validate
+from customer_service.errors import ConflictError, InvalidDataError
+from customer_service.schemas import CreateCustomerInput, NestedAddressInput
+from customer_service.service.bulk_rows import (
+    ADDRESS_FIELDS,
+    CUSTOMER_FIELDS,
+    ParsedRow,
+    RowError,
+    parse_rows,
+)
 
 Mode = Literal["create", "upsert"]
 RECORD_NAME = "import customers batch"
-CUSTOMER_FIELDS = ("email", "first_name", "last_name", "company_name", "phone", "metadata")
-ADDRESS_PREFIX = "address."
-ADDRESS_FIELDS = tuple(AddressFields.model_fields)
-GROUPS_COLUMN = "groups"
-GROUP_SEPARATOR = "|"
-UNREADABLE = (
-    "Invalid request: the row is not a JSON object, or has more or fewer cells than the header"
-)
-
-
-class RowError(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    row: int  # 1-based data row of the file (the header is not counted)
-    field: str
-    message: str
+# The fields of a row's JSON object → their PostgreSQL types (`json_to_recordset`).
+_CUSTOMER_RECORD = {
+    **{f: "jsonb" if f == "metadata" else "text" for f in CUSTOMER_FIELDS},
+    "created_by": "text",
+}
+_ADDRESS_RECORD = {
+    f: "jsonb" if f == "metadata" else "boolean" if f.startswith("is_") else "text"
+    for f in ADDRESS_FIELDS
+}
+# Serialise a batch's validated inputs in one call each (no Python object per row).
+_CUSTOMERS = TypeAdapter(list[CreateCustomerInput])
+_ADDRESSES = TypeAdapter(list[NestedAddressInput])
+_CUSTOMER_JSON = {"__all__": set(_CUSTOMER_RECORD)}
+_ADDRESS_JSON = {"__all__": set(_ADDRESS_RECORD)}
+_UPDATED_FIELDS = tuple(f for f in CUSTOMER_FIELDS if f != "email")
 
 
 class BatchOutcome(BaseModel):
@@ -70,70 +76,6 @@ def batch_operation_id(import_id: str, batch: int) -> str:
     """The operation-log key of a batch: at most 64 characters, whatever the import id."""
     digest = hashlib.sha256(import_id.encode()).hexdigest()[:40]
     return f"import:{digest}:{batch}"
-
-
-def _flatten(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON Lines object may nest `address` as an object; CSV columns are flat."""
-    flat = {k: v for k, v in raw.items() if k != "address"}
-    nested = raw.get("address")
-    if isinstance(nested, Mapping):
-        flat.update({f"{ADDRESS_PREFIX}{k}": v for k, v in nested.items()})
-    elif nested is not None:
-        flat[f"{ADDRESS_PREFIX}*"] = nested
-    return flat
-
-
-def _cell(value: Any) -> Any:
-    return None if value == "" else value
-
-
-def parse_row(raw: Mapping[str, Any]) -> tuple[CreateCustomerInput, list[str]]:
-    """One file row as a create input and its group names, or an `InvalidDataError` naming the
-    column. The customer is validated exactly as a single create validates it."""
-    data: dict[str, Any] = {}
-    address: dict[str, Any] = {}
-    groups: Any = []
-    for key, value in _flatten(raw).items():
-        value = _cell(value)
-        if key == GROUPS_COLUMN:
-            groups = value or []
-        elif key.startswith(ADDRESS_PREFIX):
-            if value is not None:
-                address[key.removeprefix(ADDRESS_PREFIX)] = value
-        elif value is not None:
-            data[key] = value
-    if isinstance(data.get("metadata"), str):
-        try:
-            data["metadata"] = json.loads(data["metadata"])
-        except json.JSONDecodeError:
-            raise InvalidDataError(
-                "Invalid request: Invalid metadata: not a JSON object", field="metadata"
-            ) from None
-    for flag in ("is_default_shipping", "is_default_billing"):
-        if isinstance(address.get(flag), str):
-            address[flag] = {"true": True, "false": False}.get(address[flag].lower(), address[flag])
-    if address:
-        data["addresses"] = [address]
-    try:
-        customer = validate(CreateCustomerInput, data, "")
-    except InvalidDataError as exc:
-        raise InvalidDataError(exc.message, field=_column(exc.field)) from None
-    if isinstance(groups, str):
-        groups = [g.strip() for g in groups.split(GROUP_SEPARATOR) if g.strip()]
-    if not isinstance(groups, list):
-        raise InvalidDataError(
-            "Invalid request: Expected type: 'array' for field 'groups'", field=GROUPS_COLUMN
-        )
-    names = [validate(CreateGroupInput, {"name": g}, GROUPS_COLUMN).name for g in groups]
-    return customer, list(dict.fromkeys(names))
-
-
-def _column(field: str | None) -> str:
-    """The file column a validation error is about (`addresses.0.city` → `address.city`)."""
-    field = field or ""
-    return (
-        ADDRESS_PREFIX + field.removeprefix("addresses.0.") if field.startswith("addr") else field
-    )
 
 
 class BulkImports:
@@ -161,20 +103,8 @@ class BulkImports:
                         field="batch",
                     )
                 return recorded
-            outcome = BatchOutcome(batch=batch, read=len(rows))
-            parsed: list[tuple[int, CreateCustomerInput, list[str]]] = []
-            for number, raw in rows:
-                if raw is None:
-                    outcome.errors.append(RowError(row=number, field="", message=UNREADABLE))
-                    continue
-                try:
-                    customer, groups = parse_row(raw)
-                except CustomerModuleError as exc:
-                    outcome.errors.append(
-                        RowError(row=number, field=exc.field, message=exc.message)
-                    )
-                    continue
-                parsed.append((number, customer, groups))
+            parsed, errors = parse_rows(rows)
+            outcome = BatchOutcome(batch=batch, read=len(rows), errors=errors)
             await _BatchWriter(session, mode, event_group_id, outcome).write(parsed)
             result = outcome.model_dump(mode="json")
             await session.execute(
@@ -209,12 +139,41 @@ async def _recorded(session: AsyncSession, operation_id: str) -> BatchOutcome | 
     return None if row is None else BatchOutcome.model_validate(row.result)
 
 
-def _copy_value(value: Any) -> Any:
-    return Jsonb(value) if isinstance(value, dict | list) else value
+def _rows(texts: Sequence[str], record: Mapping[str, str] | None = None) -> str:
+    """`ROWS FROM (…) WITH ORDINALITY AS r(…, n)`: a batch's rows, zipped from one JSON array
+    of strings per name in `texts` (the parameter of that name) and, with `record`, from the
+    JSON array of objects `:rows` (its fields and their types). Python serialises each list in
+    one call and PostgreSQL parses it: a batch costs one statement per table, and no Python work
+    per row and column."""
+    parts = [f"json_array_elements_text(CAST(:{n} AS json))" for n in texts]
+    if record:
+        fields = ", ".join(f"{f} {t}" for f, t in record.items())
+        parts.append(f"json_to_recordset(CAST(:rows AS json)) AS ({fields})")
+    names = ", ".join([*texts, *(record or {})])
+    return f"ROWS FROM ({', '.join(parts)}) WITH ORDINALITY AS r({names}, n)"
+
+
+async def _insert(
+    session: AsyncSession,
+    table: str,
+    keys: Mapping[str, list[str]],
+    record: Mapping[str, str],
+    rows: bytes,
+) -> None:
+    """Rows into `table`, in row order: the `keys` columns (ids) from lists of strings, the
+    others from `rows`, a JSON array of objects with `record`'s fields."""
+    if not next(iter(keys.values())):
+        return
+    names = ", ".join([*keys, *record])
+    statement = (
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {_rows(list(keys), record)} ORDER BY n"
+    )
+    params = {k: json.dumps(v) for k, v in keys.items()}
+    await session.execute(text(statement), {**params, "rows": rows.decode()})
 
 
 class _BatchWriter:
-    """The writes of one batch, inside its transaction."""
+    """The writes of one batch, inside its transaction: a statement per table."""
 
     def __init__(
         self, session: AsyncSession, mode: Mode, group: str | None, outcome: BatchOutcome
@@ -224,11 +183,13 @@ class _BatchWriter:
         self.group = group
         self.outcome = outcome
 
-    async def write(self, parsed: list[tuple[int, CreateCustomerInput, list[str]]]) -> None:
-        known = await self._existing_emails([c.email for _, c, _ in parsed if c.email])
-        customers: list[dict[str, Any]] = []
-        addresses: list[dict[str, Any]] = []
+    async def write(self, parsed: list[ParsedRow]) -> None:
+        known = await self._existing_emails([p.customer.email for p in parsed if p.customer.email])
+        fresh = ids.new_ids(CUSTOMER.prefix, len(parsed))
+        created: list[str] = []
+        creates: list[CreateCustomerInput] = []
         updates: list[tuple[str, CreateCustomerInput]] = []
+        addresses: list[tuple[str, NestedAddressInput]] = []
         memberships: list[tuple[str, list[str]]] = []
         for number, item, groups in parsed:
             key = item.email.lower() if item.email else None
@@ -238,29 +199,23 @@ class _BatchWriter:
                 self.outcome.errors.append(RowError(row=number, field="email", message=message))
                 continue
             if customer_id is None:
-                customer_id = ids.new_id(CUSTOMER.prefix)
-                values = item.model_dump(include=set(CUSTOMER_FIELDS) | {"created_by"})
-                customers.append({**values, "id": customer_id, "has_account": False})
+                customer_id = fresh[len(created)]
+                created.append(customer_id)
+                creates.append(item)
                 if key:
                     known[key] = customer_id
             else:
                 updates.append((customer_id, item))
-            for address in item.addresses:
-                row = address.model_dump(exclude={"id"})
-                addresses.append(
-                    {**row, "id": ids.new_id(ADDRESS.prefix), "customer_id": customer_id}
-                )
+            addresses += [(customer_id, a) for a in item.addresses]
             if groups:
                 memberships.append((customer_id, groups))
-        await self._insert(CUSTOMER.table, customers)
+        await self._insert_customers(created, creates)
         updated = await self._update(updates)
-        await self._add_addresses(addresses, updated)
+        await self._add_addresses(addresses, set(updated))
         await self._link(memberships)
-        created = [c["id"] for c in customers]
         await events.emit_internal(self.session, CUSTOMER, "created", created)
         await events.emit_internal(self.session, CUSTOMER, "updated", updated)
-        await self._release(events.CUSTOMER_CREATED, created)
-        await self._release(events.CUSTOMER_UPDATED, list(dict.fromkeys(updated)))
+        await self._release(created, list(dict.fromkeys(updated)))
         self.outcome.created += len(created)
         self.outcome.updated += len(updates)
 
@@ -269,69 +224,86 @@ class _BatchWriter:
         the key an imported customer would take) before a registered customer."""
         if not emails:
             return {}
-        tbl = CUSTOMER.table
         query = (
-            select(func.lower(tbl.c.email), tbl.c.id)
-            .where(func.lower(tbl.c.email).in_({e.lower() for e in emails}), CUSTOMER.live())
-            .order_by(tbl.c.has_account.desc(), tbl.c.id)
+            "SELECT lower(email), id FROM customer WHERE deleted_at IS NULL"
+            " AND lower(email) = ANY(CAST(:emails AS text[]))"
+            + (" AND NOT has_account" if self.mode == "create" else "")
+            + " ORDER BY has_account DESC, id"
         )
-        if self.mode == "create":
-            query = query.where(tbl.c.has_account.is_(False))
+        found = await self.session.execute(
+            text(query), {"emails": list({e.lower() for e in emails})}
+        )
         # Later rows win: the guest (ordered last) replaces a registered match.
-        return {email: cid for email, cid in (await self.session.execute(query)).all()}
+        return {email: cid for email, cid in found.all()}
 
-    async def _insert(self, table: Any, rows: list[dict[str, Any]]) -> None:
-        """COPY the rows in (the batch's own transaction, on its connection): several times
-        cheaper than INSERTs, for the server as for this process."""
-        if not rows:
-            return
-        columns = list(rows[0])
-        connection = await self.session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
-        names = ", ".join(f'"{c}"' for c in columns)
-        statement = f'COPY "{table.name}" ({names}) FROM STDIN'
-        async with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                await copy.write_row([_copy_value(row[c]) for c in columns])
+    async def _insert_customers(self, created: list[str], items: list[CreateCustomerInput]) -> None:
+        rows = _CUSTOMERS.dump_json(items, include=_CUSTOMER_JSON)
+        await _insert(self.session, CUSTOMER.table.name, {"id": created}, _CUSTOMER_RECORD, rows)
 
     async def _update(self, updates: list[tuple[str, CreateCustomerInput]]) -> list[str]:
-        tbl = CUSTOMER.table
+        """Matched customers, in one statement: the fields the row gives (the email is the match
+        key: the stored one, and its case, stays); `metadata` merged as an update merges it
+        (SPEC §2.6, shallow). Several rows for one customer apply in row order."""
+        merged: dict[str, dict[str, Any]] = {}
         for customer_id, item in updates:
-            # The email is the match key: the stored one (and its case) stays.
-            values: dict[str, Any] = {
-                f: getattr(item, f)
-                for f in CUSTOMER_FIELDS
-                if f in item.model_fields_set and f != "email"
-            }
-            if "metadata" in values:  # merged, as an update merges it (SPEC §2.6, shallow)
-                current = func.coalesce(tbl.c.metadata, text("'{}'::jsonb"))
-                values["metadata"] = current.op("||")(literal(values["metadata"], JSONB))
-            query = update(tbl).where(tbl.c.id == customer_id)
-            await self.session.execute(query.values(**values, updated_at=func.now()))
+            values = merged.setdefault(customer_id, {})
+            for field in _UPDATED_FIELDS:
+                if field in item.model_fields_set:
+                    value = getattr(item, field)
+                    if field == "metadata" and "metadata" in values:
+                        value = {**values["metadata"], **value}
+                    values[field] = value
+        if merged:
+            assignments = ", ".join(
+                f"{f} = CASE WHEN u.v ? '{f}' THEN u.v->>'{f}' ELSE c.{f} END"
+                for f in _UPDATED_FIELDS
+                if f != "metadata"
+            )
+            metadata = "coalesce(c.metadata, '{}'::jsonb) || (u.v->'metadata')"
+            statement = (
+                f"UPDATE customer AS c SET {assignments}, "
+                f"metadata = CASE WHEN u.v ? 'metadata' THEN {metadata} ELSE c.metadata END, "
+                "updated_at = now() "
+                "FROM ROWS FROM (json_array_elements_text(CAST(:ids AS json)), "
+                "jsonb_array_elements(CAST(:values AS jsonb))) AS u(id, v) "
+                "WHERE c.id = u.id"
+            )
+            params = {"ids": json.dumps(list(merged)), "values": json.dumps(list(merged.values()))}
+            await self.session.execute(text(statement), params)
         return [customer_id for customer_id, _ in updates]
 
-    async def _add_addresses(self, rows: list[dict[str, Any]], updated: list[str]) -> None:
+    async def _add_addresses(
+        self, rows: list[tuple[str, NestedAddressInput]], updated: set[str]
+    ) -> None:
         """New addresses; for a matched customer, one equal to a live address is skipped and a
         default flag moves to the new address."""
         if updated and rows:
-            tbl = ADDRESS.table
-            existing = await self.session.execute(
-                select(tbl).where(tbl.c.customer_id.in_(updated), ADDRESS.live())
-            )
-            compared = [f for f in ADDRESS_FIELDS if f not in ("metadata",)]
-            have = {(r.customer_id, *(getattr(r, f) for f in compared)) for r in existing}
-            rows = [r for r in rows if (r["customer_id"], *(r[f] for f in compared)) not in have]
-            for flag in ("is_default_shipping", "is_default_billing"):
-                moved = [r["customer_id"] for r in rows if r[flag] and r["customer_id"] in updated]
-                if moved:
-                    await self.session.execute(
-                        update(tbl)
-                        .where(tbl.c.customer_id.in_(moved), tbl.c[flag].is_(True))
-                        .values({flag: False, "updated_at": func.now()})
-                    )
-        await self._insert(ADDRESS.table, rows)
-        await events.emit_internal(self.session, ADDRESS, "created", [r["id"] for r in rows])
+            rows = await self._new_for_updated(rows, updated)
+        address_ids = ids.new_ids(ADDRESS.prefix, len(rows))
+        keys = {"id": address_ids, "customer_id": [customer_id for customer_id, _ in rows]}
+        fields = _ADDRESSES.dump_json([a for _, a in rows], include=_ADDRESS_JSON)
+        await _insert(self.session, ADDRESS.table.name, keys, _ADDRESS_RECORD, fields)
+        await events.emit_internal(self.session, ADDRESS, "created", address_ids)
+
+    async def _new_for_updated(
+        self, rows: list[tuple[str, NestedAddressInput]], updated: set[str]
+    ) -> list[tuple[str, NestedAddressInput]]:
+        tbl = ADDRESS.table
+        existing = await self.session.execute(
+            select(tbl).where(tbl.c.customer_id.in_(updated), ADDRESS.live())
+        )
+        compared = [f for f in ADDRESS_FIELDS if f not in ("metadata",)]
+        have = {(r.customer_id, *(getattr(r, f) for f in compared)) for r in existing}
+        rows = [(c, a) for c, a in rows if (c, *(getattr(a, f) for f in compared)) not in have]
+        for flag in ("is_default_shipping", "is_default_billing"):
+            moved = [c for c, a in rows if getattr(a, flag) and c in updated]
+            if moved:
+                await self.session.execute(
+                    tbl.update()
+                    .where(tbl.c.customer_id.in_(moved), tbl.c[flag].is_(True))
+                    .values({flag: False, "updated_at": func.now()})
+                )
+        return rows
 
     async def _link(self, memberships: list[tuple[str, list[str]]]) -> None:
         """Groups created or matched by name; memberships added unless already there."""
@@ -340,7 +312,10 @@ class _BatchWriter:
             return
         live = text("deleted_at IS NULL")
         tbl = GROUP.table
-        new_groups = [{"id": ids.new_id(GROUP.prefix), "name": n} for n in names]
+        new_groups = [
+            {"id": i, "name": n}
+            for i, n in zip(ids.new_ids(GROUP.prefix, len(names)), names, strict=True)
+        ]
         inserted = await self.session.execute(
             pg_insert(tbl)
             .values(new_groups)
@@ -348,45 +323,42 @@ class _BatchWriter:
             .returning(tbl.c.id)
         )
         await events.emit_internal(self.session, GROUP, "created", list(inserted.scalars()))
-        found = await self.session.execute(
-            select(tbl.c.name, tbl.c.id).where(tbl.c.name.in_(names), GROUP.live())
+        pairs = sorted({(c, n) for c, groups in memberships for n in groups})
+        statement = (
+            "INSERT INTO customer_group_customer (id, customer_id, customer_group_id) "
+            f"SELECT r.id, r.customer_id, g.id FROM {_rows(['id', 'customer_id', 'name'])} "
+            "JOIN customer_group AS g ON g.name = r.name AND g.deleted_at IS NULL ORDER BY r.n "
+            "ON CONFLICT (customer_id, customer_group_id) WHERE deleted_at IS NULL DO NOTHING "
+            "RETURNING id"
         )
-        group_ids = {name: group_id for name, group_id in found.all()}
-        pairs = {(cid, group_ids[n]) for cid, groups in memberships for n in groups}
-        rows = [
-            {"id": ids.new_id(MEMBERSHIP.prefix), "customer_id": c, "customer_group_id": g}
-            for c, g in sorted(pairs)
-        ]
-        pivot = MEMBERSHIP.table
-        added = await self.session.execute(
-            pg_insert(pivot)
-            .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=["customer_id", "customer_group_id"], index_where=live
-            )
-            .returning(pivot.c.id)
-        )
+        columns = {
+            "id": ids.new_ids(MEMBERSHIP.prefix, len(pairs)),
+            "customer_id": [c for c, _ in pairs],
+            "name": [n for _, n in pairs],
+        }
+        params = {k: json.dumps(v) for k, v in columns.items()}
+        added = await self.session.execute(text(statement), params)
         await events.emit_internal(self.session, MEMBERSHIP, "created", list(added.scalars()))
 
-    async def _release(self, name: str, customer_ids: list[str]) -> None:
-        """The batch's workflow events, under the run's event group. They are staged and
-        released in one go: the batch commits them with its rows, and nothing after it can undo
-        it (an import is not rolled back), so they are written released."""
-        if not customer_ids or self.group is None:
+    async def _release(self, created: list[str], updated: list[str]) -> None:
+        """The batch's workflow events (`customer.created` per created customer, then
+        `customer.updated` per updated one), under the run's event group, in one statement.
+        They are staged and released in one go: the batch commits them with its rows, and
+        nothing after it can undo it (an import is not rolled back), so they are written
+        released."""
+        if not (created or updated) or self.group is None:
             return
-        now = (await self.session.execute(select(func.now()))).scalar_one()
-        rows = [
-            {
-                "name": name,
-                "data": {"id": i},
-                "internal": False,
-                "status": events.RELEASED,
-                "event_group_id": self.group,
-                "status_changed_at": now,
-            }
-            for i in customer_ids
-        ]
-        await self._insert(m.table_of(m.OutboxEvent), rows)
+        names = [events.CUSTOMER_CREATED] * len(created) + [events.CUSTOMER_UPDATED] * len(updated)
+        statement = (
+            "INSERT INTO event_outbox "
+            "(name, data, internal, status, event_group_id, status_changed_at) "
+            "SELECT r.name, jsonb_build_object('id', r.id), false, :status, :group, now() "
+            f"FROM {_rows(['name', 'id'])} ORDER BY r.n"
+        )
+        params = {"name": json.dumps(names), "id": json.dumps([*created, *updated])}
+        await self.session.execute(
+            text(statement), {**params, "status": events.RELEASED, "group": self.group}
+        )
 
 
 __all__ = ["BatchOutcome", "BulkImports", "RowError", "batch_operation_id"]

@@ -2,19 +2,40 @@
 order (keyset pagination: a page is the same whoever asks and whenever, so a resumed export
 neither repeats nor skips a row), with their live addresses and groups (SPEC §4.14's columns).
 
-PostgreSQL builds each row's JSON or CSV cells (addresses and groups aggregated per customer in
-the same query), so a page costs one round trip and no per-row object in Python. The addresses
-and groups are correlated subqueries on purpose: each is an index lookup per customer, so a page
-costs the same at the millionth row as at the first. (Joined to the page as CTEs, the planner
-hashes the whole address table for each page: quadratic over an export.)"""
+A page is two queries in one snapshot: its ids (a keyset scan of the primary key, with the
+filter), then one row: its row count, its last id, and its text (JSON Lines or CSV records)
+rendered and joined by PostgreSQL, which the worker writes to the file as it is (no Python
+object per row). The second query takes the page's customers, their addresses and their groups
+in one index scan each (`… = ANY(the page's ids)`: PostgreSQL walks an index once for all the
+sorted ids, whatever the filter), aggregates them per customer, and merges the three in id
+order. So a page
+costs the same at the millionth row as at the first, and one statement whatever its size.
+(Aggregated over the whole address table instead, the planner hashes all of it for each page:
+quadratic over an export; as a correlated subquery per customer, a lookup, a sort and an
+aggregate per row: several times the cost.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, Text, cast, func, literal, literal_column, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    DateTime,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service.entities import ADDRESS, CUSTOMER, GROUP, MEMBERSHIP
@@ -36,52 +57,109 @@ CSV_COLUMNS = (*CUSTOMER_COLUMNS, "addresses", "groups.id", "groups.name")
 GROUP_SEPARATOR = "|"
 
 Format = Literal["csv", "jsonl"]
-PageRow = tuple[str, Any]  # (customer id, the row: a JSON line or a tuple of CSV cells)
 
 
-def _object(table: Any, columns: tuple[str, ...]) -> ColumnElement[Any]:
-    pairs: list[Any] = []
-    for column in columns:
-        pairs += [literal(column, String), table.c[column]]
-    return func.json_build_object(*pairs)
+def _in_page(column: Any, ids: list[str]) -> ColumnElement[bool]:
+    """`column = ANY(the page's ids)`: one index scan for all of them. (The ids are a value, not
+    a subquery, so that the planner knows them: even on stale statistics the worst it can do is
+    a scan with a hashed lookup, never a comparison with each id for each row.)"""
+    in_page: ColumnElement[bool] = column == any_(bindparam("page_ids", ids, ARRAY(Text)))
+    return in_page
 
 
-def _empty() -> ColumnElement[Any]:
-    return literal_column("'[]'::json")
+def _json_array(row: Any, order: Any) -> Any:
+    """The rows as one JSON array on one line (`json_agg` puts a line break between items)."""
+    return func.array_to_json(func.array_agg(aggregate_order_by(row.table_valued(), order)))
 
 
-def _addresses() -> Any:
-    c, a = CUSTOMER.table, ADDRESS.table
-    ordered = aggregate_order_by(_object(a, ADDRESS_COLUMNS), a.c.id)
+def _addresses(ids: list[str]) -> Any:
+    """Per customer of the page: its live addresses as a JSON array (id order)."""
+    a = ADDRESS.table
+    row = select(*(a.c[col] for col in ADDRESS_COLUMNS)).correlate(a).lateral("address")
+    addresses = _json_array(row, row.c.id)
     return (
-        select(func.coalesce(func.json_agg(ordered), _empty()))
-        .where(a.c.customer_id == c.c.id, a.c.deleted_at.is_(None))
-        .scalar_subquery()
+        select(a.c.customer_id, addresses.label("addresses"))
+        .select_from(a.join(row, true()))
+        .where(_in_page(a.c.customer_id, ids), a.c.deleted_at.is_(None))
+        .group_by(a.c.customer_id)
+        .subquery("addresses")
     )
 
 
-def _groups(aggregate: Any) -> Any:
-    """`aggregate` over the customer's live groups (id order)."""
-    c, p, g = CUSTOMER.table, MEMBERSHIP.table, GROUP.table
+def _groups(ids: list[str], format: Format) -> Any:
+    """Per customer of the page: its live groups (id order), as a JSON array of {id, name}
+    (JSON Lines) or as their ids and their names joined by `|` (CSV)."""
+    p, g = MEMBERSHIP.table, GROUP.table
+    if format == "jsonl":
+        row = select(g.c.id, g.c.name).correlate(g).lateral("grp")
+        columns = [_json_array(row, row.c.id).label("groups")]
+        source: Any = p.join(g, p.c.customer_group_id == g.c.id).join(row, true())
+    else:
+        separator = literal(GROUP_SEPARATOR, String)
+        columns = [
+            func.string_agg(g.c[col], aggregate_order_by(separator, g.c.id), type_=Text).label(col)
+            for col in ("id", "name")
+        ]
+        source = p.join(g, p.c.customer_group_id == g.c.id)
     return (
-        select(aggregate)
-        .select_from(p.join(g, p.c.customer_group_id == g.c.id))
-        .where(p.c.customer_id == c.c.id, p.c.deleted_at.is_(None), g.c.deleted_at.is_(None))
-        .scalar_subquery()
+        select(p.c.customer_id, *columns)
+        .select_from(source)
+        .where(_in_page(p.c.customer_id, ids), p.c.deleted_at.is_(None), g.c.deleted_at.is_(None))
+        .group_by(p.c.customer_id)
+        .subquery("groups")
     )
 
 
-def _joined(column: Any) -> Any:
-    g = GROUP.table
-    return func.string_agg(column, aggregate_order_by(literal(GROUP_SEPARATOR, String), g.c.id))
-
-
-def _text(value: Any) -> Any:
-    """Any column as CSV text, rendered by PostgreSQL: text as it is, other types in JSON's
-    forms (ISO timestamps, true/false, objects as JSON), and "" for null."""
+def _cell(value: Any) -> Any:
+    """A column as a CSV cell, rendered by PostgreSQL as Python's `csv` writes one: text as it
+    is, other types in JSON's forms (ISO timestamps, true/false, objects as JSON), null as
+    nothing; quoted (inner quotes doubled) if it holds a quote, a comma or a line break (which
+    a timestamp or a boolean never does)."""
+    if isinstance(value.type, Boolean | DateTime):
+        return func.coalesce(func.to_json(value).op("#>>")(literal_column("'{}'")), "")
     if not isinstance(value.type, String):
         value = func.to_json(value).op("#>>")(literal_column("'{}'"))
-    return func.coalesce(value, "")
+    quoted = literal('"', String) + func.replace(value, '"', '""') + literal('"', String)
+    needs_quotes = value.op("~")(literal('[",\r\n]', String))
+    return func.coalesce(case((needs_quotes, quoted), else_=value), "")
+
+
+def page_query(ids: list[str], format: Format) -> Any:
+    """The query of a page (see the module's docstring): one row of (rows, last id, text)."""
+    c = CUSTOMER.table
+    page = (
+        select(*(c.c[col] for col in CUSTOMER_COLUMNS))
+        .where(_in_page(c.c.id, ids))
+        .cte("page")
+        .prefix_with("MATERIALIZED")
+    )
+    addresses, groups = _addresses(ids), _groups(ids, format)
+    empty: ColumnElement[Any] = literal_column("'[]'::json")
+    found = page.outerjoin(addresses, addresses.c.customer_id == page.c.id).outerjoin(
+        groups, groups.c.customer_id == page.c.id
+    )
+    if format == "jsonl":
+        document = (
+            select(
+                *(page.c[col] for col in CUSTOMER_COLUMNS),
+                func.coalesce(addresses.c.addresses, empty).label("addresses"),
+                func.coalesce(groups.c.groups, empty).label("groups"),
+            )
+            .correlate(page, addresses, groups)
+            .lateral("document")
+        )
+        found = found.join(document, true())
+        line = cast(func.row_to_json(document.table_valued()), Text) + "\n"
+    else:
+        cells = [
+            *(_cell(page.c[col]) for col in CUSTOMER_COLUMNS),
+            _cell(cast(func.coalesce(addresses.c.addresses, empty), Text)),
+            _cell(groups.c.id),
+            _cell(groups.c.name),
+        ]
+        line = func.concat_ws(",", *cells) + "\n"
+    text = func.string_agg(line, aggregate_order_by(literal("", String), page.c.id))
+    return select(func.count(), func.max(page.c.id), text).select_from(found)
 
 
 class BulkExports:
@@ -90,41 +168,21 @@ class BulkExports:
 
     async def page(
         self, filters: Mapping[str, Any] | None, after_id: str | None, limit: int, format: Format
-    ) -> list[PageRow]:
-        """Up to `limit` customers after `after_id`, as JSON lines or CSV cells."""
+    ) -> tuple[str | None, int, bytes]:
+        """Up to `limit` customers after `after_id`: the last one's id, how many, and their
+        lines (JSON Lines or CSV records), rendered and joined by PostgreSQL in one query."""
         if format not in ("csv", "jsonl"):
             raise InvalidDataError("Invalid format: expected csv or jsonl", field="format")
         c = CUSTOMER.table
         where = [compile_filter(CUSTOMER, filters, "filters"), CUSTOMER.live()]
         if after_id is not None:
             where.append(c.c.id > after_id)
-        g = GROUP.table
-        addresses = _addresses()
-        if format == "jsonl":
-            document = func.json_build_object(
-                *[x for col in CUSTOMER_COLUMNS for x in (literal(col, String), c.c[col])],
-                literal("addresses", String),
-                addresses,
-                literal("groups", String),
-                _groups(
-                    func.coalesce(
-                        func.json_agg(aggregate_order_by(_object(g, ("id", "name")), g.c.id)),
-                        _empty(),
-                    )
-                ),
-            )
-            columns: list[Any] = [c.c.id, cast(document, Text)]
-        else:
-            columns = [
-                c.c.id,
-                *(_text(c.c[col]) for col in CUSTOMER_COLUMNS),
-                cast(addresses, Text),
-                func.coalesce(_groups(_joined(g.c.id)), ""),
-                func.coalesce(_groups(_joined(g.c.name)), ""),
-            ]
-        query = select(*columns).where(*where).order_by(c.c.id).limit(limit)
         async with self.sessions() as session:
-            result = (await session.execute(query)).all()
-        if format == "jsonl":
-            return [(row[0], f"{row[1]}\n") for row in result]
-        return [(row[0], tuple(row[1:])) for row in result]
+            # The page's ids, then its text, in one snapshot.
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            chosen = select(c.c.id).where(*where).order_by(c.c.id).limit(limit)
+            ids = list((await session.scalars(chosen)).all())
+            if not ids:
+                return after_id, 0, b""
+            rows, last_id, content = (await session.execute(page_query(ids, format))).one()
+        return last_id, rows, content.encode()

@@ -30,11 +30,12 @@ from customer_service.invariants import check_invariants
 from customer_service.service.bulk import BulkImports
 from customer_service.service.bulk_export import CSV_COLUMNS, BulkExports
 from settings import Settings
-from tests.helpers import scalar
+from tests.helpers import eventually, scalar
 from tests.test_activity_stubs import mismatches
 from triggers.client import CustomerFlows, FlowError
 from worker import build_worker
 from workflows.bulk import ExportCustomersWorkflow, ImportCustomersWorkflow
+from workflows.visibility import BULK_FILE, BULK_ROWS, BULK_STATUS, SAGA_STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = [
@@ -119,6 +120,19 @@ async def test_import_reports_bad_rows_and_imports_the_rest_once(
     assert await scalar(engine, created) == 3
     assert await check_invariants(flows._reads().sessions, flows.run_outcome) == []
 
+    # Findable in the Web UI by its file, status and rows read (not as a saga).
+    attributes = (
+        await flows.client.get_workflow_handle(result.workflow_id).describe()
+    ).typed_search_attributes
+    assert (attributes.get(BULK_FILE), attributes.get(BULK_STATUS)) == ("people.csv", "completed")
+    assert attributes.get(BULK_ROWS) == 7 and attributes.get(SAGA_STATUS) is None
+
+    async def found() -> list[str]:
+        query = 'BulkFile = "people.csv" AND BulkStatus = "completed" AND BulkRows = 7'
+        return [w.id async for w in flows.client.list_workflows(query)]
+
+    assert result.workflow_id in await eventually(found, within=15)
+
     # The same file under the same request id: the same import, nothing done twice.
     again = await flows.import_customers(str(file), **options)
     assert again.workflow_id == result.workflow_id and again.created == 3
@@ -171,6 +185,7 @@ async def test_pause_resume_and_cancel_after_the_current_batch(
     await asyncio.sleep(1.0)
     paused = await flows.bulk_progress(handle.id)
     assert paused.status == "paused"
+    assert (await handle.describe()).typed_search_attributes.get(BULK_STATUS) == "paused"
     await asyncio.sleep(1.0)
     assert (await flows.bulk_progress(handle.id)).read == paused.read  # nothing while paused
     await flows.signal_bulk(handle.id, "resume")
@@ -181,6 +196,8 @@ async def test_pause_resume_and_cancel_after_the_current_batch(
     await flows.signal_bulk(handle.id, "cancel")
     result = await handle.result()
     assert result.status == "cancelled" and paused.read + 2 <= result.created < 20
+    attributes = (await handle.describe()).typed_search_attributes
+    assert (attributes.get(BULK_STATUS), attributes.get(BULK_ROWS)) == ("cancelled", result.read)
     assert await scalar(engine, "SELECT count(*) FROM customer") == result.created
 
 
@@ -310,6 +327,8 @@ async def test_a_file_the_worker_cannot_read_fails_the_import_as_invalid_data(
     with pytest.raises(FlowError) as bad:
         await flows.import_customers(str(latin1))
     assert bad.value.type == "invalid_data" and "cannot be read after row 0" in bad.value.message
+    failed = flows.client.get_workflow_handle(bad.value.workflow_id)
+    assert (await failed.describe()).typed_search_attributes.get(BULK_STATUS) == "failed"
     with pytest.raises(FlowError) as missing:
         await flows.import_customers(str(tmp_path / "missing.csv"))
     assert missing.value.type == "invalid_data" and "cannot be read by the worker" in str(
