@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, update
+from sqlalchemy import Insert, and_, func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.entities import EntitySpec
@@ -89,6 +89,27 @@ async def write_queued(session: AsyncSession) -> None:
         rows = [{**r, "status": RELEASED} for r in rows]
         statement = statement.values(status_changed_at=func.now())
     await session.execute(statement, rows)
+
+
+def releasing(session: AsyncSession, statement: Insert, event_group_id: str) -> Insert:
+    """`statement` (the transaction's last write) made to also publish the run's staged events
+    and write this transaction's outbox rows released: one statement, one round trip, where
+    `release_group` and `write_queued` take one each. Rows queued after it still go out with
+    `write_queued`, released."""
+    session.info[_RELEASE] = True
+    tbl = table_of(OutboxEvent)
+    released = (
+        update(tbl)
+        .where(and_(tbl.c.event_group_id == event_group_id, tbl.c.status == STAGED))
+        .values(status=RELEASED, status_changed_at=func.now())
+    )
+    ctes = [released.cte("released")]
+    rows = session.info.pop(_QUEUED, None)
+    if rows:
+        now = func.now()
+        values = [{**r, "status": RELEASED, "status_changed_at": now} for r in rows]
+        ctes.append(insert(tbl).values(values).cte("queued"))
+    return statement.add_cte(*ctes)
 
 
 async def release_group(session: AsyncSession, event_group_id: str) -> int:
