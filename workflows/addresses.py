@@ -8,6 +8,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # by its full name: `from workflows import steps` would load a copy per run (see base)
+    import workflows.steps as steps
     from activities import stubs
     from activities.contracts import (
         CreateAddressesStep,
@@ -19,7 +21,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from customer_service import ids
     from customer_service.schemas import AddressDTO, UpdateAddressInput
-    from workflows import steps
     from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         AddressesResult,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # by its full name: `from workflows import steps` would load a copy per run (see base)
+    import workflows.steps as steps
     from activities import stubs
     from activities.contracts import (
         LinkAuthIdentityStep,
@@ -13,7 +15,6 @@ with workflow.unsafe.imports_passed_through():
         ValidateAccountStep,
     )
     from customer_service.schemas import UpdateCustomerInput
-    from workflows import steps
     from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         CreateCustomerAccountInput,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    # by its full name: `from workflows import steps` would load a copy per run (see base)
+    import workflows.steps as steps
     from activities import stubs
     from activities.contracts import ChangeMembershipsStep, CreateGroupsStep, SoftDeleteStep
     from customer_service import ids
     from customer_service.schemas import MembershipInput, UpdateGroupInput
-    from workflows import steps
     from workflows.base import SagaWorkflow, validated
     from workflows.contracts import (
         CreateCustomerGroupsInput,
