@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Insert, and_, func, insert, update
+from sqlalchemy import (
+    Boolean,
+    Insert,
+    Text,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.entities import EntitySpec
@@ -106,10 +119,29 @@ def releasing(session: AsyncSession, statement: Insert, event_group_id: str) -> 
     ctes = [released.cte("released")]
     rows = session.info.pop(_QUEUED, None)
     if rows:
-        now = func.now()
-        values = [{**r, "status": RELEASED, "status_changed_at": now} for r in rows]
-        ctes.append(insert(tbl).values(values).cte("queued"))
+        ctes.append(_insert_released(rows).cte("queued"))
     return statement.add_cte(*ctes)
+
+
+def _insert_released(rows: list[dict[str, Any]]) -> Insert:
+    """Insert `rows` released, from one JSON parameter: one statement shape whatever the number
+    of rows, so SQLAlchemy compiles it once (a multi-row VALUES is compiled for every call)."""
+    tbl = table_of(OutboxEvent)
+    source = (
+        func.jsonb_to_recordset(bindparam("outbox_rows", rows, type_=JSONB))
+        .table_valued(
+            column("name", Text),
+            column("data", JSONB),
+            column("internal", Boolean),
+            column("event_group_id", Text),
+        )
+        .render_derived(with_types=True)
+    )
+    row = source.c
+    return insert(tbl).from_select(
+        ["name", "data", "internal", "status", "event_group_id", "status_changed_at"],
+        select(row.name, row.data, row.internal, literal(RELEASED), row.event_group_id, func.now()),
+    )
 
 
 async def release_group(session: AsyncSession, event_group_id: str) -> int:
