@@ -288,10 +288,10 @@ def test_the_pass_through_check_catches_a_workflow_module() -> None:
         from temporalio import workflow
         with workflow.unsafe.imports_passed_through():
             from workflows import steps
-            from workflows.customers import CreateCustomersWorkflow
+            from workflows.create_customers import CreateCustomersWorkflow
         """
     )
-    assert sandboxed_modules_passed_through(source) == ["workflows.customers"]
+    assert sandboxed_modules_passed_through(source) == ["workflows.create_customers"]
 
 
 def workflow_modules_imported_from_the_package(source: str) -> list[str]:
