@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, func, insert, update
+from sqlalchemy import (
+    Boolean,
+    Insert,
+    Text,
+    and_,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.entities import EntitySpec
@@ -89,6 +102,46 @@ async def write_queued(session: AsyncSession) -> None:
         rows = [{**r, "status": RELEASED} for r in rows]
         statement = statement.values(status_changed_at=func.now())
     await session.execute(statement, rows)
+
+
+def releasing(session: AsyncSession, statement: Insert, event_group_id: str) -> Insert:
+    """`statement` (the transaction's last write) made to also publish the run's staged events
+    and write this transaction's outbox rows released: one statement, one round trip, where
+    `release_group` and `write_queued` take one each. Rows queued after it still go out with
+    `write_queued`, released."""
+    session.info[_RELEASE] = True
+    tbl = table_of(OutboxEvent)
+    released = (
+        update(tbl)
+        .where(and_(tbl.c.event_group_id == event_group_id, tbl.c.status == STAGED))
+        .values(status=RELEASED, status_changed_at=func.now())
+    )
+    ctes = [released.cte("released")]
+    rows = session.info.pop(_QUEUED, None)
+    if rows:
+        ctes.append(_insert_released(rows).cte("queued"))
+    return statement.add_cte(*ctes)
+
+
+def _insert_released(rows: list[dict[str, Any]]) -> Insert:
+    """Insert `rows` released, from one JSON parameter: one statement shape whatever the number
+    of rows, so SQLAlchemy compiles it once (a multi-row VALUES is compiled for every call)."""
+    tbl = table_of(OutboxEvent)
+    source = (
+        func.jsonb_to_recordset(bindparam("outbox_rows", rows, type_=JSONB))
+        .table_valued(
+            column("name", Text),
+            column("data", JSONB),
+            column("internal", Boolean),
+            column("event_group_id", Text),
+        )
+        .render_derived(with_types=True)
+    )
+    row = source.c
+    return insert(tbl).from_select(
+        ["name", "data", "internal", "status", "event_group_id", "status_changed_at"],
+        select(row.name, row.data, row.internal, literal(RELEASED), row.event_group_id, func.now()),
+    )
 
 
 async def release_group(session: AsyncSession, event_group_id: str) -> int:

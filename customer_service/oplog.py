@@ -222,18 +222,22 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
 
 async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> None:
     """Record what this operation did (nothing without an `operation_id`). With `ctx.release`,
-    the run's staged events are released in the same transaction (after every write of it)."""
-    if ctx.release and ctx.event_group_id is not None:
-        await events.release_group(session, ctx.event_group_id)
-    if ctx.operation_id is not None:
-        await session.execute(
-            insert(m.OperationRecord).values(
-                operation_id=ctx.operation_id,
-                name=record.kind,
-                result=record.model_dump(mode="json"),
-                state=State.RELEASED if ctx.release else State.DONE,
-            )
-        )
+    the run's staged events are released in the same transaction (after every write of it), by
+    the same statement that records it."""
+    group = ctx.event_group_id if ctx.release else None
+    if ctx.operation_id is None:
+        if group is not None:
+            await events.release_group(session, group)
+        return
+    statement = insert(m.table_of(m.OperationRecord)).values(
+        operation_id=ctx.operation_id,
+        name=record.kind,
+        result=record.model_dump(mode="json"),
+        state=State.RELEASED if ctx.release else State.DONE,
+    )
+    if group is not None:
+        statement = events.releasing(session, statement, group)
+    await session.execute(statement)
 
 
 async def once(

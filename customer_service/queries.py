@@ -200,6 +200,22 @@ def to_dto(
     return spec.dto.model_validate(data)
 
 
+def attach_new(
+    rows: list[dict[str, Any]],
+    rel: str,
+    target: EntitySpec[Any],
+    related: list[dict[str, Any]],
+    owner_key: str,
+) -> None:
+    """Attach `related` rows (of `target`, owned through `owner_key`), all inserted with their
+    new owners `rows` in this transaction, as `attach_relations` would read them: in id order."""
+    by_owner: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in sorted(related, key=lambda r: r["id"]):
+        by_owner[r[owner_key]].append(_sub_dto(target, r, None))
+    for row in rows:
+        row[rel] = by_owner[row["id"]]
+
+
 def _sub_dto(
     spec: EntitySpec[Any], row: Mapping[str, Any], columns: list[str] | None
 ) -> dict[str, Any]:

@@ -1,6 +1,12 @@
 """What every saga workflow shares: its saga, the `progress` query, input checks. It defines no
 workflow class and calls nothing non-deterministic: the workflow modules pass it through the
-sandbox (one import for all runs), like the saga."""
+sandbox (one import for all runs), like the saga.
+
+A workflow module imports a passed-through `workflows` module by its full name
+(`import workflows.steps as steps` or `from workflows.steps import ...`), never as
+`from workflows import steps`: the sandbox re-imports the `workflows` package for each run, and
+that form then finds no `steps` on it and loads a fresh copy of the module, bypassing the
+pass-through (tests/workflows/test_determinism.py checks it)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,8 @@ from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    # by its full name: `from workflows import policies` would load a copy per run (see base)
+    import workflows.policies as policies
     from activities import delivery_stubs as stubs
     from activities.delivery_contracts import (
         MORE_SIGNAL,
@@ -34,7 +36,6 @@ with workflow.unsafe.imports_passed_through():
         LaneRef,
         RelayInput,
     )
-    from workflows import policies
 
 A = TypeVar("A")
 T = TypeVar("T")

@@ -16,6 +16,8 @@ from temporalio.common import SearchAttributeKey
 from workflows.events import bookkeeping
 
 with workflow.unsafe.imports_passed_through():
+    # by its full name: `from workflows import policies` would load a copy per run (see base)
+    import workflows.policies as policies
     from activities import delivery_stubs as stubs
     from activities.delivery_contracts import (
         EraseInput,
@@ -26,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         RetentionResult,
         Violations,
     )
-    from workflows import policies
     from workflows.visibility import CUSTOMER_ID
 
 A = TypeVar("A")

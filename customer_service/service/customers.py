@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from customer_service import events, ids, oplog
 from customer_service.db import transaction
 from customer_service.entities import ADDRESS, CUSTOMER
-from customer_service.queries import attach_relations, list_rows, to_dto
+from customer_service.queries import attach_new, list_rows, to_dto
 from customer_service.schemas import CreateCustomerInput, CustomerDTO, FindConfig, WriteContext
 from customer_service.service.writes import EntityWrites, Row, Target, reuse_ids, row_values
 
@@ -80,12 +80,10 @@ class Customers(EntityWrites[CustomerDTO]):
         fresh_addresses = [a for a in address_rows if a["customer_id"] in fresh_ids]
         fresh_addresses = await self.addresses.skip_existing(session, fresh_addresses, minted)
         stored = await self.insert_returning(session, fresh)
-        await self.addresses.insert(session, fresh_addresses)
-        if fresh_addresses:
-            await attach_relations(session, CUSTOMER, stored, {"addresses": None}, False)
-        else:
-            for row in stored:
-                row["addresses"] = []  # a customer new in this transaction has no other address
+        # A customer new in this transaction has no other address: its addresses are the rows
+        # inserted here, as stored (RETURNING, no re-read).
+        addresses = await self.addresses.insert_returning(session, fresh_addresses)
+        attach_new(stored, "addresses", ADDRESS, addresses, "customer_id")
         created = [r["id"] for r in fresh]
         address_ids = [a["id"] for a in fresh_addresses]
         await events.emit_internal(session, CUSTOMER, "created", created)

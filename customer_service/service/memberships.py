@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, text, tuple_
+from sqlalchemy import Text, cast, delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -133,12 +133,14 @@ class Memberships(EntityWrites[MembershipDTO]):
     async def _lock(session: AsyncSession, keys: list[str]) -> int:
         """Lock the pairs `keys` ("customer_id/group_id", sorted: two operations never wait on
         each other crosswise) and return this transaction's id. Operations on one pair then run
-        one at a time, and their transaction ids give their order."""
-        for key in keys:
-            await session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended("membership " + key, 0)))
-            )
-        return int((await session.execute(text("SELECT pg_current_xact_id()::text"))).scalar_one())
+        one at a time, and their transaction ids give their order. One statement: PostgreSQL
+        evaluates a select list in order, so the locks are taken in the keys' order."""
+        locks = [
+            func.pg_advisory_xact_lock(func.hashtextextended("membership " + key, 0))
+            for key in keys
+        ]
+        xid = cast(func.pg_current_xact_id(), Text)
+        return int((await session.execute(select(*locks, xid))).one()[-1])
 
     async def _add_pairs(
         self, session: AsyncSession, pairs: Sequence[MembershipInput]
@@ -153,7 +155,7 @@ class Memberships(EntityWrites[MembershipDTO]):
             p.model_dump(exclude={"id"}) | {"id": p.id or ids.new_id(MEMBERSHIP.prefix)}
             for p in unique.values()
         ]
-        added: list[Pair] = []
+        inserted: dict[Pair, str] = {}
         if rows:
             statement = (
                 pg_insert(tbl)
@@ -164,14 +166,17 @@ class Memberships(EntityWrites[MembershipDTO]):
                 .returning(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id)
             )
             result = await session.execute(statement, rows)
-            added = [(r.customer_id, r.customer_group_id) for r in result.all()]
-        existing = await session.execute(
-            select(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id).where(
-                tuple_(tbl.c.customer_id, tbl.c.customer_group_id).in_(list(unique)),
-                tbl.c.deleted_at.is_(None),
+            inserted = {(r.customer_id, r.customer_group_id): r.id for r in result.all()}
+        added = list(inserted)
+        by_pair = dict(inserted)
+        if len(inserted) < len(unique):  # pairs that were members already: their rows' ids
+            existing = await session.execute(
+                select(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id).where(
+                    tuple_(tbl.c.customer_id, tbl.c.customer_group_id).in_(list(unique)),
+                    tbl.c.deleted_at.is_(None),
+                )
             )
-        )
-        by_pair = {(r.customer_id, r.customer_group_id): r.id for r in existing.all()}
+            by_pair = {(r.customer_id, r.customer_group_id): r.id for r in existing.all()}
         membership_ids = [by_pair[(p.customer_id, p.customer_group_id)] for p in pairs]
         created_ids = sorted(by_pair[pair] for pair in added)
         await events.emit_internal(session, MEMBERSHIP, "created", created_ids)

@@ -17,7 +17,7 @@ from customer_service.db import transaction
 from customer_service.entities import D, EntitySpec
 from customer_service.errors import AlreadyExistsError, ConflictError, InvalidDataError
 from customer_service.filters import compile_filter
-from customer_service.queries import list_rows, row_dict
+from customer_service.queries import list_rows, row_dict, to_dto
 from customer_service.schemas import MAX_SELECTED_ROWS, FindConfig, WriteContext
 from customer_service.validation import validate, validate_ids
 
@@ -154,7 +154,9 @@ class EntityWrites(Generic[D]):
         tbl = self.spec.table
 
         async def act(session: AsyncSession) -> oplog.UpdateRecord:
-            previous, written = [], []
+            previous, written, after = [], [], []
+            # Rows locked and read in id order: each row as stored after the update (RETURNING,
+            # no re-read), as `list_rows` would return it.
             for row in await self.select_for_update(session, target):
                 new = dict(values)
                 if "metadata" in new:
@@ -162,28 +164,22 @@ class EntityWrites(Generic[D]):
                 previous.append({"id": row["id"], **{k: row[k] for k in new}})
                 written.append({"id": row["id"], **new})
                 if new:
-                    await session.execute(
+                    result = await session.execute(
                         update(tbl)
                         .where(tbl.c.id == row["id"])
                         .values(**new, updated_at=func.now())
+                        .returning(*tbl.c)
                     )
+                    row = row_dict(result.one())
+                after.append(to_dto(self.spec, row, None, {}).model_dump(mode="json"))
             row_ids = [r["id"] for r in written]
             await events.emit_internal(session, self.spec, "updated", row_ids)
             if self.updated_event is not None:
                 await events.stage_workflow_events(
                     session, self.updated_event, row_ids, ctx.event_group_id
                 )
-            after = (
-                await list_rows(session, self.spec, {"id": row_ids}, FindConfig())
-                if row_ids
-                else []
-            )
             return oplog.UpdateRecord(
-                entity=self.spec.key,
-                ids=row_ids,
-                previous=previous,
-                written=written,
-                rows=[r.model_dump(mode="json") for r in after],
+                entity=self.spec.key, ids=row_ids, previous=previous, written=written, rows=after
             )
 
         return await oplog.once(self.sessions, ctx, oplog.UpdateRecord, act)

@@ -288,7 +288,37 @@ def test_the_pass_through_check_catches_a_workflow_module() -> None:
         from temporalio import workflow
         with workflow.unsafe.imports_passed_through():
             from workflows import steps
-            from workflows.customers import CreateCustomersWorkflow
+            from workflows.create_customers import CreateCustomersWorkflow
         """
     )
-    assert sandboxed_modules_passed_through(source) == ["workflows.customers"]
+    assert sandboxed_modules_passed_through(source) == ["workflows.create_customers"]
+
+
+def workflow_modules_imported_from_the_package(source: str) -> list[str]:
+    """`from workflows import x` inside a pass-through block: the sandbox's own `workflows`
+    package (re-imported per run) has no `x` yet, so `x` would be loaded afresh for every run."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.With) and "imports_passed_through" in ast.unparse(node.items[0]):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.ImportFrom) and inner.module == "workflows":
+                    found += [f"workflows.{a.name}" for a in inner.names]
+    return found
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=[p.name for p in WORKFLOW_FILES])
+def test_passed_through_workflow_helpers_are_imported_by_full_name(path: Path) -> None:
+    assert workflow_modules_imported_from_the_package(path.read_text()) == []
+
+
+def test_the_full_name_check_catches_an_import_from_the_package() -> None:
+    source = textwrap.dedent(
+        """
+        from temporalio import workflow
+        with workflow.unsafe.imports_passed_through():
+            from workflows import steps
+            import workflows.policies as policies
+            from workflows.saga import Saga
+        """
+    )
+    assert workflow_modules_imported_from_the_package(source) == ["workflows.steps"]
