@@ -45,6 +45,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ from sqlalchemy import text  # noqa: E402
 from stats import percentile, summary  # noqa: E402
 from temporalio.api.enums.v1 import EventType  # noqa: E402
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle  # noqa: E402
+from temporalio.service import RPCError  # noqa: E402
 
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
@@ -603,8 +605,15 @@ async def open_real_runs(w: Workload, stack: Stack, database_url: str) -> dict[s
         )
 
         async def in_first_step(h: WorkflowHandle[Any, Any]) -> bool:
-            for _ in range(300):
-                progress = await h.query("progress")
+            # A query waits for the run's open workflow task, and the first step is a local
+            # activity inside it, blocked on the lock until its hand-over: with 1,000 of them
+            # queued for the worker's slots, a query can outlast its RPC deadline. Ask again.
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                try:
+                    progress = await h.query("progress", rpc_timeout=timedelta(seconds=30))
+                except RPCError:
+                    continue
                 if progress["steps"]:
                     return True
                 await asyncio.sleep(0.1)
