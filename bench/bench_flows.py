@@ -610,12 +610,10 @@ async def open_real_runs(w: Workload, stack: Stack, database_url: str) -> dict[s
             # queued for the worker's slots, a query can outlast its RPC deadline. Ask again.
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
-                try:
+                with contextlib.suppress(RPCError):
                     progress = await h.query("progress", rpc_timeout=timedelta(seconds=30))
-                except RPCError:
-                    continue
-                if progress["steps"]:
-                    return True
+                    if progress["steps"]:
+                        return True
                 await asyncio.sleep(0.1)
             return False
 
