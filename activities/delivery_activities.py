@@ -78,13 +78,17 @@ class DeliveryActivities:
         task_queue: str,
         policy: DeliveryPolicy | None = None,
         relay_rounds: int = 500,
+        sweep_every_seconds: float = RelayInput.model_fields["sweep_every_seconds"].default,
     ) -> None:
         self._deliveries = deliveries
         self._retention = retention
         self._subscribers = subscribers
         self._client = client
         self._relay = RelayInput(
-            task_queue=task_queue, policy=policy or DeliveryPolicy(), rounds_per_run=relay_rounds
+            task_queue=task_queue,
+            policy=policy or DeliveryPolicy(),
+            rounds_per_run=relay_rounds,
+            sweep_every_seconds=sweep_every_seconds,
         )
 
     def all(self) -> list[Callable[..., Any]]:

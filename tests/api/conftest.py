@@ -112,7 +112,9 @@ async def api(engine: AsyncEngine, temporal_client: Client) -> AsyncIterator[Api
     admin_id, _ = await auth.create_user(admin_email, PASSWORD)
     key = await auth.create_api_key("test store", "publishable", admin_id)
     # Composed as worker.py does: the release step hands events to delivery (webhooks registered
-    # through the API get them).
+    # through the API get them). A relay also sweeps every lane of the database with pending
+    # deliveries now and then; this one lives through the whole session, while other tests
+    # deliver their own events through relays of their own, so it sweeps only when it starts.
     deliveries = DeliveryActivities(
         Deliveries(sessions),
         Retention(sessions),
@@ -120,6 +122,7 @@ async def api(engine: AsyncEngine, temporal_client: Client) -> AsyncIterator[Api
         temporal_client,
         settings.task_queue,
         delivery_policy(settings),
+        sweep_every_seconds=24 * 3600,
     )
     customer_activities = CustomerActivities(customers, hook_points.registry, deliveries.release)
     activities = [*customer_activities.all(), *deliveries.all()]
