@@ -2,17 +2,21 @@
 order (keyset pagination: a page is the same whoever asks and whenever, so a resumed export
 neither repeats nor skips a row), with their live addresses and groups (SPEC §4.14's columns).
 
-A page is two queries in one snapshot: its ids (a keyset scan of the primary key, with the
-filter), then one row: its row count, its last id, and its text (JSON Lines or CSV records)
-rendered and joined by PostgreSQL, which the worker writes to the file as it is (no Python
-object per row). The second query takes the page's customers, their addresses and their groups
-in one index scan each (`… = ANY(the page's ids)`: PostgreSQL walks an index once for all the
-sorted ids, whatever the filter), aggregates them per customer, and merges the three in id
-order. So a page
-costs the same at the millionth row as at the first, and one statement whatever its size.
-(Aggregated over the whole address table instead, the planner hashes all of it for each page:
-quadratic over an export; as a correlated subquery per customer, a lookup, a sort and an
-aggregate per row: several times the cost.)"""
+A page is two queries: its ids (`page_ids`: a keyset scan of the primary key, with the filter),
+then its text (`render`: one row of its row count and its JSON Lines or CSV records, rendered
+and joined by PostgreSQL, which the worker writes to the file as it is: no Python object per
+row). The two are separate so that the next pages' ids can be known, and those pages rendered on
+other connections (other cores), while one is written. Each page is rendered as it is when
+rendered: a customer deleted between the two reads is rendered as deleted, one erased is left
+out, as if the export had run a moment earlier or later for that row.
+
+The render takes the page's customers, their addresses and their groups in one index scan each
+(`… = ANY(the page's ids)`: PostgreSQL walks an index once for all the sorted ids, whatever the
+filter), aggregates them per customer, and merges the three in id order. So a page costs the same
+at the millionth row as at the first, and one statement whatever its size. (Aggregated over the
+whole address table instead, the planner hashes all of it for each page: quadratic over an
+export; as a correlated subquery per customer, a lookup, a sort and an aggregate per row: several
+times the cost.)"""
 
 from __future__ import annotations
 
@@ -125,7 +129,7 @@ def _cell(value: Any) -> Any:
 
 
 def page_query(ids: list[str], format: Format) -> Any:
-    """The query of a page (see the module's docstring): one row of (rows, last id, text)."""
+    """The render of a page (see the module's docstring): one row of (rows, text)."""
     c = CUSTOMER.table
     page = (
         select(*(c.c[col] for col in CUSTOMER_COLUMNS))
@@ -159,30 +163,32 @@ def page_query(ids: list[str], format: Format) -> Any:
         ]
         line = func.concat_ws(",", *cells) + "\n"
     text = func.string_agg(line, aggregate_order_by(literal("", String), page.c.id))
-    return select(func.count(), func.max(page.c.id), text).select_from(found)
+    return select(func.count(), text).select_from(found)
 
 
 class BulkExports:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
 
-    async def page(
-        self, filters: Mapping[str, Any] | None, after_id: str | None, limit: int, format: Format
-    ) -> tuple[str | None, int, bytes]:
-        """Up to `limit` customers after `after_id`: the last one's id, how many, and their
-        lines (JSON Lines or CSV records), rendered and joined by PostgreSQL in one query."""
-        if format not in ("csv", "jsonl"):
-            raise InvalidDataError("Invalid format: expected csv or jsonl", field="format")
+    async def page_ids(
+        self, filters: Mapping[str, Any] | None, after_id: str | None, limit: int
+    ) -> list[str]:
+        """The ids of up to `limit` live customers `filters` selects after `after_id`, in order."""
         c = CUSTOMER.table
         where = [compile_filter(CUSTOMER, filters, "filters"), CUSTOMER.live()]
         if after_id is not None:
             where.append(c.c.id > after_id)
+        chosen = select(c.c.id).where(*where).order_by(c.c.id).limit(limit)
         async with self.sessions() as session:
-            # The page's ids, then its text, in one snapshot.
-            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            chosen = select(c.c.id).where(*where).order_by(c.c.id).limit(limit)
-            ids = list((await session.scalars(chosen)).all())
-            if not ids:
-                return after_id, 0, b""
-            rows, last_id, content = (await session.execute(page_query(ids, format))).one()
-        return last_id, rows, content.encode()
+            return list((await session.scalars(chosen)).all())
+
+    async def render(self, ids: list[str], format: Format) -> tuple[int, bytes]:
+        """The customers `ids` as JSON Lines or CSV records, in id order (those still there), and
+        how many, rendered and joined by PostgreSQL in one query."""
+        if format not in ("csv", "jsonl"):
+            raise InvalidDataError("Invalid format: expected csv or jsonl", field="format")
+        if not ids:
+            return 0, b""
+        async with self.sessions() as session:
+            rows, content = (await session.execute(page_query(ids, format))).one()
+        return rows, (content or "").encode()
