@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     # long a run's next workflow task waits on the sticky queue of the worker that has the run
     # cached before any worker may take it, and how long a workflow task may take (a task lost
     # with its worker is retried after this). Seconds.
-    sticky_schedule_to_start_timeout: float = 2.0
+    sticky_schedule_to_start_timeout: float = 1.0
     workflow_task_timeout: float = 3.0
 
     @model_validator(mode="after")

@@ -37,6 +37,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 from stats import percentile  # noqa: E402
+from temporalio.api.enums.v1 import EventType  # noqa: E402
 
 from customer_service.migrate import upgrade_to_head  # noqa: E402
 from devstack import ephemeral  # noqa: E402
@@ -58,7 +59,9 @@ SLOW = 10.0  # a call slower than this is a failure of the target
 @dataclass
 class Call:
     kind: str
+    workflow_id: str
     started: float
+    started_wall: float
     ended: float = float("inf")
     ok: bool = False
     error: str = ""
@@ -85,8 +88,8 @@ async def client_loop(
     def extra() -> dict[str, Any]:
         return {"chaos_delay": round(rng.uniform(0, HOOK_DELAY), 3)}
 
-    async def call(kind: str, work: Any) -> Any:
-        record = Call(kind, time.monotonic())
+    async def call(kind: str, workflow_id: str, work: Any) -> Any:
+        record = Call(kind, workflow_id, time.monotonic(), time.time())
         calls.append(record)
         try:
             result = await work
@@ -103,6 +106,7 @@ async def client_loop(
         key = f"{tag}-{index}-{n}"
         created = await call(
             "create",
+            f"create-customers-c-{key}",
             flows.create_customers(
                 [
                     {
@@ -120,6 +124,7 @@ async def client_loop(
         customer_id = created[0].id
         await call(
             "update",
+            f"update-customers-u-{key}",
             flows.update_customers(
                 customer_id,
                 {"first_name": f"U{n}"},
@@ -129,6 +134,7 @@ async def client_loop(
         )
         await call(
             "address",
+            f"create-customer-addresses-a-{key}",
             flows.create_addresses(
                 [{"customer_id": customer_id, "address_name": "work", "city": "Porto"}],
                 additional_data=extra(),
@@ -153,6 +159,31 @@ async def killer(pool: WorkerPool, kills: list[Kill], rng: random.Random) -> Non
         await worker.wait_ready()
         kill.ready = time.monotonic()
         log(f"kill {k + 1}/{KILLS}: ready {kill.ready - kill.restarted:.2f}s after the restart")
+
+
+async def timelines(client: Any, calls: list[Call], kills: list[Kill], count: int = 6) -> list[str]:
+    """Where the time went in the `count` slowest calls a kill caught: each one's history
+    events, in seconds from the call's start, with the kills and restarts on the same clock."""
+    caught = [
+        c
+        for c in calls
+        if c.ended != float("inf") and any(c.started < k.at < c.ended for k in kills)
+    ]
+    out = []
+    for c in sorted(caught, key=lambda c: c.started - c.ended)[:count]:
+        marks = [(k.at - c.started, "KILL") for k in kills if c.started < k.at < c.ended]
+        marks += [
+            (k.ready - c.started, "worker ready") for k in kills if c.started < k.ready < c.ended
+        ]
+        history = await client.get_workflow_handle(c.workflow_id).fetch_history()
+        for event in history.events:
+            name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower()
+            if name.startswith("marker") or name.startswith("workflow_execution_started"):
+                continue
+            marks.append((event.event_time.ToDatetime().timestamp() - c.started_wall, name))
+        steps = ", ".join(f"{at:.2f} {name}" for at, name in sorted(marks))
+        out.append(f"{c.kind} {c.ended - c.started:.1f}s: {steps}")
+    return out
 
 
 def stats(values: list[float]) -> dict[str, float]:
@@ -220,9 +251,10 @@ async def run(database_url: str, temporal_address: str, log_dir: Path) -> dict[s
         await asyncio.sleep(5)  # the last kill's calls finish
         stop.set()
         await asyncio.wait_for(asyncio.gather(*clients), timeout=120)
+        slowest = await timelines(client, calls, kills)
     finally:
         await asyncio.to_thread(pool.stop)
-    return figures(calls, kills)
+    return {**figures(calls, kills), "slowest_calls_caught_by_a_kill": slowest}
 
 
 def main() -> int:
