@@ -7,9 +7,10 @@ One run:
   2. starts the worker (`worker.py`) and the API (`python -m api`: API_WORKERS uvicorn processes,
      BENCH_API_WORKERS or one per core) as child processes, creates an admin user and logs in
      (bearer JWT, as the admin dashboard does);
-  3. for each operation and client count, runs the clients for BENCH_SECONDS (after a warm-up),
-     through HTTP (raw_http: keep-alive HTTP/1.1 on asyncio streams, far lighter than httpx on
-     the CPU the server needs) and in-process:
+  3. for each operation and client count, runs the clients for BENCH_SECONDS (8) on each side
+     (after a warm-up), in BENCH_ROUNDS (4) alternating slices of HTTP (raw_http: keep-alive
+     HTTP/1.1 on asyncio streams, far lighter than httpx on the CPU the server needs) and
+     in-process:
        POST /admin/customers          ↔ CustomerFlows.create_customers (the same workflow)
        GET /admin/customers/:id       ↔ read_one(service.retrieve_customer, …) (the route's read)
        GET /admin/customers?q=<term>  ↔ read_page(service.list_and_count_customers, …) for a rare
@@ -65,8 +66,9 @@ from settings import Settings  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 
 CLIENTS = (1, 16, 32)
-SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "8"))
 WARMUP_S = 1.5
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
 SAMPLE_IDS = 20_000
 RESULTS = ROOT / "bench" / "results" / "bench_api.json"
 DOC = ROOT / "docs" / "api-performance.md"
@@ -156,13 +158,12 @@ class Stack:
                 process.kill()
 
 
-async def run_clients(call: Call, clients: int) -> dict[str, Any]:
-    """`clients` loops calling `call` for WARMUP_S, then SECONDS measured: latencies, rate, and
-    this process's CPU per request."""
+async def run_clients(call: Call, clients: int, seconds: float) -> dict[str, Any]:
+    """`clients` loops calling `call` for `seconds`: latencies, wall and CPU time, errors."""
     latencies: list[float] = []
     errors = 0
 
-    async def loop(until: float, record: bool) -> None:
+    async def loop(until: float) -> None:
         nonlocal errors
         while time.perf_counter() < until:
             start = time.perf_counter()
@@ -173,20 +174,42 @@ async def run_clients(call: Call, clients: int) -> dict[str, Any]:
                 if errors <= 3:
                     log(f"    error: {type(exc).__name__}: {str(exc)[:200]}")
                 continue
-            if record:
-                latencies.append(time.perf_counter() - start)
+            latencies.append(time.perf_counter() - start)
 
-    warm_until = time.perf_counter() + WARMUP_S
-    await asyncio.gather(*(loop(warm_until, False) for _ in range(clients)))
     began, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(loop(began + SECONDS, True) for _ in range(clients)))
-    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    await asyncio.gather(*(loop(began + seconds) for _ in range(clients)))
     return {
-        **summary(latencies),
-        "rps": round(len(latencies) / wall, 1),
-        "cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 3),
+        "latencies": latencies,
+        "wall": time.perf_counter() - began,
+        "cpu": time.process_time() - cpu,
         "errors": errors,
     }
+
+
+async def side_by_side(in_process: Call, via_http: Call, clients: int) -> dict[str, Any]:
+    """Both sides of one cell, each warmed up for WARMUP_S, then measured for SECONDS in ROUNDS
+    alternating slices (in-process first in even rounds, HTTP first in odd ones), so that a drift
+    of the machine or of the servers during the cell (a background checkpoint, a load spike, the
+    dev server's database growing) falls on both sides alike, not on whichever ran second."""
+    sides = {"in_process": in_process, "http": via_http}
+    for call in sides.values():
+        await run_clients(call, clients, WARMUP_S)
+    parts: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for round_ in range(ROUNDS):
+        order = list(sides.items()) if round_ % 2 == 0 else list(sides.items())[::-1]
+        for name, call in order:
+            parts[name].append(await run_clients(call, clients, SECONDS / ROUNDS))
+    merged = {}
+    for name, runs in parts.items():
+        latencies = [latency for run in runs for latency in run["latencies"]]
+        wall, cpu = sum(run["wall"] for run in runs), sum(run["cpu"] for run in runs)
+        merged[name] = {
+            **summary(latencies),
+            "rps": round(len(latencies) / wall, 1),
+            "cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 3),
+            "errors": sum(run["errors"] for run in runs),
+        }
+    return merged
 
 
 def sample_ids(url: str) -> list[str]:
@@ -264,8 +287,8 @@ async def measure(stack: Stack) -> dict[str, Any]:
         rows = []
         for name, via_http, in_process in operations(http, service, flows, user_id, ids, terms):
             for clients in CLIENTS:
-                local = await run_clients(in_process, clients)
-                remote = await run_clients(via_http, clients)
+                cell = await side_by_side(in_process, via_http, clients)
+                local, remote = cell["in_process"], cell["http"]
                 log(
                     f"  {name:<52} {clients:>2} clients: in-process p50 {local['p50_ms']:7.2f} ms "
                     f"{local['rps']:7.1f}/s | HTTP p50 {remote['p50_ms']:7.2f} ms "
@@ -357,8 +380,9 @@ def write_doc(results: dict[str, Any], text: str) -> None:
     block = (
         f"{START}\n_{results['rows_seeded']:,} customers; {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; load average at the start {results['load_start']}, at the "
-        f"end {results['load_end']}; {SECONDS:g} s per cell after {WARMUP_S:g} s warm-up; the API "
-        f"in {results.get('api_workers', 1)} uvicorn process(es); client CPU / req is the load "
+        f"end {results['load_end']}; {SECONDS:g} s per side and cell, in {ROUNDS} alternating "
+        f"slices, after {WARMUP_S:g} s warm-up; the API in {results.get('api_workers', 1)} "
+        f"uvicorn process(es); client CPU / req is the load "
         f"generator's (raw_http) CPU per HTTP request._\n\n"
         f"{text}\n{END}"
     )
