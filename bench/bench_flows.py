@@ -71,6 +71,7 @@ from devstack import ephemeral  # noqa: E402
 from devstack.postgres import EmbeddedPostgres  # noqa: E402
 from devstack.temporal import TemporalDevServer, die_with_parent  # noqa: E402
 from settings import Settings, normalise_database_url  # noqa: E402
+from triggers.base import RESULT_POLL  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
@@ -354,7 +355,8 @@ class Workload:
             activities, local = parse_reference(name)
 
             async def run(client_no: int) -> Any:
-                return await (await self.reference(activities, local=local)).result()
+                handle = await self.reference(activities, local=local)
+                return await handle.result(rpc_timeout=RESULT_POLL)  # as CustomerFlows waits
 
             return run
         if name == "create_hooked":

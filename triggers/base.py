@@ -34,6 +34,10 @@ from workflows.visibility import SAGA_STATUS
 
 R = TypeVar("R")
 MAX_REQUEST_ID = 200
+# A run's result is long-polled from its history. The dev server was seen to miss a completion
+# notice now and then (the wait then lasted its whole 20 s long-poll window, with the run long
+# completed: docs/reliability.md); asked again every RESULT_POLL, such a miss costs at most that.
+RESULT_POLL = timedelta(seconds=5)
 
 
 class FlowError(Exception):
@@ -154,7 +158,7 @@ class FlowsBase:
 
     async def _result(self, handle: WorkflowHandle[Any, Any], result_type: type[R]) -> R:
         try:
-            result = await handle.result()
+            result = await handle.result(rpc_timeout=RESULT_POLL)
             return result if isinstance(result, result_type) else result_type.model_validate(result)  # type: ignore[attr-defined]
         except WorkflowFailureError as err:
             cause = err.cause

@@ -7,6 +7,7 @@ import json
 
 import click
 
+from triggers.base import RESULT_POLL
 from triggers.cli.common import connect, main, out, read_options, run_async, show_rows
 from triggers.operations import Operations
 
@@ -138,7 +139,7 @@ async def erase(customer_id: str, no_wait: bool, as_json: bool) -> None:
             f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
         )
         return
-    result = await handle.result()
+    result = await handle.result(rpc_timeout=RESULT_POLL)
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json")))
     else:
