@@ -88,8 +88,11 @@ async def test_triggered_check_lists_violations_and_tags_its_run(
     rules = [v["rule"] for v in found["violations"]]
     assert rules == ["delivery of an event that was not released"]
     query = f"InvariantViolations > 0 AND TaskQueue = '{events_env.task_queue}'"
-    tagged = [w async for w in events_env.client.list_workflows(query)]
-    assert len(tagged) == 1
+
+    async def tagged() -> list[Any]:  # visibility follows a run's end by a moment
+        return [w async for w in events_env.client.list_workflows(query)]
+
+    assert len(await eventually(tagged, within=15)) == 1
 
 
 async def test_triggered_retention_prunes_old_log_entries_and_delivered_events_in_batches(
