@@ -37,7 +37,7 @@ async def test_the_readme_curl_session_works(api: Api, database_url: str) -> Non
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
     out = stdout.decode()
     assert process.returncode == 0, out + stderr.decode()
-    assert '"email":"peter.hayes@example.com"' in out
+    assert '"email":"rosa.diaz@example.com"' in out
     assert '"workflow_id":"create-customers-' in out
     assert re.search(r'"customers":\[\{"id":"cus_\w+"\}\],"count":1', out)
     key_line = out.strip().splitlines()[-1]
