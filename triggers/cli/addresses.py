@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from triggers.cli.common import (
     ADDRESS_COLUMNS,
@@ -105,7 +104,7 @@ async def address_delete(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(escape(f"deleted {', '.join(r.ids)}")),
+        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
     )
 
 

@@ -46,7 +46,12 @@ def _counts(p: BulkProgress) -> str:
 async def follow(flows: CustomerFlows, handle: WorkflowHandle[Any, BulkResult]) -> BulkResult:
     """Wait for the run with a live progress bar fed by its `progress` query."""
     result = asyncio.ensure_future(flows._result(handle, BulkResult))
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"))
+    # The run id may hold a caller's request id: text, not markup.
+    columns = (
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}", markup=False),
+    )
     with Progress(*columns, console=err) as bar:
         task = bar.add_task(handle.id, total=None, counts="starting")
         while not result.done():
@@ -83,7 +88,7 @@ def report_errors(errors: list[RowError], save: Path | None, as_json: bool) -> N
             writer = csv.writer(f)
             writer.writerow(["row", "field", "message"])
             writer.writerows((e.row, e.field, e.message) for e in errors)
-        err.print(f"{len(errors)} row errors saved to {save}", highlight=False, markup=False)
+        err.print(f"{len(errors)} row errors saved to {save}", highlight=False)
         return
     if as_json:
         click.echo(json.dumps([e.model_dump() for e in errors]))
@@ -138,9 +143,7 @@ async def import_customers(
         str(file), format=fmt, mode=mode, batch_size=batch_size, request_id=request_id
     )
     if no_wait:
-        out.print(
-            f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
-        )
+        out.print(f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False)
         return
     result = await follow(flows, handle)
     show_result(flows, result, as_json)
@@ -205,9 +208,7 @@ async def export_customers(
         str(out_file), filters=filters, format=fmt, request_id=request_id
     )
     if no_wait:
-        out.print(
-            f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
-        )
+        out.print(f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False)
         return
     show_result(flows, await follow(flows, handle), as_json)
 
@@ -230,7 +231,7 @@ async def bulk(action: str, workflow_id: str, errors_file: Path | None, as_json:
     flows = await connect(reads=action == "errors")
     if action in ("pause", "resume", "cancel"):
         await flows.signal_bulk(workflow_id, action)
-        out.print(f"{action} sent to {workflow_id}", highlight=False, markup=False)
+        out.print(f"{action} sent to {workflow_id}", highlight=False)
         return
     progress = await flows.bulk_progress(workflow_id)
     if action == "errors":
@@ -239,4 +240,4 @@ async def bulk(action: str, workflow_id: str, errors_file: Path | None, as_json:
     elif as_json:
         click.echo(progress.model_dump_json())
     else:
-        out.print(f"{workflow_id}: {_counts(progress)}", highlight=False, markup=False)
+        out.print(f"{workflow_id}: {_counts(progress)}", highlight=False)

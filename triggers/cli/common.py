@@ -23,9 +23,11 @@ from customer_service.errors import CustomerModuleError, InvalidDataError
 from settings import ConfigurationError
 from triggers.client import CustomerFlows, FlowError
 
-# Piped output is not cut at 80 columns: ids and emails must survive whole.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 240)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 240)
+# Piped output is not cut at 80 columns: ids and emails must survive whole. Printed text is
+# customer data, ids and messages, never markup (a group named "[/]" or "[link=...]" prints as
+# is): the few styled lines ask for markup=True and escape what they interpolate.
+out = Console(soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, soft_wrap=True, markup=False, width=None if sys.stderr.isatty() else 240)
 
 CUSTOMER_COLUMNS = (
     "id",
@@ -121,15 +123,14 @@ def show_rows(rows: Sequence[Any], columns: Sequence[str], title: str, as_json: 
     for column in columns:
         table.add_column(column)
     for row in data:
-        # Customer data is text, never markup: a group named "[/]" or "[link=...]" prints as is.
-        table.add_row(*("" if row.get(c) is None else escape(str(row.get(c))) for c in columns))
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
     out.print(table)
 
 
 def _error(kind: str | None, message: str) -> None:
     """One error line; the message (which may quote user input) is text, not markup."""
     label = f" [bold]{escape(kind)}[/bold]" if kind else ""
-    err.print(f"[red]error[/red]{label}: {escape(message)}", highlight=False)
+    err.print(f"[red]error[/red]{label}: {escape(message)}", highlight=False, markup=True)
 
 
 _UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
@@ -158,7 +159,7 @@ def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Non
             code = exc.code if isinstance(exc.code, int) else 1
         except FlowError as exc:
             _error(exc.type, exc.message)
-            err.print(f"run: {escape(exc.workflow_id)}", highlight=False)
+            err.print(f"run: {exc.workflow_id}", highlight=False)
             code = 1
         except CustomerModuleError as exc:
             _error(exc.type, exc.message)
@@ -211,7 +212,7 @@ async def finish(
         if as_json:
             click.echo(json.dumps({"workflow_id": handle.id, "ui": link}))
         else:
-            out.print(escape(f"started {handle.id}\nrun: {link}"), highlight=False)
+            out.print(f"started {handle.id}\nrun: {link}", highlight=False)
         return
     with err.status(f"running {handle.id} …"):
         result = await flows._result(handle, result_type)
@@ -225,7 +226,7 @@ async def finish(
         )
         return
     show(result)
-    out.print(escape(f"run: {link}"), highlight=False)
+    out.print(f"run: {link}", highlight=False)
 
 
 async def connect(reads: bool = False) -> CustomerFlows:

@@ -108,7 +108,7 @@ async def delete(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(escape(f"deleted {', '.join(r.ids)}")),
+        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
     )
 
 
@@ -152,7 +152,7 @@ async def remove_account(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(escape(f"removed {r.ids[0]}")),
+        lambda r: out.print(f"removed {r.ids[0]}"),
     )
 
 
@@ -266,7 +266,9 @@ async def check(as_json: bool) -> None:
     else:
         for v in violations:
             out.print(
-                f"[red]violation[/red] {escape(v.rule)}: {escape(str(v.detail))}", highlight=False
+                f"[red]violation[/red] {escape(v.rule)}: {escape(str(v.detail))}",
+                highlight=False,
+                markup=True,
             )
     if violations:
         raise SystemExit(1)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.markup import escape
 
 from customer_service.schemas import MAX_METADATA_DEPTH
 from triggers.cli.common import (
@@ -103,7 +102,7 @@ async def group_delete(
         IdsResult,
         no_wait,
         as_json,
-        lambda r: out.print(escape(f"deleted {', '.join(r.ids)}")),
+        lambda r: out.print(f"deleted {', '.join(r.ids)}"),
     )
 
 

@@ -55,7 +55,7 @@ async def events_redeliver(delivery_id: str) -> None:
     """Send a delivery again, with the same delivery id."""
     ops = await _operations()
     await ops.redeliver(delivery_id)
-    out.print(f"{delivery_id} queued for delivery", highlight=False, markup=False)
+    out.print(f"{delivery_id} queued for delivery", highlight=False)
 
 
 @main.group()
@@ -78,7 +78,6 @@ async def webhooks_add(url: str, event_names: tuple[str, ...], as_json: bool) ->
         out.print(
             f"added {endpoint['id']}\nsigning secret: {endpoint['secret']}",
             highlight=False,
-            markup=False,
         )
 
 
@@ -102,7 +101,6 @@ async def webhooks_remove(webhook_id: str) -> None:
     out.print(
         f"{webhook_id} {'removed' if removed else 'was not registered'}",
         highlight=False,
-        markup=False,
     )
 
 
@@ -122,7 +120,7 @@ async def schedules_apply(as_json: bool) -> None:
         click.echo(json.dumps(outcome))
     for schedule_id, what in outcome.items():
         if not as_json:
-            out.print(f"{schedule_id}: {what}", highlight=False, markup=False)
+            out.print(f"{schedule_id}: {what}", highlight=False)
 
 
 @main.command()
@@ -135,15 +133,11 @@ async def erase(customer_id: str, no_wait: bool, as_json: bool) -> None:
     flows = await connect()
     handle = await Operations(flows.client, flows.settings).start_erase(customer_id)
     if no_wait:
-        out.print(
-            f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False, markup=False
-        )
+        out.print(f"started {handle.id}\nrun: {flows.ui_link(handle.id)}", highlight=False)
         return
     result = await handle.result(rpc_timeout=RESULT_POLL)
     if as_json:
         click.echo(json.dumps(result.model_dump(mode="json")))
     else:
         removed = ", ".join(f"{k}: {v}" for k, v in result.removed.items())
-        out.print(
-            f"erased {customer_id} ({removed})\nrun: {flows.ui_link(handle.id)}", markup=False
-        )
+        out.print(f"erased {customer_id} ({removed})\nrun: {flows.ui_link(handle.id)}")
