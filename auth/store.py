@@ -140,9 +140,13 @@ class AuthStore:
                     select(AuthIdentity).where(func.lower(AuthIdentity.email) == email.lower())
                 )
             ).scalar_one_or_none()
-        stored = row.password_hash if row is not None else _dummy_hash()
+        stored = row.password_hash if row is not None else None
+
+        def verify() -> None:  # the first dummy hash is made here too, off the event loop
+            _hasher.verify(stored if stored is not None else _dummy_hash(), password)
+
         try:
-            await asyncio.to_thread(_hasher.verify, stored, password)
+            await asyncio.to_thread(verify)
         except (VerificationError, InvalidHashError):
             raise UnauthorizedError(INVALID_LOGIN) from None
         if row is None:

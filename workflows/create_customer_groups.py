@@ -6,7 +6,6 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    # by its full name: `from workflows import steps` would load a copy per run (see base)
     from activities import stubs
     from activities.contracts import CreateGroupsStep
     from customer_service import ids

@@ -1,6 +1,6 @@
 """UpdateCustomerGroupsWorkflow: update-customer-groups. Steps: update name / metadata, recording
-what was replaced Its module holds this one workflow class: the sandbox re-imports it for every
-run."""
+what was replaced (compensation: put it back). Its module holds this one workflow class: the
+sandbox re-imports it for every run."""
 
 from __future__ import annotations
 

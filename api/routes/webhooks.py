@@ -105,7 +105,9 @@ async def list_deliveries(
     """Oldest first; `status=failed` lists those given up after the retry window."""
     deliveries = _operations(services).deliveries
     return {
-        "deliveries": await deliveries.list_deliveries(query.get("status"), query.get("limit", 100))
+        "deliveries": await deliveries.list_deliveries(
+            query.get("status"), query.get("limit", DeliveriesQuery.model_fields["limit"].default)
+        )
     }
 
 
