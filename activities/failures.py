@@ -7,11 +7,10 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
-from pydantic_core import to_json
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from customer_service.errors import CustomerModuleError, InvalidDataError
-from customer_service.schemas import MAX_RESULT_BYTES
+from customer_service.schemas import MAX_RESULT_BYTES, too_large
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,17 +46,16 @@ def business_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
 def bounded_read(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """A read step (it writes nothing) whose result is too large for Temporal's history fails
-    typed, instead of the workflow task failing on the oversized payload again and again."""
+    typed, instead of the workflow task failing on the oversized payload again and again. Goes
+    inside `business_errors`, which makes the error final."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         result = await fn(*args, **kwargs)
-        if result is not None and len(to_json(result)) > MAX_RESULT_BYTES:
-            raise application_error(
-                InvalidDataError(
-                    f"Invalid request: the selection is too large for one run (it exceeds "
-                    f"{MAX_RESULT_BYTES} bytes); narrow it"
-                )
+        if result is not None and too_large(result):
+            raise InvalidDataError(
+                f"Invalid request: the selection is too large for one run (it exceeds "
+                f"{MAX_RESULT_BYTES} bytes); narrow it"
             )
         return result
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Insert,
     Text,
+    Update,
     and_,
     bindparam,
     column,
@@ -110,13 +111,7 @@ def releasing(session: AsyncSession, statement: Insert, event_group_id: str) -> 
     `release_group` and `write_queued` take one each. Rows queued after it still go out with
     `write_queued`, released."""
     session.info[_RELEASE] = True
-    tbl = table_of(OutboxEvent)
-    released = (
-        update(tbl)
-        .where(and_(tbl.c.event_group_id == event_group_id, tbl.c.status == STAGED))
-        .values(status=RELEASED, status_changed_at=func.now())
-    )
-    ctes = [released.cte("released")]
+    ctes = [_release_staged(event_group_id).cte("released")]
     rows = session.info.pop(_QUEUED, None)
     if rows:
         ctes.append(_insert_released(rows).cte("queued"))
@@ -148,11 +143,16 @@ async def release_group(session: AsyncSession, event_group_id: str) -> int:
     """Publish the run's staged events in this transaction (repeat-safe): those staged by earlier
     transactions now, this one's as it writes them; how many of the earlier ones."""
     session.info[_RELEASE] = True
+    statement = _release_staged(event_group_id)
+    result = await session.execute(statement.returning(table_of(OutboxEvent).c.id))
+    return len(result.all())
+
+
+def _release_staged(event_group_id: str) -> Update:
+    """The run's staged outbox rows, released now."""
     tbl = table_of(OutboxEvent)
-    result = await session.execute(
+    return (
         update(tbl)
         .where(and_(tbl.c.event_group_id == event_group_id, tbl.c.status == STAGED))
         .values(status=RELEASED, status_changed_at=func.now())
-        .returning(tbl.c.id)
     )
-    return len(result.all())

@@ -20,7 +20,6 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from pydantic_core import to_json
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +28,7 @@ from customer_service import models as m
 from customer_service.db import transaction
 from customer_service.entities import EntityKey
 from customer_service.errors import ConflictError, InvalidDataError, ReleasedError
-from customer_service.schemas import WriteContext
+from customer_service.schemas import WriteContext, too_large
 from customer_service.validation import validate_id
 
 
@@ -261,7 +260,7 @@ def fits(ctx: WriteContext, result: Any) -> None:
     """Called inside the step's transaction: a result larger than the caller can take fails the
     step typed and rolls it back, before anything (the run's events included) is released."""
     limit = ctx.max_result_bytes
-    if limit is not None and len(to_json(result)) > limit:
+    if limit is not None and too_large(result, limit):
         raise InvalidDataError(
             f"Invalid request: the change is too large for one run (its result exceeds {limit}"
             " bytes); split it into smaller requests"

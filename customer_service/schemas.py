@@ -19,6 +19,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
 )
+from pydantic_core import to_json
 
 from customer_service.countries import ISO_3166_ALPHA2
 
@@ -37,6 +38,12 @@ MAX_RESULT_BYTES = 1024 * 1024
 MAX_SELECTED_ROWS = 1_000
 MAX_PAGE = 10_000
 MAX_SKIP = 2**63 - 1  # PostgreSQL OFFSET is a bigint
+
+
+def too_large(result: Any, limit: int = MAX_RESULT_BYTES) -> bool:
+    """Whether `result`, as the JSON Temporal will carry, exceeds `limit` bytes."""
+    return len(to_json(result)) > limit
+
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"

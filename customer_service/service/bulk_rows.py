@@ -80,7 +80,7 @@ class _Parser:
             if value is None or value == "":
                 continue
             if key == GROUPS_COLUMN:
-                groups = value or []
+                groups = value
             elif key.startswith(ADDRESS_PREFIX):
                 address[key[len(ADDRESS_PREFIX) :]] = value
             else:
@@ -125,11 +125,6 @@ class _Parser:
         if isinstance(known, InvalidDataError):
             raise InvalidDataError(known.message, field=known.field)
         return known
-
-
-def parse_row(raw: Mapping[str, Any]) -> tuple[CreateCustomerInput, list[str]]:
-    """One file row as a create input and its group names (see `parse_rows`)."""
-    return _Parser().row(raw)
 
 
 def parse_rows(
