@@ -167,20 +167,19 @@ class Memberships(EntityWrites[MembershipDTO]):
             )
             result = await session.execute(statement, rows)
             inserted = {(r.customer_id, r.customer_group_id): r.id for r in result.all()}
-        added = list(inserted)
         by_pair = dict(inserted)
-        if len(inserted) < len(unique):  # pairs that were members already: their rows' ids
+        members_already = [pair for pair in unique if pair not in inserted]
+        if members_already:  # their rows' ids
             existing = await session.execute(
                 select(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id).where(
-                    tuple_(tbl.c.customer_id, tbl.c.customer_group_id).in_(list(unique)),
+                    tuple_(tbl.c.customer_id, tbl.c.customer_group_id).in_(members_already),
                     tbl.c.deleted_at.is_(None),
                 )
             )
-            by_pair = {(r.customer_id, r.customer_group_id): r.id for r in existing.all()}
+            by_pair |= {(r.customer_id, r.customer_group_id): r.id for r in existing.all()}
         membership_ids = [by_pair[(p.customer_id, p.customer_group_id)] for p in pairs]
-        created_ids = sorted(by_pair[pair] for pair in added)
-        await events.emit_internal(session, MEMBERSHIP, "created", created_ids)
-        return membership_ids, added
+        await events.emit_internal(session, MEMBERSHIP, "created", sorted(inserted.values()))
+        return membership_ids, list(inserted)
 
     async def _remove_pairs(
         self, session: AsyncSession, pairs: Sequence[MembershipInput]
