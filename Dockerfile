@@ -18,7 +18,7 @@ COPY triggers ./triggers
 COPY codec ./codec
 COPY api ./api
 COPY auth ./auth
-COPY worker.py settings.py alembic.ini ./
+COPY worker.py settings.py supervision.py alembic.ini ./
 # The runtime dependencies only, exactly as locked with their hashes (requirements.lock, from
 # `make lock`): no `dev`/`dev-stack` extra (test tools, embedded servers are for `make dev`).
 # Bytecode is compiled here: the tree is read-only to `app`, and the workflow sandbox loads the

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from auth.tokens import resolve_jwt_secret
-from devstack.temporal import die_with_parent
 from settings import Settings, get_settings
+from supervision import die_with_parent
 
 MAX_AUTO_WORKERS = 4
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

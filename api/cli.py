@@ -13,14 +13,13 @@ import click
 
 from auth.store import AuthStore
 from customer_service.errors import CustomerModuleError
+from settings import ConfigurationError, get_settings
 
 
 async def _with_store(action: Callable[[AuthStore], Awaitable[Any]]) -> Any:
     from customer_service import create_engine, session_factory
-    from devstack.database import resolve_database_url
-    from settings import get_settings
 
-    engine = create_engine(resolve_database_url(get_settings()), pool_size=1)
+    engine = create_engine(get_settings().require_database_url(), pool_size=1)
     try:
         return await action(AuthStore(session_factory(engine)))
     finally:
@@ -32,6 +31,9 @@ def _run(action: Callable[[AuthStore], Awaitable[Any]]) -> Any:
         return asyncio.run(_with_store(action))
     except CustomerModuleError as exc:
         click.echo(f"error {exc.type}: {exc.message}", err=True)
+        sys.exit(1)
+    except ConfigurationError as exc:  # no DATABASE_URL and no running `make dev`
+        click.echo(f"error: {exc}", err=True)
         sys.exit(1)
 
 

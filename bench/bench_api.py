@@ -61,8 +61,8 @@ from auth.store import AuthStore  # noqa: E402
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from devstack import ephemeral  # noqa: E402
 from devstack.ports import free_port  # noqa: E402
-from devstack.temporal import die_with_parent  # noqa: E402
 from settings import Settings  # noqa: E402
+from supervision import die_with_parent  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 
 CLIENTS = (1, 16, 32)

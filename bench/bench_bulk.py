@@ -37,8 +37,8 @@ from sqlalchemy import text  # noqa: E402
 from customer_service import create_engine  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
 from devstack import ephemeral  # noqa: E402
-from devstack.temporal import die_with_parent  # noqa: E402
 from settings import Settings  # noqa: E402
+from supervision import die_with_parent  # noqa: E402
 from triggers.connection import connect  # noqa: E402
 
 IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
@@ -171,7 +171,13 @@ async def main() -> int:
             from triggers.client import CustomerFlows
 
             flows = CustomerFlows(client, settings, hooks=[])
-            rss = RssSampler(worker.pid)
+            # The process that serves, forked by the worker's supervising process (whose own RSS,
+            # mostly pages shared with it, is reported once).
+            [serving] = psutil.Process(worker.pid).children()
+            rss = RssSampler(serving.pid)
+            results["supervising_process_rss_mb"] = round(
+                psutil.Process(worker.pid).memory_info().rss / 2**20, 1
+            )
 
             source = root / "import.csv"
             write_import_file(source, IMPORT_ROWS)

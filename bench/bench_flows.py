@@ -69,8 +69,9 @@ from customer_service import CustomerModuleService, create_engine, session_facto
 from customer_service.migrate import upgrade_to_head  # noqa: E402
 from devstack import ephemeral  # noqa: E402
 from devstack.postgres import EmbeddedPostgres  # noqa: E402
-from devstack.temporal import TemporalDevServer, die_with_parent  # noqa: E402
+from devstack.temporal import TemporalDevServer  # noqa: E402
 from settings import Settings, normalise_database_url  # noqa: E402
+from supervision import die_with_parent  # noqa: E402
 from triggers.base import RESULT_POLL  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 

@@ -5,9 +5,12 @@ DATABASE_URL / TEMPORAL_ADDRESS), migrates, and starts ONE worker process (`pyth
 through the chaos suite's `WorkerPool`). BENCH_CLIENTS (16) clients call the product through
 `CustomerFlows` in a loop: create a customer with an address, update it, add an address (each
 hook step sleeps a random 0–BENCH_HOOK_DELAY s, so kills also land inside activities). Meanwhile
-the worker gets `kill -9` BENCH_KILLS (15) times, at a random 2–5 s after it was last ready, and
-is started again BENCH_RESTART_DELAY (1) s after each kill. BENCH_SIGNAL=TERM stops it with
-SIGTERM instead (the worker drains; the restart delay counts from its exit).
+the worker gets `kill -9` BENCH_KILLS (15) times, at a random 2–5 s after it was last ready:
+  - BENCH_KILL=serving (the default): the serving process dies (a crash, an OOM kill) and the
+    worker's own supervising process forks another after `supervision.RESTART_DELAY` (1 s);
+  - BENCH_KILL=worker: the whole worker dies, supervising process too, and the bench starts it
+    again (a cold start) BENCH_RESTART_DELAY (1) s after each kill. BENCH_SIGNAL=TERM stops it
+    with SIGTERM instead (the worker drains; the restart delay counts from its exit).
 
 Reported (and written to bench/results/bench_recovery[-BENCH_LABEL].json):
   - per kill, kill → next successful call: median / p99 / max (the issue's targets: ≤ 2 s,
@@ -42,6 +45,7 @@ from temporalio.api.enums.v1 import EventType  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
 from devstack import ephemeral  # noqa: E402
 from settings import Settings  # noqa: E402
+from supervision import RESTART_DELAY as SUPERVISOR_RESTART_DELAY  # noqa: E402
 from tests.chaos.hooks import HOOK_POINTS  # noqa: E402
 from tests.chaos.support import WorkerPool, connect_client  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
@@ -52,6 +56,7 @@ RESTART_DELAY = float(os.environ.get("BENCH_RESTART_DELAY", "1"))
 HOOK_DELAY = float(os.environ.get("BENCH_HOOK_DELAY", "0.2"))
 LABEL = os.environ.get("BENCH_LABEL", "")
 SIGNAL = os.environ.get("BENCH_SIGNAL", "KILL")  # TERM: a graceful stop (drains) instead
+KILL = os.environ.get("BENCH_KILL", "serving")  # or "worker": supervising process and all
 SEED = int(os.environ.get("BENCH_SEED", str(random.randrange(1 << 30))))
 SLOW = 10.0  # a call slower than this is a failure of the target
 
@@ -147,17 +152,26 @@ async def killer(pool: WorkerPool, kills: list[Kill], rng: random.Random) -> Non
     worker = pool.workers[0]
     for k in range(KILLS):
         await asyncio.sleep(rng.uniform(2, 5))
-        kill = Kill(time.monotonic())
-        if SIGNAL == "TERM":
-            await asyncio.to_thread(worker.stop)
+        if KILL == "serving":
+            starts = worker.serving_starts()
+            kill = Kill(time.monotonic())
+            worker.kill_serving()
+            kills.append(kill)
+            await worker.wait_serving(starts + 1)
+            kill.ready = time.monotonic()
+            kill.restarted = kill.at + SUPERVISOR_RESTART_DELAY  # the supervisor's own delay
         else:
-            await asyncio.to_thread(worker.kill)
-        kills.append(kill)
-        await asyncio.sleep(RESTART_DELAY)
-        kill.restarted = time.monotonic()
-        worker.start()
-        await worker.wait_ready()
-        kill.ready = time.monotonic()
+            kill = Kill(time.monotonic())
+            if SIGNAL == "TERM":
+                await asyncio.to_thread(worker.stop)
+            else:
+                await asyncio.to_thread(worker.kill)
+            kills.append(kill)
+            await asyncio.sleep(RESTART_DELAY)
+            kill.restarted = time.monotonic()
+            worker.start()
+            await worker.wait_ready()
+            kill.ready = time.monotonic()
         log(f"kill {k + 1}/{KILLS}: ready {kill.ready - kill.restarted:.2f}s after the restart")
 
 
@@ -267,6 +281,7 @@ def main() -> int:
     result["label"] = LABEL or "default"
     result["seed"] = SEED
     result["signal"] = SIGNAL
+    result["killed"] = KILL
     result["settings"] = {
         k: os.environ[k]
         for k in ("STICKY_SCHEDULE_TO_START_TIMEOUT", "WORKFLOW_TASK_TIMEOUT")

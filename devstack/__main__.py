@@ -27,8 +27,9 @@ from devstack.api import ADMIN_EMAIL, await_api, ensure_admin, start_api
 from devstack.database import embedded_postgres
 from devstack.ports import PortInUseError
 from devstack.supervisor import CrashLoop, WorkerSupervisor
-from devstack.temporal import TemporalDevServer, die_with_parent
+from devstack.temporal import TemporalDevServer
 from settings import DEV_STACK_FILE, get_settings, read_dev_stack, redact_url
+from supervision import die_with_parent
 
 BANNER = """
   customer-flows is running

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from auth.store import AuthStore, UnauthorizedError
 from customer_service import create_engine, session_factory
-from devstack.temporal import die_with_parent
+from supervision import die_with_parent
 
 ADMIN_EMAIL = "admin@example.com"
 PASSWORD_FILE = "admin_password"

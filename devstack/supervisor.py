@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from devstack.temporal import die_with_parent
 from settings import PROJECT_ROOT
+from supervision import describe_exit, die_with_parent
 
 READY_LINE = "worker serving"  # what worker.py logs once it polls its task queue
 MAX_START_CRASHES = 4
@@ -24,16 +24,6 @@ STABLE_AFTER = 60.0  # a worker up this long has its crash count forgotten
 
 class CrashLoop(Exception):
     """The worker crashed at start-up MAX_START_CRASHES times in a row."""
-
-
-def describe_exit(returncode: int) -> str:
-    """'exit status 1', or 'killed by SIGKILL' for a signal."""
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exit status {returncode}"
 
 
 class WorkerSupervisor:

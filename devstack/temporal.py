@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.ports import PortInUseError, port_is_free, wait_for_port
+from supervision import die_with_parent
 
 # Registered at every start (the dev server ignores ones that already exist in its state file).
 SEARCH_ATTRIBUTES: dict[str, str] = {
@@ -26,15 +27,6 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "BulkFile": "Keyword",
     "BulkRows": "Int",
 }
-
-
-def die_with_parent() -> None:
-    """In a child process: get SIGTERM when the parent dies, even by SIGKILL (Linux)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def temporal_cli_path() -> str:

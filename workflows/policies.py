@@ -22,8 +22,11 @@ FORWARD_RETRY = RetryPolicy(
 FORWARD_START_TO_CLOSE = timedelta(seconds=30)
 
 # Every ordinary activity heartbeats (activities.heartbeat) a few times within this; an attempt
-# whose worker died is retried elsewhere after it, not after the start-to-close timeout.
-HEARTBEAT_TIMEOUT: timedelta | None = timedelta(seconds=2)
+# whose worker died is retried elsewhere after it, not after the start-to-close timeout. The
+# worker sends heartbeats at most HEARTBEAT_THROTTLE apart (the SDK's default, 80% of the
+# timeout, would leave 0.2 s for a busy event loop). docs/reliability.md has the measurements.
+HEARTBEAT_TIMEOUT: timedelta | None = timedelta(seconds=1)
+HEARTBEAT_THROTTLE = timedelta(milliseconds=250)
 FORWARD_SCHEDULE_TO_CLOSE = timedelta(hours=6)
 
 # The run's first forward step runs as a local activity with one attempt; longer than this (say,

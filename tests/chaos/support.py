@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
@@ -31,8 +32,8 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from temporalio.service import RPCError
 
 from devstack import ephemeral
-from devstack.temporal import die_with_parent
 from settings import PROJECT_ROOT
+from supervision import die_with_parent
 from workflows.visibility import SAGA_STATUS
 
 T = TypeVar("T")
@@ -113,6 +114,18 @@ class WorkerProcess:
     def is_ready(self) -> bool:
         return "worker serving" in self.log_tail(100_000)
 
+    def serving_starts(self) -> int:
+        """How often this incarnation has started serving: the worker's supervising process
+        forks a new serving process whenever one dies."""
+        return self.log_tail(10_000_000).count("worker serving")
+
+    async def wait_serving(self, starts: int, within: float = 60.0) -> None:
+        deadline = time.monotonic() + within
+        while self.serving_starts() < starts:
+            if not self.is_running() or time.monotonic() > deadline:
+                raise AssertionError(f"worker {self.index} did not serve again:\n{self.log_tail()}")
+            await asyncio.sleep(0.01)
+
     def is_running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
@@ -128,10 +141,18 @@ class WorkerProcess:
             await asyncio.sleep(0.1)
 
     def kill(self) -> None:
-        """kill -9: no drain, no goodbye to the server; in-flight tasks are simply lost."""
+        """kill -9 of the whole worker, its serving process dying with it: no drain, no goodbye
+        to the server; in-flight tasks are simply lost."""
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+
+    def kill_serving(self) -> None:
+        """kill -9 of the serving process only (a crash, an OOM kill): the worker's supervising
+        process forks another after `supervision.RESTART_DELAY`."""
+        assert self.process is not None
+        [serving] = psutil.Process(self.process.pid).children()
+        serving.send_signal(signal.SIGKILL)
 
     def stop(self) -> None:
         process, self.process = self.process, None

@@ -22,6 +22,9 @@ CLI = str(Path(sys.executable).parent / "customers")
 PRODUCTION = [
     "worker.py",
     "settings.py",
+    "supervision.py",
+    "api",
+    "auth",
     "customer_service",
     "activities",
     "workflows",

@@ -1,6 +1,8 @@
 """`make dev` supervises its worker, tried for real: the dev stack (`python -m devstack`) in a temp
-DATA_DIR on free ports, its worker killed with SIGKILL, then the next CLI call; and a worker that
-cannot start, which must end the stack with a message rather than restart forever."""
+DATA_DIR on free ports, its worker killed with SIGKILL (the whole worker, which the stack starts
+again; or only its serving process, which the worker's own supervising process forks again), then
+the next CLI call; and a worker that cannot start, which must end the stack with a message rather
+than restart forever."""
 
 from __future__ import annotations
 
@@ -20,9 +22,15 @@ from tests.e2e.test_dev_stack import Stack
 
 
 def worker_pids(stack: Stack) -> list[int]:
+    """The stack's worker processes: `worker.py`'s supervising process (its serving process, a
+    fork, is its child)."""
     assert stack.process is not None
-    children = psutil.Process(stack.process.pid).children(recursive=True)
+    children = psutil.Process(stack.process.pid).children()
     return [p.pid for p in children if any(part.endswith("worker.py") for part in p.cmdline())]
+
+
+def serving_pids(stack: Stack) -> list[int]:
+    return [c.pid for pid in worker_pids(stack) for c in psutil.Process(pid).children()]
 
 
 def wait_for(condition: object, what: str, within: float = 60) -> None:
@@ -68,6 +76,28 @@ def test_a_killed_worker_is_restarted_and_the_next_cli_call_succeeds(root: Path)
     assert code == 0  # Ctrl-C still stops everything cleanly after a restart
     assert "stopped: HTTP API, worker, Temporal dev server, PostgreSQL" in stack.output()
     assert psutil.pid_exists(second) is False or psutil.Process(second).status() == "zombie"
+
+
+def test_a_killed_serving_process_is_replaced_by_the_worker_itself(root: Path) -> None:
+    stack = Stack(root)
+    stack.start()
+    try:
+        wait_for(lambda: len(serving_pids(stack)) == 1, "the worker did not start serving")
+        [supervising] = worker_pids(stack)
+        [first] = serving_pids(stack)
+        os.kill(first, signal.SIGKILL)
+        email = f"c.{uuid.uuid4().hex[:6]}@example.com"
+        created = stack.cli("create", "--email", email)
+        assert created.returncode == 0, created.stderr
+        assert email in created.stdout
+        [second] = serving_pids(stack)
+        assert second != first
+        assert worker_pids(stack) == [supervising]  # the stack had nothing to restart
+        log = (root / "data" / "worker.log").read_text()
+        assert f"the serving process {first} exited (killed by SIGKILL)" in log
+        assert "the worker exited" not in stack.output()
+    finally:
+        assert stack.stop() == 0
 
 
 def test_a_worker_crashing_at_start_up_ends_the_stack_with_a_message(root: Path) -> None:
