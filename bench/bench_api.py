@@ -11,7 +11,8 @@ One run:
      (after a warm-up), in BENCH_ROUNDS (4) alternating slices of HTTP (raw_http: keep-alive
      HTTP/1.1 on asyncio streams, far lighter than httpx on the CPU the server needs) and
      in-process:
-       POST /admin/customers          ↔ CustomerFlows.create_customers (the same workflow)
+       POST /admin/customers          ↔ CustomerFlows.create_customers (the same workflow), then
+                                        read_one(service.retrieve_customer, …) (the route's re-read)
        GET /admin/customers/:id       ↔ read_one(service.retrieve_customer, …) (the route's read)
        GET /admin/customers?q=<term>  ↔ read_page(service.list_and_count_customers, …) for a rare
                                         term, a "First Last" pair and a common term, with count;
@@ -242,9 +243,12 @@ def operations(
         ok(await http.post("/admin/customers", json={"email": f"h{tag}.{i}@bench.example"}))
 
     async def post_local(i: int) -> None:
-        await flows.create_customers(
+        # What the route does, without HTTP: the same run, then the same re-read of the customer
+        # it created (Medusa's refetch), in the admin shape.
+        [created] = await flows.create_customers(
             [{"email": f"l{tag}.{i}@bench.example", "created_by": user_id}]
         )
+        await read_one(service.retrieve_customer, created.id, {}, ADMIN_CUSTOMER)
 
     async def get_http(i: int) -> None:
         ok(await http.get(f"/admin/customers/{ids[i % len(ids)]}"))
