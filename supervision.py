@@ -92,6 +92,8 @@ class _Parent:
                 os._exit(code)
         os.close(ready_write)
         self.child = pid
+        if self.stopping:  # the signal came while forking, before it could be passed on
+            os.kill(pid, signal.SIGTERM)
         return pid, ready_read
 
     def wait(self, pid: int, ready_read: int) -> tuple[int, bool]:
