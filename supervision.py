@@ -14,7 +14,6 @@ process makes its own event loop, Temporal runtime and database pool."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -52,6 +51,16 @@ Serve = Callable[[Callable[[], None]], int]
 returns the exit status."""
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+QUICK_CRASH = 1.5  # seconds from fork: a serving process dying sooner backs the restarts off
+MAX_RESTART_DELAY = 8.0
+
+
+def shell_status(returncode: int) -> int:
+    """A process's exit status as a shell reports it: 128 + N for death by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 class _Parent:
     def __init__(self) -> None:
         self.child: int | None = None
@@ -60,71 +69,93 @@ class _Parent:
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         # SIGINT or SIGTERM: the serving process drains its in-flight tasks, then the parent ends.
         self.stopping = True
-        if self.child is not None:
-            with contextlib.suppress(ProcessLookupError):  # it has just exited: waitpid reaps it
-                os.kill(self.child, signal.SIGTERM)
+        if self.child is not None:  # alive or not yet reaped (see `wait`): the pid is its own
+            os.kill(self.child, signal.SIGTERM)
 
     def fork(self, serve: Serve) -> tuple[int, int]:
         """The serving process's pid and the read end of the pipe it reports readiness on."""
         ready_read, ready_write = os.pipe()
         parent = os.getpid()
+        # Held back across the fork: a stop signal reaches the parent once it knows the child's
+        # pid, and the child only once its own handling is in place.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
-        if pid == 0:  # the serving process; it never returns into the parent's stack
-            code = 1
-            try:
-                os.close(ready_read)
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(sig, signal.SIG_DFL)
-                # kill -9 of the parent is kill -9 of the worker: no orphan keeps serving.
-                die_with_parent(signal.SIGKILL)
-                if os.getppid() != parent:
-                    os._exit(1)
+        if pid == 0:
+            self._become_serving_process(serve, parent, ready_read, ready_write)
+        os.close(ready_write)
+        self.child = pid
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        return pid, ready_read
+
+    @staticmethod
+    def _become_serving_process(
+        serve: Serve, parent: int, ready_read: int, ready_write: int
+    ) -> None:
+        """Runs `serve` in the forked process and exits; never returns into the parent's loop."""
+        code = 1
+        try:
+            os.close(ready_read)
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            # kill -9 of the parent is kill -9 of the worker: no orphan keeps serving.
+            die_with_parent(signal.SIGKILL)
+            if os.getppid() == parent:
 
                 def ready() -> None:
                     os.write(ready_write, b"r")
                     os.close(ready_write)
 
                 code = serve(ready)
-            except BaseException:
-                log.exception("the serving process failed")
-            finally:
+        except BaseException:
+            log.exception("the serving process failed")
+        finally:
+            try:
                 logging.shutdown()
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
                 os._exit(code)
-        os.close(ready_write)
-        self.child = pid
-        if self.stopping:  # the signal came while forking, before it could be passed on
-            os.kill(pid, signal.SIGTERM)
-        return pid, ready_read
 
     def wait(self, pid: int, ready_read: int) -> tuple[int, bool]:
         """The serving process's exit status (negative: killed by that signal), and whether it
         had reported ready."""
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # ended, left unreaped for now
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         _, status = os.waitpid(pid, 0)
         self.child = None
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         served = os.read(ready_read, 1) == b"r"
         os.close(ready_read)
         return os.waitstatus_to_exitcode(status), served
 
 
 def serve_restarting(serve: Serve, restart_delay: float = RESTART_DELAY) -> int:
-    """Fork `serve` and fork it again whenever it dies after serving; return the exit status."""
+    """Fork `serve` and fork it again whenever it dies after serving; return the exit status.
+
+    Restarts wait `restart_delay`, doubled for each serving process in a row that died within
+    QUICK_CRASH of its fork (a crash on its first tasks), up to MAX_RESTART_DELAY."""
     parent = _Parent()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         signal.signal(sig, parent.on_signal)
+    quick_crashes = 0
     while True:
+        forked = time.monotonic()
         pid, ready_read = parent.fork(serve)
         code, served = parent.wait(pid, ready_read)
         if parent.stopping:
-            return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+            return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else shell_status(code)
         if not served:
             log.error("the worker failed at start-up (%s); not restarting it", describe_exit(code))
-            return code if code > 0 else 1
+            return shell_status(code) or 1
+        quick_crashes = quick_crashes + 1 if time.monotonic() - forked < QUICK_CRASH else 0
+        delay = min(restart_delay * 2 ** max(quick_crashes - 1, 0), MAX_RESTART_DELAY)
         log.warning(
             "the serving process %d exited (%s); starting another in %gs",
             pid,
             describe_exit(code),
-            restart_delay,
+            delay,
         )
-        time.sleep(restart_delay)
+        time.sleep(delay)
         if parent.stopping:
             return 0

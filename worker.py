@@ -40,6 +40,7 @@ from typing import Any
 
 import psycopg  # noqa: F401  (imported by the first engine: 0.1 s of each start if left to it)
 from pydantic import ValidationError
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
@@ -127,6 +128,11 @@ async def serve(settings: Settings, on_ready: Callable[[], None] = lambda: None)
     service = CustomerModuleService(session_factory(engine))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None
     client = await connect(settings, runtime=runtime)
+    # The namespace is checked here, not first by the SDK worker once it runs: a wrong one is a
+    # failure to start (the supervising process gives up), not a crash after serving (restarted).
+    await client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=client.namespace)
+    )
     activities, deliveries = build_activities(service, client, settings)
     bulk = BulkActivities(BulkImports(service.sessions), BulkExports(service.sessions))
     worker = build_worker(client, [*activities.all(), *deliveries.all(), *bulk.all()], settings)
@@ -152,11 +158,16 @@ async def serve(settings: Settings, on_ready: Callable[[], None] = lambda: None)
     )
     if settings.metrics_port:
         log.info("Prometheus metrics on :%d/metrics", settings.metrics_port)
-    async with worker:
-        on_ready()
-        await stop.wait()
+    running = asyncio.create_task(worker.run())
+    stopped = asyncio.create_task(stop.wait())
+    on_ready()
+    await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not running.done():
         log.info("shutting down: finishing in-flight tasks")
+        await worker.shutdown()
+    stopped.cancel()
     await engine.dispose()
+    await running  # a worker that failed on its own (a fatal poll error) fails this process
     log.info("worker stopped")
 
 

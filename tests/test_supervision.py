@@ -16,8 +16,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Each serving process appends its pid to PIDS, then serves (reports ready) unless FAIL_AT_START
-# says it should die first; on SIGTERM it appends "drained" and exits 0.
+# Each serving process appends its pid to PIDS, then serves (reports ready, appends "ready")
+# unless FAIL_AT_START says it should die first or CRASH_WHEN_READY right after reporting ready;
+# on SIGTERM it appends "drained" and exits 0.
 TOY = textwrap.dedent(
     """
     import logging, os, signal, sys, time
@@ -35,6 +36,10 @@ TOY = textwrap.dedent(
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
         ready()
+        if os.environ.get("CRASH_WHEN_READY"):
+            os._exit(5)
+        with pids.open("a") as f:
+            f.write("ready\\n")
         while not stop:
             time.sleep(0.01)
         with pids.open("a") as f:
@@ -79,15 +84,15 @@ def test_a_killed_serving_process_is_forked_again_and_sigterm_drains_the_new_one
 ) -> None:
     process, pids = start(tmp_path)
     try:
-        wait_for(lambda: len(serving(process)) == 1 and len(lines(pids)) == 1, "no first serve")
+        wait_for(lambda: lines(pids).count("ready") == 1, "no first serve")
         [first] = serving(process)
-        time.sleep(0.2)  # it reports ready right after writing its pid
         os.kill(first, signal.SIGKILL)
-        wait_for(lambda: len(lines(pids)) == 2, "the killed serving process was not replaced")
+        wait_for(
+            lambda: lines(pids).count("ready") == 2, "the killed serving process was not replaced"
+        )
         [second] = serving(process)
-        assert second != first and str(second) == lines(pids)[1]
+        assert second != first and lines(pids)[2:] == [str(second), "ready"]
 
-        time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=20)
     finally:
@@ -105,10 +110,26 @@ def test_a_process_that_dies_before_serving_is_not_restarted(tmp_path: Path) -> 
     assert "failed at start-up (exit status 3); not restarting it" in out
 
 
+def test_serving_processes_that_crash_at_once_are_restarted_ever_more_slowly(
+    tmp_path: Path,
+) -> None:
+    process, pids = start(tmp_path, CRASH_WHEN_READY="1")
+    try:
+        wait_for(lambda: len(lines(pids)) >= 4, "the crashed serving processes were not replaced")
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 0, out
+    delays = [line.rsplit(" ", 1)[-1] for line in out.splitlines() if "starting another" in line]
+    assert delays[:3] == ["0.2s", "0.4s", "0.8s"], out  # doubled from restart_delay=0.2
+    assert "exited (exit status 5)" in out
+
+
 def test_kill_9_of_the_supervisor_takes_the_serving_process_with_it(tmp_path: Path) -> None:
     process, pids = start(tmp_path)
     try:
-        wait_for(lambda: len(serving(process)) == 1, "no first serve")
+        wait_for(lambda: "ready" in lines(pids), "no first serve")
         [child] = serving(process)
         process.kill()
         process.wait(10)

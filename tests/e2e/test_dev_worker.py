@@ -82,7 +82,11 @@ def test_a_killed_serving_process_is_replaced_by_the_worker_itself(root: Path) -
     stack = Stack(root)
     stack.start()
     try:
-        wait_for(lambda: len(serving_pids(stack)) == 1, "the worker did not start serving")
+        log_path = root / "data" / "worker.log"
+        wait_for(
+            lambda: len(serving_pids(stack)) == 1 and "worker serving" in log_path.read_text(),
+            "the worker did not start serving",
+        )
         [supervising] = worker_pids(stack)
         [first] = serving_pids(stack)
         os.kill(first, signal.SIGKILL)
@@ -93,7 +97,7 @@ def test_a_killed_serving_process_is_replaced_by_the_worker_itself(root: Path) -
         [second] = serving_pids(stack)
         assert second != first
         assert worker_pids(stack) == [supervising]  # the stack had nothing to restart
-        log = (root / "data" / "worker.log").read_text()
+        log = log_path.read_text()
         assert f"the serving process {first} exited (killed by SIGKILL)" in log
         assert "the worker exited" not in stack.output()
     finally:
