@@ -1,10 +1,10 @@
 """Processes that outlive a crash of the process doing the work.
 
-`serve_restarting(serve)` is how the worker runs: the calling process has already imported and
-checked everything, then forks the process that serves. A serving process that dies (a bug, an
-OOM kill, `kill -9`) is forked again after `RESTART_DELAY` from the already-imported parent, so
-it polls within a fraction of a second instead of the ~1.3 s a cold start takes (imports alone
-are ~0.9 s); docs/reliability.md has the figures. A process that dies *before* it serves is a
+`serve_restarting(serve)` is how the worker runs: the calling process has already imported
+everything, then forks the process that serves. A serving process that dies (a bug, an OOM kill,
+`kill -9`) is forked again after `RESTART_DELAY` from the already-imported parent (longer while
+each one dies at once), so it polls within a fraction of a second instead of the ~1.3 s a cold
+start takes (imports alone are ~0.9 s); docs/reliability.md has the figures. A process that dies *before* it serves is a
 start-up failure (a bad setting, a server that refuses): the parent exits with its status and
 leaves retrying to whatever started it (`make dev`, compose's restart policy), which can tell a
 crash loop from a crash.
@@ -23,6 +23,9 @@ from collections.abc import Callable
 from types import FrameType
 
 RESTART_DELAY = 1.0  # seconds between a serving process's death and the next one's fork
+QUICK_CRASH = 1.5  # seconds from fork: a serving process dying sooner backs the restarts off
+MAX_RESTART_DELAY = 8.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 log = logging.getLogger("customer_flows.supervision")
 
@@ -49,11 +52,6 @@ def describe_exit(returncode: int) -> str:
 Serve = Callable[[Callable[[], None]], int]
 """Runs in the forked process: serves until asked to stop, calling its argument once it serves;
 returns the exit status."""
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-QUICK_CRASH = 1.5  # seconds from fork: a serving process dying sooner backs the restarts off
-MAX_RESTART_DELAY = 8.0
 
 
 def shell_status(returncode: int) -> int:

@@ -122,8 +122,9 @@ def build_activities(
     return CustomerActivities(service, hooks, deliveries.release, auth), deliveries
 
 
-async def serve(settings: Settings, on_ready: Callable[[], None] = lambda: None) -> None:
-    """Run the worker until SIGINT / SIGTERM, then finish in-flight tasks and stop."""
+async def serve(settings: Settings, on_ready: Callable[[], None]) -> None:
+    """Run the worker until SIGINT / SIGTERM, then finish in-flight tasks and stop; `on_ready`
+    once it polls."""
     engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
     runtime = metrics_runtime(settings.metrics_port) if settings.metrics_port else None

@@ -64,6 +64,16 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def wait_until(
+    condition: Callable[[], bool], what: str, within: float = 20.0, interval: float = 0.05
+) -> None:
+    """`eventually` for plain code (processes, files): poll until true, fail saying `what`."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(interval)
+
+
 # --- reading the database ------------------------------------------------------------------------
 
 

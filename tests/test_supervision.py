@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
+
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,13 +68,6 @@ def lines(pids: Path) -> list[str]:
     return pids.read_text().split() if pids.exists() else []
 
 
-def wait_for(condition: Callable[[], bool], what: str, within: float = 20) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
-
-
 def serving(process: subprocess.Popen[str]) -> list[int]:
     return [c.pid for c in psutil.Process(process.pid).children()]
 
@@ -84,10 +77,10 @@ def test_a_killed_serving_process_is_forked_again_and_sigterm_drains_the_new_one
 ) -> None:
     process, pids = start(tmp_path)
     try:
-        wait_for(lambda: lines(pids).count("ready") == 1, "no first serve")
+        wait_until(lambda: lines(pids).count("ready") == 1, "no first serve")
         [first] = serving(process)
         os.kill(first, signal.SIGKILL)
-        wait_for(
+        wait_until(
             lambda: lines(pids).count("ready") == 2, "the killed serving process was not replaced"
         )
         [second] = serving(process)
@@ -115,7 +108,7 @@ def test_serving_processes_that_crash_at_once_are_restarted_ever_more_slowly(
 ) -> None:
     process, pids = start(tmp_path, CRASH_WHEN_READY="1")
     try:
-        wait_for(lambda: len(lines(pids)) >= 4, "the crashed serving processes were not replaced")
+        wait_until(lambda: len(lines(pids)) >= 4, "the crashed serving processes were not replaced")
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=20)
     finally:
@@ -129,11 +122,11 @@ def test_serving_processes_that_crash_at_once_are_restarted_ever_more_slowly(
 def test_kill_9_of_the_supervisor_takes_the_serving_process_with_it(tmp_path: Path) -> None:
     process, pids = start(tmp_path)
     try:
-        wait_for(lambda: "ready" in lines(pids), "no first serve")
+        wait_until(lambda: "ready" in lines(pids), "no first serve")
         [child] = serving(process)
         process.kill()
         process.wait(10)
-        wait_for(lambda: not psutil.pid_exists(child) or _zombie(child), "an orphan kept serving")
+        wait_until(lambda: not psutil.pid_exists(child) or _zombie(child), "an orphan kept serving")
     finally:
         process.kill()
     assert "drained" not in lines(pids)  # killed outright, as the supervisor was

@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import psutil
 import pytest
 
 from tests.e2e.test_dev_stack import Stack
+from tests.helpers import wait_until
 
 
 def worker_pids(stack: Stack) -> list[int]:
@@ -31,13 +31,6 @@ def worker_pids(stack: Stack) -> list[int]:
 
 def serving_pids(stack: Stack) -> list[int]:
     return [c.pid for pid in worker_pids(stack) for c in psutil.Process(pid).children()]
-
-
-def wait_for(condition: object, what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -53,16 +46,17 @@ def test_a_killed_worker_is_restarted_and_the_next_cli_call_succeeds(root: Path)
     stack = Stack(root)
     stack.start()
     try:
-        wait_for(lambda: len(worker_pids(stack)) == 1, "the worker did not start")
+        wait_until(lambda: len(worker_pids(stack)) == 1, "the worker did not start", within=60)
         [first] = worker_pids(stack)
         assert (
             stack.cli("create", "--email", f"a.{uuid.uuid4().hex[:6]}@example.com").returncode == 0
         )
 
         os.kill(first, signal.SIGKILL)
-        wait_for(
+        wait_until(
             lambda: "the worker exited (killed by SIGKILL); restarting it" in stack.output(),
             f"no restart logged:\n{stack.output()[-2000:]}",
+            within=60,
         )
         email = f"b.{uuid.uuid4().hex[:6]}@example.com"
         created = stack.cli("create", "--email", email, "--first-name", "Bea")
@@ -83,9 +77,10 @@ def test_a_killed_serving_process_is_replaced_by_the_worker_itself(root: Path) -
     stack.start()
     try:
         log_path = root / "data" / "worker.log"
-        wait_for(
+        wait_until(
             lambda: len(serving_pids(stack)) == 1 and "worker serving" in log_path.read_text(),
             "the worker did not start serving",
+            within=60,
         )
         [supervising] = worker_pids(stack)
         [first] = serving_pids(stack)
