@@ -252,6 +252,21 @@ async def read(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[
     raise AssertionError("unreachable")
 
 
+async def write_once(engine: AsyncEngine, sql: str, params: dict[str, Any]) -> Any:
+    """One statement, sent as written (no SQLAlchemy compile), on `engine` in autocommit (as
+    `autocommit_engine` makes it): its own transaction, one round trip. Returns its one row.
+    Database errors become domain errors as in `transaction`; a write is never run again here
+    (its activity retries)."""
+    try:
+        async with engine.connect() as connection:
+            return (await connection.exec_driver_sql(sql, params)).one()
+    except sa_exc.DBAPIError as exc:
+        domain = translate(exc)
+        if domain is None:
+            raise
+        raise domain from None
+
+
 def autocommit_engine(engine: AsyncEngine) -> AsyncEngine:
     """`engine`'s pool, its connections in autocommit while checked out (set and reset
     client-side by psycopg: no round trip)."""

@@ -58,34 +58,46 @@ def mute(session: AsyncSession) -> None:
 async def emit_internal(
     session: AsyncSession, spec: EntitySpec[Any], action: str, ids: Sequence[str]
 ) -> None:
+    """One aggregated message per operation (`internal_rows`), queued for the transaction."""
+    if not session.info.get(_MUTED):
+        _queue(session, internal_rows(spec, action, ids, session.info.get(_GROUP)))
+
+
+def internal_rows(
+    spec: EntitySpec[Any], action: str, ids: Sequence[str], event_group_id: str | None
+) -> list[dict[str, Any]]:
     """One aggregated message per operation: `{id}` for one entity, `{id: [...]}` for several.
     Released at once, or staged when the transaction belongs to a workflow run."""
-    if not ids or session.info.get(_MUTED):
-        return
-    group = session.info.get(_GROUP)
+    if not ids:
+        return []
     payload: dict[str, object] = {"id": ids[0] if len(ids) == 1 else list(ids)}
-    _queue(
-        session,
-        [
-            {
-                "name": internal_event_name(spec, action),
-                "data": payload,
-                "internal": True,
-                "status": STAGED if group else RELEASED,
-                "event_group_id": group,
-            }
-        ],
-    )
+    return [
+        {
+            "name": internal_event_name(spec, action),
+            "data": payload,
+            "internal": True,
+            "status": STAGED if event_group_id else RELEASED,
+            "event_group_id": event_group_id,
+        }
+    ]
 
 
 async def stage_workflow_events(
     session: AsyncSession, name: str, ids: Sequence[str], event_group_id: str | None
 ) -> None:
+    """The run's workflow events (`workflow_rows`), queued for the transaction."""
+    if not session.info.get(_MUTED):
+        _queue(session, workflow_rows(name, ids, event_group_id))
+
+
+def workflow_rows(
+    name: str, ids: Sequence[str], event_group_id: str | None
+) -> list[dict[str, Any]]:
     """One staged message per id (as Medusa's emitEventStep), released when the run succeeds."""
-    if not ids or event_group_id is None or session.info.get(_MUTED):
-        return
+    if not ids or event_group_id is None:
+        return []
     staged = {"name": name, "internal": False, "status": STAGED, "event_group_id": event_group_id}
-    _queue(session, [{**staged, "data": {"id": i}} for i in ids])
+    return [{**staged, "data": {"id": i}} for i in ids]
 
 
 def _queue(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

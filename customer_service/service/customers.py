@@ -9,10 +9,11 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events, ids, oplog
-from customer_service.db import transaction
+from customer_service.db import autocommit_engine, transaction
 from customer_service.entities import ADDRESS, CUSTOMER
 from customer_service.queries import attach_new, list_rows, to_dto
 from customer_service.schemas import CreateCustomerInput, CustomerDTO, FindConfig, WriteContext
+from customer_service.service.create_at_once import create_at_once
 from customer_service.service.writes import EntityWrites, Row, Target, reuse_ids, row_values
 
 
@@ -22,6 +23,7 @@ class Customers(EntityWrites[CustomerDTO]):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(sessions, CUSTOMER)
         self.addresses = EntityWrites(sessions, ADDRESS)
+        self._autocommit = autocommit_engine(sessions.kw["bind"])
 
     async def create(
         self, inputs: Sequence[CreateCustomerInput], ctx: WriteContext
@@ -49,6 +51,10 @@ class Customers(EntityWrites[CustomerDTO]):
                     minted.add(values["id"])
                 values["customer_id"] = row["id"]
                 address_rows.append(values)
+        if ctx.operation_id is not None:  # a workflow's step: new rows, in one round trip
+            created = await create_at_once(self._autocommit, ctx, customer_rows, address_rows)
+            if created is not None:
+                return created
         async with transaction(self.sessions, ctx.event_group_id) as session:
             inserted: dict[str, CustomerDTO] = {}
             recorded = await oplog.recorded(session, ctx, oplog.CreateCustomersRecord)
