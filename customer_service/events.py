@@ -117,7 +117,7 @@ async def write_queued(session: AsyncSession) -> None:
     await session.execute(statement, rows)
 
 
-def releasing(session: AsyncSession, statement: Insert, event_group_id: str) -> Insert:
+def releasing(session: AsyncSession, statement: Update, event_group_id: str) -> Update:
     """`statement` (the transaction's last write) made to also publish the run's staged events
     and write this transaction's outbox rows released: one statement, one round trip, where
     `release_group` and `write_queued` take one each. Rows queued after it still go out with

@@ -20,7 +20,8 @@ from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events
@@ -196,22 +197,28 @@ def _wrong_kind(operation_id: str, name: str, kind: type[Record]) -> InvalidData
 
 
 async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R | None:
-    """The record of this operation if it already ran (a repeat returns it). An operation that
-    a compensation has fenced off or undone must not act any more: that is a conflict."""
+    """The record of this operation if it already ran (a repeat returns it); None when this
+    call claimed the operation and must act, then `write` its record. An operation that a
+    compensation has fenced off or undone must not act any more: that is a conflict."""
     if ctx.operation_id is None:
         return None
-    # Attempts of one operation may overlap (a retry while the first is still running):
-    # serialise them, so a later one finds the earlier one's record instead of racing it.
-    await session.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended(ctx.operation_id, 0)))
-    )
+    # The claim: a placeholder record, replaced by `write` in this transaction (so never seen
+    # by another). An attempt of the same operation still in flight holds that key: the insert
+    # waits for it to end, then does nothing, and its record is read below. Overlapping
+    # attempts (a retry while the first still runs) are serialised this way.
     tbl = m.table_of(m.OperationRecord)
+    claim = (
+        pg_insert(tbl)
+        .values(operation_id=ctx.operation_id, name=kind.kind_name(), result={})
+        .on_conflict_do_nothing(index_elements=[tbl.c.operation_id])
+        .returning(tbl.c.operation_id)
+    )
+    if (await session.execute(claim)).first() is not None:
+        return None
     query = select(tbl.c.name, tbl.c.state, tbl.c.result).where(
         tbl.c.operation_id == ctx.operation_id
     )
-    row = (await session.execute(query)).first()
-    if row is None:
-        return None
+    row = (await session.execute(query)).one()
     if row.state not in STANDING:
         raise ConflictError(
             f"Operation {ctx.operation_id} was already compensated", field="operation_id"
@@ -220,19 +227,23 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
 
 
 async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> None:
-    """Record what this operation did (nothing without an `operation_id`). With `ctx.release`,
-    the run's staged events are released in the same transaction (after every write of it), by
-    the same statement that records it."""
+    """Record what this operation did, over the claim `recorded` made (nothing without an
+    `operation_id`). With `ctx.release`, the run's staged events are released in the same
+    transaction (after every write of it), by the same statement that records it."""
     group = ctx.event_group_id if ctx.release else None
     if ctx.operation_id is None:
         if group is not None:
             await events.release_group(session, group)
         return
-    statement = insert(m.table_of(m.OperationRecord)).values(
-        operation_id=ctx.operation_id,
-        name=record.kind,
-        result=record.model_dump(mode="json"),
-        state=State.RELEASED if ctx.release else State.DONE,
+    tbl = m.table_of(m.OperationRecord)
+    statement = (
+        update(tbl)
+        .where(tbl.c.operation_id == ctx.operation_id)
+        .values(
+            name=record.kind,
+            result=record.model_dump(mode="json"),
+            state=State.RELEASED if ctx.release else State.DONE,
+        )
     )
     if group is not None:
         statement = events.releasing(session, statement, group)
