@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService
@@ -271,3 +271,22 @@ def serving(server: Any) -> Iterator[Any]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+class Statements:
+    """`with Statements(engine) as sent:` the SQL statements `engine` sent meanwhile, in
+    `sent.sql` (not BEGIN / COMMIT, which psycopg sends itself)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.sql: list[str] = []
+        self._engine = engine
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.sql.append(statement)
+
+    def __enter__(self) -> Statements:
+        event.listen(self._engine.sync_engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self._engine.sync_engine, "before_cursor_execute", self._count)

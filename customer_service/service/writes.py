@@ -23,6 +23,7 @@ from customer_service.validation import validate, validate_ids
 
 T = TypeVar("T")
 Row = dict[str, Any]
+_BEFORE = "before__"  # RETURNING's label prefix for a value an update replaced
 Selector = str | Sequence[str] | Mapping[str, Any]
 
 
@@ -61,6 +62,10 @@ def _refuse_wide(matched: int, verb: str) -> None:
             f"{verb} them in smaller batches",
             field="selector",
         )
+
+
+def _by_id(row: Row) -> str:
+    return str(row["id"])
 
 
 def context(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
@@ -124,24 +129,34 @@ class EntityWrites(Generic[D]):
     async def select_for_update(self, session: AsyncSession, target: Target) -> list[Row]:
         """Live rows addressed by `target`, locked in id order; an unknown id is not_found."""
         tbl = self.spec.table
-        if target.ids is None:
-            if not target.where:
-                raise InvalidDataError(
-                    "Invalid selector: an empty selector would update every row", field="selector"
-                )
-            where = compile_filter(self.spec, target.where, "selector")
-        else:
-            where = tbl.c.id.in_(target.ids)
-        query = select(tbl).where(where, self.spec.live()).order_by(tbl.c.id).with_for_update()
+        query = (
+            select(tbl)
+            .where(self._where(target), self.spec.live())
+            .order_by(tbl.c.id)
+            .with_for_update()
+        )
         if target.ids is None:  # a filter may match any number of rows: at most MAX_SELECTED_ROWS
             query = query.limit(MAX_SELECTED_ROWS + 1)
         rows = [row_dict(r) for r in (await session.execute(query)).all()]
+        self._check_found(target, rows)
+        return rows
+
+    def _where(self, target: Target) -> ColumnElement[bool]:
+        if target.ids is not None:
+            return self.spec.table.c.id.in_(target.ids)
+        if not target.where:
+            raise InvalidDataError(
+                "Invalid selector: an empty selector would update every row", field="selector"
+            )
+        return compile_filter(self.spec, target.where, "selector")
+
+    def _check_found(self, target: Target, rows: list[Row]) -> None:
+        """At most MAX_SELECTED_ROWS rows for a filter; every id of a list found."""
         _refuse_wide(len(rows), "update")
         found = {r["id"] for r in rows}
         missing = [i for i in target.ids or [] if i not in found]
         if missing:
             raise self.spec.not_found(missing, target.field)
-        return rows
 
     async def update(
         self, target: Target, data: BaseModel, ctx: WriteContext
@@ -151,26 +166,12 @@ class EntityWrites(Generic[D]):
         values = data.model_dump(include=set(data.model_fields_set))
         if "metadata" in values and not values["metadata"]:
             del values["metadata"]  # SPEC §2.6: empty metadata leaves the column unchanged
-        tbl = self.spec.table
 
         async def act(session: AsyncSession) -> oplog.UpdateRecord:
             previous, written, after = [], [], []
-            # Rows locked and read in id order: each row as stored after the update (RETURNING,
-            # no re-read), as `list_rows` would return it.
-            for row in await self.select_for_update(session, target):
-                new = dict(values)
-                if "metadata" in new:
-                    new["metadata"] = merge_metadata(row["metadata"], new["metadata"])
-                previous.append({"id": row["id"], **{k: row[k] for k in new}})
+            for before, new, row in await self._write_locked(session, target, values):
+                previous.append({"id": row["id"], **before})
                 written.append({"id": row["id"], **new})
-                if new:
-                    result = await session.execute(
-                        update(tbl)
-                        .where(tbl.c.id == row["id"])
-                        .values(**new, updated_at=func.now())
-                        .returning(*tbl.c)
-                    )
-                    row = row_dict(result.one())
                 after.append(to_dto(self.spec, row, None, {}).model_dump(mode="json"))
             row_ids = [r["id"] for r in written]
             await events.emit_internal(session, self.spec, "updated", row_ids)
@@ -183,6 +184,49 @@ class EntityWrites(Generic[D]):
             )
 
         return await oplog.once(self.sessions, ctx, oplog.UpdateRecord, act)
+
+    async def _write_locked(
+        self, session: AsyncSession, target: Target, values: Row
+    ) -> list[tuple[Row, Row, Row]]:
+        """Write `values` on the live rows `target` addresses, locked in id order: per row, in
+        id order, the values replaced, the values written and the row as stored after (RETURNING,
+        no re-read, as `list_rows` would return it)."""
+        if not values or "metadata" in values:
+            # A row's merged metadata depends on what it holds: read it first, then write.
+            out = []
+            for row in await self.select_for_update(session, target):
+                new = dict(values)
+                if "metadata" in new:
+                    new["metadata"] = merge_metadata(row["metadata"], new["metadata"])
+                before = {k: row[k] for k in new}
+                if new:
+                    result = await session.execute(
+                        update(self.spec.table)
+                        .where(self.spec.table.c.id == row["id"])
+                        .values(**new, updated_at=func.now())
+                        .returning(*self.spec.table.c)
+                    )
+                    row = row_dict(result.one())
+                out.append((before, new, row))
+            return out
+        # The same values on every row: lock, read the replaced values and write in one
+        # statement (UPDATE ... FROM the rows selected FOR UPDATE, which RETURNING can name).
+        tbl = self.spec.table
+        locked = select(tbl.c.id, *(tbl.c[k] for k in values)).where(
+            self._where(target), self.spec.live()
+        )
+        if target.ids is None:
+            locked = locked.limit(MAX_SELECTED_ROWS + 1)
+        old = locked.order_by(tbl.c.id).with_for_update().subquery("old")
+        statement = (
+            update(tbl)
+            .where(tbl.c.id == old.c.id)
+            .values(**values, updated_at=func.now())
+            .returning(*tbl.c, *(old.c[k].label(f"{_BEFORE}{k}") for k in values))
+        )
+        rows = sorted((row_dict(r) for r in await session.execute(statement)), key=_by_id)
+        self._check_found(target, rows)
+        return [({k: row.pop(f"{_BEFORE}{k}") for k in values}, values, row) for row in rows]
 
     async def undo_update(self, operation_id: str) -> bool:
         """Compare-and-set the previous values back (decision 3). A field is put back only while

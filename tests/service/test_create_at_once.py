@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import AlreadyExistsError, ConflictError, CustomerModuleService
 from customer_service.service import customers
-from tests.helpers import TABLES, fetch, fingerprint, unchanged_after
+from tests.helpers import TABLES, Statements, fetch, fingerprint, unchanged_after
 
 S = CustomerModuleService
 
@@ -29,24 +29,6 @@ DATA = [
     },
     {"id": "cus_once_2", "phone": "+15550001", "created_by": "user_1"},
 ]
-
-
-class Statements:
-    """The statements `engine` sends while counting."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.sql: list[str] = []
-        self._engine = engine
-
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        self.sql.append(statement)
-
-    def __enter__(self) -> Statements:
-        event.listen(self._engine.sync_engine, "before_cursor_execute", self._count)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        event.remove(self._engine.sync_engine, "before_cursor_execute", self._count)
 
 
 async def written(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
