@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Insert,
-    Text,
     Update,
     and_,
-    bindparam,
-    column,
     func,
     insert,
-    literal,
-    select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_service.entities import EntitySpec
@@ -117,37 +110,30 @@ async def write_queued(session: AsyncSession) -> None:
     await session.execute(statement, rows)
 
 
-def releasing(session: AsyncSession, statement: Update, event_group_id: str) -> Update:
-    """`statement` (the transaction's last write) made to also publish the run's staged events
-    and write this transaction's outbox rows released: one statement, one round trip, where
-    `release_group` and `write_queued` take one each. Rows queued after it still go out with
+# The statement that releases a run's events (`oplog.write` puts these before its own): the run's
+# staged outbox rows, released, and this transaction's queued ones (`releasing_rows`) written
+# released, from one JSON parameter. One round trip where `release_group` and `write_queued`
+# take one each; the SQL is sent as written (no statement to build and compile per call).
+RELEASE_CTES = f"""released AS (
+    UPDATE "{OutboxEvent.__tablename__}" SET status = '{RELEASED}', status_changed_at = now()
+    WHERE event_group_id = %(event_group_id)s AND status = '{STAGED}'
+), queued AS (
+    INSERT INTO "{OutboxEvent.__tablename__}"
+        (name, data, internal, status, event_group_id, status_changed_at)
+    SELECT name, data, internal, '{RELEASED}', event_group_id, now()
+    FROM jsonb_to_recordset(%(outbox_rows)s::jsonb)
+         AS r(name TEXT, data JSONB, internal BOOLEAN, event_group_id TEXT)
+)"""
+
+
+def releasing_rows(session: AsyncSession) -> str:
+    """This transaction releases its run's events with `RELEASE_CTES`: its queued outbox rows
+    so far, as that statement's `outbox_rows` (JSON). Rows queued later still go out with
     `write_queued`, released."""
     session.info[_RELEASE] = True
-    ctes = [_release_staged(event_group_id).cte("released")]
-    rows = session.info.pop(_QUEUED, None)
-    if rows:
-        ctes.append(_insert_released(rows).cte("queued"))
-    return statement.add_cte(*ctes)
-
-
-def _insert_released(rows: list[dict[str, Any]]) -> Insert:
-    """Insert `rows` released, from one JSON parameter: one statement shape whatever the number
-    of rows, so SQLAlchemy compiles it once (a multi-row VALUES is compiled for every call)."""
-    tbl = table_of(OutboxEvent)
-    source = (
-        func.jsonb_to_recordset(bindparam("outbox_rows", rows, type_=JSONB))
-        .table_valued(
-            column("name", Text),
-            column("data", JSONB),
-            column("internal", Boolean),
-            column("event_group_id", Text),
-        )
-        .render_derived(with_types=True)
-    )
-    row = source.c
-    return insert(tbl).from_select(
-        ["name", "data", "internal", "status", "event_group_id", "status_changed_at"],
-        select(row.name, row.data, row.internal, literal(RELEASED), row.event_group_id, func.now()),
+    rows = session.info.pop(_QUEUED, None) or []
+    return json.dumps(
+        [{k: r[k] for k in ("name", "data", "internal", "event_group_id")} for r in rows]
     )
 
 

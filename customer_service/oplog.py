@@ -15,13 +15,13 @@ record and undoes exactly that — it needs nothing but the `operation_id`. Each
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events
@@ -175,6 +175,14 @@ CREATE_RECORDS: tuple[type[Created], ...] = (
 
 R = TypeVar("R", bound=Record)
 
+# Sent as written (no statement to build and compile per call): every recorded write runs both.
+_LOG = m.OperationRecord.__tablename__
+_CLAIM = f"""INSERT INTO "{_LOG}" (operation_id, name, result)
+VALUES (%(operation_id)s, %(name)s, '{{}}') ON CONFLICT (operation_id) DO NOTHING
+RETURNING operation_id"""
+_WRITE = f"""UPDATE "{_LOG}" SET name = %(name)s, result = %(result)s::jsonb, state = %(state)s
+WHERE operation_id = %(operation_id)s"""
+
 
 def parse(result: Any) -> AnyRecord:
     """The typed record stored in an `operation_log.result`."""
@@ -206,15 +214,11 @@ async def recorded(session: AsyncSession, ctx: WriteContext, kind: type[R]) -> R
     # by another). An attempt of the same operation still in flight holds that key: the insert
     # waits for it to end, then does nothing, and its record is read below. Overlapping
     # attempts (a retry while the first still runs) are serialised this way.
-    tbl = m.table_of(m.OperationRecord)
-    claim = (
-        pg_insert(tbl)
-        .values(operation_id=ctx.operation_id, name=kind.kind_name(), result={})
-        .on_conflict_do_nothing(index_elements=[tbl.c.operation_id])
-        .returning(tbl.c.operation_id)
-    )
-    if (await session.execute(claim)).first() is not None:
+    connection = await session.connection()
+    claim = {"operation_id": ctx.operation_id, "name": kind.kind_name()}
+    if (await connection.exec_driver_sql(_CLAIM, claim)).first() is not None:
         return None
+    tbl = m.table_of(m.OperationRecord)
     query = select(tbl.c.name, tbl.c.state, tbl.c.result).where(
         tbl.c.operation_id == ctx.operation_id
     )
@@ -235,19 +239,17 @@ async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> Non
         if group is not None:
             await events.release_group(session, group)
         return
-    tbl = m.table_of(m.OperationRecord)
-    statement = (
-        update(tbl)
-        .where(tbl.c.operation_id == ctx.operation_id)
-        .values(
-            name=record.kind,
-            result=record.model_dump(mode="json"),
-            state=State.RELEASED if ctx.release else State.DONE,
-        )
-    )
+    params = {
+        "operation_id": ctx.operation_id,
+        "name": record.kind,
+        "result": json.dumps(record.model_dump(mode="json")),
+        "state": State.RELEASED if ctx.release else State.DONE,
+    }
+    sql = _WRITE
     if group is not None:
-        statement = events.releasing(session, statement, group)
-    await session.execute(statement)
+        sql = f"WITH {events.RELEASE_CTES}\n{_WRITE}"
+        params.update(event_group_id=group, outbox_rows=events.releasing_rows(session))
+    await (await session.connection()).exec_driver_sql(sql, params)
 
 
 async def once(
