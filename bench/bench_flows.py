@@ -16,6 +16,8 @@ One run:
   5. worker RSS with BENCH_OPEN (1,000) runs open: UpdateCustomersWorkflow runs blocked in their
      first step on row locks the benchmark holds (then released; runs not finished 10 s later are
      terminated), then, on a fresh worker process, reference runs waiting for a signal;
+  6. a profile of the worker (yappi) during an extra x32 phase of the create and its reference,
+     after the RSS phase (the profiler's statistics would stay in the worker's RSS);
 and prints a results table, also written to bench/results/bench_flows.json.
 
 Environment: DATABASE_URL, TEMPORAL_ADDRESS (use those servers: the run adds ~35,000 customers,
@@ -731,6 +733,12 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
         log(f"throughput: {clients} concurrent clients, {SECONDS:g}s per workflow")
         for name in names:
             thr[name][str(clients)] = await throughput(name, w.op(name), clients, stack)
+    log(f"worker RSS with {OPEN_RUNS} runs open: real runs, on the worker as the phases left it")
+    if IN_PROCESS:  # no fresh process to be had: the reference first, on the same one
+        rss_reference = await open_reference_runs(w, stack)
+    rss_real = await open_real_runs(w, stack, stack.database_url)
+    # After the RSS phase: the profiler's own memory (tens of MB: its statistics per function
+    # and thread) stays in the worker's RSS once it has run.
     profile: dict[str, Any] = {}
     if stack.worker is not None:
         for name in (same_shape["create"], "create"):
@@ -738,11 +746,6 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
             recording = asyncio.create_task(flows_profile.record(stack.worker.pid, SECONDS / 2))
             await throughput(name, w.op(name), CLIENTS[-1], stack)
             profile[name] = await recording
-
-    log(f"worker RSS with {OPEN_RUNS} runs open: real runs, on the worker as the phases left it")
-    if IN_PROCESS:  # no fresh process to be had: the reference first, on the same one
-        rss_reference = await open_reference_runs(w, stack)
-    rss_real = await open_real_runs(w, stack, stack.database_url)
     if not IN_PROCESS:
         log("  a fresh worker process for the reference runs (RSS is not given back to the OS)")
         await asyncio.to_thread(stack.restart_worker)
