@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events, ids, oplog
@@ -24,6 +24,7 @@ from customer_service.validation import validate, validate_ids
 T = TypeVar("T")
 Row = dict[str, Any]
 _BEFORE = "before__"  # RETURNING's label prefix for a value an update replaced
+_VALUE = "value__"  # the bound parameter of a value an update writes
 Selector = str | Sequence[str] | Mapping[str, Any]
 
 
@@ -62,10 +63,6 @@ def _refuse_wide(matched: int, verb: str) -> None:
             f"{verb} them in smaller batches",
             field="selector",
         )
-
-
-def _by_id(row: Row) -> str:
-    return str(row["id"])
 
 
 def context(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
@@ -120,6 +117,8 @@ class EntityWrites(Generic[D]):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], spec: EntitySpec[D]) -> None:
         self.sessions = sessions
         self.spec = spec
+        # fields written → the update of rows by id (`_write_locked`), built once
+        self._update_statements: dict[tuple[str, ...], Select[Any]] = {}
 
     def dtos(self, rows: Sequence[Mapping[str, Any]]) -> list[D]:
         return [self.spec.dto.model_validate(r) for r in rows]
@@ -211,22 +210,40 @@ class EntityWrites(Generic[D]):
             return out
         # The same values on every row: lock, read the replaced values and write in one
         # statement (UPDATE ... FROM the rows selected FOR UPDATE, which RETURNING can name).
-        tbl = self.spec.table
-        locked = select(tbl.c.id, *(tbl.c[k] for k in values)).where(
-            self._where(target), self.spec.live()
-        )
-        if target.ids is None:
-            locked = locked.limit(MAX_SELECTED_ROWS + 1)
-        old = locked.order_by(tbl.c.id).with_for_update().subquery("old")
-        statement = (
-            update(tbl)
-            .where(tbl.c.id == old.c.id)
-            .values(**values, updated_at=func.now())
-            .returning(*tbl.c, *(old.c[k].label(f"{_BEFORE}{k}") for k in values))
-        )
-        rows = sorted((row_dict(r) for r in await session.execute(statement)), key=_by_id)
+        params = {f"{_VALUE}{k}": v for k, v in values.items()}
+        if target.ids is not None:  # the statement is built once per set of fields
+            statement = self._update_statements.get(tuple(values))
+            if statement is None:
+                by_id = self.spec.table.c.id.in_(bindparam("ids", expanding=True))
+                statement = self._update_statement(tuple(values), by_id, None)
+                self._update_statements[tuple(values)] = statement
+            params["ids"] = target.ids
+        else:
+            limit = MAX_SELECTED_ROWS + 1
+            statement = self._update_statement(tuple(values), self._where(target), limit)
+        rows = [row_dict(r) for r in await session.execute(statement, params)]
         self._check_found(target, rows)
         return [({k: row.pop(f"{_BEFORE}{k}") for k in values}, values, row) for row in rows]
+
+    def _update_statement(
+        self, fields: tuple[str, ...], where: ColumnElement[bool], limit: int | None
+    ) -> Select[Any]:
+        """Lock the live rows `where` selects in id order, write `fields` (bound as
+        `_VALUE + field`) on them; the rows as stored after, with the values replaced (labelled
+        `_BEFORE + field`), in the database's id order (RETURNING has none of its own)."""
+        tbl = self.spec.table
+        locked = select(tbl.c.id, *(tbl.c[k] for k in fields)).where(where, self.spec.live())
+        if limit is not None:
+            locked = locked.limit(limit)
+        old = locked.order_by(tbl.c.id).with_for_update().subquery("old")
+        written = (
+            update(tbl)
+            .where(tbl.c.id == old.c.id)
+            .values({**{k: bindparam(f"{_VALUE}{k}") for k in fields}, "updated_at": func.now()})
+            .returning(*tbl.c, *(old.c[k].label(f"{_BEFORE}{k}") for k in fields))
+            .cte("written")
+        )
+        return select(written).order_by(written.c.id)
 
     async def undo_update(self, operation_id: str) -> bool:
         """Compare-and-set the previous values back (decision 3). A field is put back only while
