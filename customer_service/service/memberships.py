@@ -3,9 +3,11 @@ workflow makes, next to its undo. Hard delete, soft delete and restore are the g
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Text, cast, delete, func, select, text, tuple_
+from sqlalchemy import Select, Text, bindparam, cast, delete, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +20,29 @@ from customer_service.schemas import MembershipChange, MembershipDTO, Membership
 from customer_service.service.writes import EntityWrites, Row
 
 Pair = tuple[str, str]
+
+# Built once (a statement built per call costs more CPU than its round trip).
+_ADD = (
+    pg_insert(MEMBERSHIP.table)
+    .on_conflict_do_nothing(
+        index_elements=["customer_id", "customer_group_id"],
+        index_where=MEMBERSHIP.table.c.deleted_at.is_(None),
+    )
+    .returning(
+        MEMBERSHIP.table.c.id, MEMBERSHIP.table.c.customer_id, MEMBERSHIP.table.c.customer_group_id
+    )
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _locks(count: int) -> Select[Any]:
+    """The pair locks of `Memberships._lock` for `count` keys (bound as `key_0` ...)."""
+    locks = [
+        func.pg_advisory_xact_lock(func.hashtextextended(bindparam(f"key_{i}", type_=Text), 0))
+        for i in range(count)
+    ]
+    return select(*locks, cast(func.pg_current_xact_id(), Text))
+
 
 # Later operations, not compensated, that asked for one of the pairs an operation changed.
 _LATER_REQUESTS = text(
@@ -135,12 +160,8 @@ class Memberships(EntityWrites[MembershipDTO]):
         each other crosswise) and return this transaction's id. Operations on one pair then run
         one at a time, and their transaction ids give their order. One statement: PostgreSQL
         evaluates a select list in order, so the locks are taken in the keys' order."""
-        locks = [
-            func.pg_advisory_xact_lock(func.hashtextextended("membership " + key, 0))
-            for key in keys
-        ]
-        xid = cast(func.pg_current_xact_id(), Text)
-        return int((await session.execute(select(*locks, xid))).one()[-1])
+        params = {f"key_{i}": "membership " + key for i, key in enumerate(keys)}
+        return int((await session.execute(_locks(len(keys)), params)).one()[-1])
 
     async def _add_pairs(
         self, session: AsyncSession, pairs: Sequence[MembershipInput]
@@ -157,15 +178,7 @@ class Memberships(EntityWrites[MembershipDTO]):
         ]
         inserted: dict[Pair, str] = {}
         if rows:
-            statement = (
-                pg_insert(tbl)
-                .on_conflict_do_nothing(
-                    index_elements=["customer_id", "customer_group_id"],
-                    index_where=tbl.c.deleted_at.is_(None),
-                )
-                .returning(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id)
-            )
-            result = await session.execute(statement, rows)
+            result = await session.execute(_ADD, rows)
             inserted = {(r.customer_id, r.customer_group_id): r.id for r in result.all()}
         by_pair = dict(inserted)
         members_already = [pair for pair in unique if pair not in inserted]
