@@ -38,9 +38,9 @@ CLOSE = {
     "reference's two, each with its workflow task (see 'Runs with a hook handler' above); "
     "per step, the create itself costs what the other targets show",
     "CPU": "the service's transaction in the worker (the rest of a run costs what the "
-    "reference's does, see above): an update or link still builds and compiles its row "
-    "statements through SQLAlchemy (the operation record and the release are SQL sent as "
-    "written); one statement per write, as the create has, would close it",
+    "reference's does, see above): an update or link is still 3-4 statements through "
+    "SQLAlchemy's session between BEGIN and COMMIT; one statement per write, as the create "
+    "has, would close it (the record then built in SQL from the rows it locked)",
     "RSS": "fewer cached workflow instances (max_cached_workflows) or a smaller per-run footprint",
     "drain": "blocked runs hand their first step to an ordinary activity after the local "
     "attempt's timeout and retry with backoff; a shorter backoff for lock waits would close it",
@@ -375,8 +375,10 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "FROM` the rows selected `FOR UPDATE`). Round trips per workflow write, BEGIN and "
         "COMMIT included (tests/service/test_statements_per_write.py counts the statements): "
         "create 9 → 1, update 7 → 5, link 7 → 6. "
-        "Service CPU per call in-process (bench-shaped: a create with one address): create "
-        "3.9 → 0.6-0.8 ms, update 3.7 → 2.0 ms, link 3.3 → 1.9 ms.",
+        "The statements an update by ids and a link run on every call are built once (per "
+        "set of fields, per number of pairs), not per call. Service CPU per call in-process "
+        "(bench-shaped: a create with one address, an update of one field, a link of one "
+        "pair): create 3.9 → 0.6-0.8 ms, update 3.7 → 1.5-1.9 ms, link 3.3 → 1.6-1.8 ms.",
         "- **Where the rest goes** (measured 2026-11-30 22:20-22:55 UTC, same machine, a "
         "smaller harness: the bench worker, 1 and 32 clients): with the service call replaced "
         "by a stub that returns the same rows, a create cost 9.3-9.6 ms of worker CPU per run "
