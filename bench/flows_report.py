@@ -387,6 +387,14 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "workflow side (sandbox, saga, payload conversion) is at the reference's cost; what is "
         "left is the service call itself. Leaving out the run's search-attribute upsert took a "
         "create's p50 from 20.2-21.2 to 19.6-19.8 ms (the reference: 16.6-17.5 ms).",
+        "- **Run-to-run spread** (this machine is a VM; its host's load does not show inside "
+        "it). Four runs on 2026-11-30, 23:01-00:03 UTC, nothing else running; the first two "
+        "before the update's and link's statements were built once. Ratios to the reference, "
+        "create / update / link: p50 1.25-1.39 / 1.26-1.49 / 1.24-1.71; runs/s at x32 "
+        "0.73-0.90 / 0.71-0.87 / 0.78-0.97; worker CPU per run 0.98-1.39 / 1.02-1.50 / "
+        "1.00-1.52 (the CPU bound, 1.4, held for all three in two runs, for the create in "
+        "all four); RSS with 1,000 runs open 172-191 MB. One run decides nothing here; the "
+        "tables above are the last run's.",
         "- **Eager start**: see the section above.",
         "- **Smaller payloads**: not changed. The measured runs' step results are what the run "
         "returns (the created / updated rows, the membership change), so they are used; the "
