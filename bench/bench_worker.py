@@ -1,8 +1,8 @@
 """The worker for `bench/bench_flows.py`: the normal worker plus a bare reference workflow.
 
 Run as `python bench/bench_worker.py` with DATABASE_URL, TEMPORAL_ADDRESS and TASK_QUEUE set. It
-builds exactly what `worker.py` builds (settings → engine → service → `CustomerActivities` →
-`build_worker`), adding only `ReferenceWorkflow` and its no-op activity to the same worker, so
+builds exactly what `worker.serve` builds (settings → engine → service → `build_activities`: the
+customer, delivery and bulk activities → `build_worker`), adding only `ReferenceWorkflow` and its no-op activity to the same worker, so
 the benchmark compares the customer workflows with plain Temporal on one server and one worker.
 
 Top-level imports stay sandbox-friendly (temporalio, pydantic, stdlib): the workflow sandbox
@@ -81,16 +81,21 @@ async def build(settings: Any, client: Any = None) -> tuple[Any, Any]:
     """The product's worker (as `worker.main` builds it) serving the reference workflow too;
     returns it and its database engine. `client`: share the caller's (eager workflow start)."""
     import worker as worker_module
-    from activities.customer_activities import CustomerActivities
-    from activities.hooks import load_hooks_module
+    from activities.bulk_activities import BulkActivities
     from customer_service import CustomerModuleService, create_engine, session_factory
+    from customer_service.service.bulk import BulkImports
+    from customer_service.service.bulk_export import BulkExports
     from triggers.connection import connect
     from workflows import ALL_WORKFLOWS
 
     engine = create_engine(settings.require_database_url(), pool_size=settings.db_pool_size)
     service = CustomerModuleService(session_factory(engine))
-    activities = CustomerActivities(service, load_hooks_module(settings.hooks_module))
     client = client or await connect(settings)
+    # As `worker.serve` builds them: a pivot's release hands its events on to the delivery
+    # activities (one more transaction per pivot, which the product's runs pay too).
+    activities, deliveries = worker_module.build_activities(service, client, settings)
+    bulk = BulkActivities(BulkImports(service.sessions), BulkExports(service.sessions))
+    served = [*activities.all(), *deliveries.all(), *bulk.all(), bench_noop]
     # `build_worker` serves `worker.ALL_WORKFLOWS`: in this process only, that list also holds
     # the reference workflow, so every other worker option stays the product's own.
     worker_module.ALL_WORKFLOWS = [*ALL_WORKFLOWS, ReferenceWorkflow]
@@ -99,11 +104,11 @@ async def build(settings: Any, client: Any = None) -> tuple[Any, Any]:
         product_worker = worker_module.Worker
         worker_module.Worker = functools.partial(product_worker, **overrides)  # type: ignore[misc]
         try:
-            worker = worker_module.build_worker(client, [*activities.all(), bench_noop], settings)
+            worker = worker_module.build_worker(client, served, settings)
         finally:
             worker_module.Worker = product_worker  # type: ignore[misc]
     else:
-        worker = worker_module.build_worker(client, [*activities.all(), bench_noop], settings)
+        worker = worker_module.build_worker(client, served, settings)
     return worker, engine
 
 
@@ -136,6 +141,9 @@ async def main() -> None:
     flows_profile.install()  # SIGUSR1 / SIGUSR2: the bench's sampling profile of this process
     settings = get_settings()
     worker, engine = await build(settings)
+    import gc
+
+    gc.freeze()  # as `worker.serve` does
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
