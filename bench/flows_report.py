@@ -37,10 +37,12 @@ CLOSE = {
     "hooked": "the run's shape: three activities (create, hook, release) against the "
     "reference's two, each with its workflow task (see 'Runs with a hook handler' above); "
     "per step, the create itself costs what the other targets show",
-    "CPU": "the service's transaction in the worker (the rest of a run costs what the "
-    "reference's does, see above): an update or link is still 3-4 statements through "
-    "SQLAlchemy's session between BEGIN and COMMIT; one statement per write, as the create "
-    "has, would close it (the record then built in SQL from the rows it locked)",
+    "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
+    "does, see above): first the hand-over of a pivot's events to delivery, a transaction of "
+    "its own after the write (see 'Run-to-run spread'); planning the deliveries in the "
+    "pivot's own statement would remove it. Then an update or link, still 3-4 statements "
+    "through SQLAlchemy's session between BEGIN and COMMIT; one statement per write, as the "
+    "create has, would close that",
     "RSS": "fewer cached workflow instances (max_cached_workflows) or a smaller per-run footprint",
     "drain": "blocked runs hand their first step to an ordinary activity after the local "
     "attempt's timeout and retry with backoff; a shorter backoff for lock waits would close it",
@@ -393,8 +395,12 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "create / update / link: p50 1.25-1.39 / 1.26-1.49 / 1.24-1.71; runs/s at x32 "
         "0.73-0.90 / 0.71-0.87 / 0.78-0.97; worker CPU per run 0.98-1.39 / 1.02-1.50 / "
         "1.00-1.52 (the CPU bound, 1.4, held for all three in two runs, for the create in "
-        "all four); RSS with 1,000 runs open 172-191 MB. One run decides nothing here; the "
-        "tables above are the last run's.",
+        "all four); RSS with 1,000 runs open 172-191 MB. Those four runs' worker left out "
+        "a step of the product's path: a pivot's release hands its events to the delivery "
+        "activities (`hands_on` → `DeliveryActivities.release`), one more transaction per run "
+        "(BEGIN, two statements, COMMIT, even with no subscriber). The bench worker is now "
+        "built as `worker.serve` builds it; the tables above (2026-12-01 00:13-00:24 UTC) "
+        "include that transaction, and it is most of what the worker CPU targets now miss by.",
         "- **Eager start**: see the section above.",
         "- **Smaller payloads**: not changed. The measured runs' step results are what the run "
         "returns (the created / updated rows, the membership change), so they are used; the "
