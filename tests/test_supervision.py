@@ -17,8 +17,8 @@ from tests.helpers import wait_until
 ROOT = Path(__file__).resolve().parents[1]
 
 # Each serving process appends its pid to PIDS, then serves (reports ready, appends "ready")
-# unless FAIL_AT_START says it should die first or CRASH_WHEN_READY right after reporting ready;
-# on SIGTERM it appends "drained" and exits 0.
+# unless FAIL_AT_START says it should die first, or it is one of the first CRASH_WHEN_READY ones,
+# which die right after reporting ready; on SIGTERM it appends "drained" and exits 0.
 TOY = textwrap.dedent(
     """
     import logging, os, signal, sys, time
@@ -36,7 +36,7 @@ TOY = textwrap.dedent(
         stop = []
         signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
         ready()
-        if os.environ.get("CRASH_WHEN_READY"):
+        if len(pids.read_text().split()) <= int(os.environ.get("CRASH_WHEN_READY", "0")):
             os._exit(5)
         with pids.open("a") as f:
             f.write("ready\\n")
@@ -106,17 +106,20 @@ def test_a_process_that_dies_before_serving_is_not_restarted(tmp_path: Path) -> 
 def test_serving_processes_that_crash_at_once_are_restarted_ever_more_slowly(
     tmp_path: Path,
 ) -> None:
-    process, pids = start(tmp_path, CRASH_WHEN_READY="1")
+    process, pids = start(tmp_path, CRASH_WHEN_READY="3")
     try:
-        wait_until(lambda: len(lines(pids)) >= 4, "the crashed serving processes were not replaced")
+        wait_until(
+            lambda: "ready" in lines(pids), "the crashed serving processes were not replaced"
+        )
         process.send_signal(signal.SIGTERM)
         out, _ = process.communicate(timeout=20)
     finally:
         process.kill()
     assert process.returncode == 0, out
     delays = [line.rsplit(" ", 1)[-1] for line in out.splitlines() if "starting another" in line]
-    assert delays[:3] == ["0.2s", "0.4s", "0.8s"], out  # doubled from restart_delay=0.2
+    assert delays == ["0.2s", "0.4s", "0.8s"], out  # doubled from restart_delay=0.2
     assert "exited (exit status 5)" in out
+    assert lines(pids)[-2:] == ["ready", "drained"]  # the fourth served and was drained
 
 
 def test_kill_9_of_the_supervisor_takes_the_serving_process_with_it(tmp_path: Path) -> None:

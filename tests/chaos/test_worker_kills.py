@@ -26,7 +26,7 @@ from tests.chaos.support import (
     total_retries,
     worker_pool,
 )
-from tests.helpers import scalar
+from tests.helpers import eventually, scalar
 from triggers.client import CustomerFlows
 
 pytestmark = pytest.mark.chaos
@@ -130,10 +130,15 @@ async def test_worker_sigkill_at_random_moments(
                     request_id=f"{tag}-delete-{k}", repeat=rng.random() < 0.3,
                 )  # fmt: skip
 
+        async def run_in_flight() -> bool:
+            return ledger.open > 0
+
         async def killer() -> None:
             await asyncio.sleep(1.5)
             for _ in range(KILLS):
-                await asyncio.sleep(rng.uniform(0.5, 1.5))
+                await asyncio.sleep(rng.uniform(0.3, 1.0))
+                # Not in a gap between one run and the next of every chain.
+                await eventually(run_in_flight, within=30, interval=0.01)
                 in_flight_at_kill.append(ledger.open)
                 await asyncio.to_thread(pool.kill_and_restart, rng.randrange(WORKERS))
 
