@@ -6,6 +6,11 @@ and one `event_plan` row per event naming the subscribers it had at that moment.
 one lane (the event's `data.id`, the customer for `customer.*` events) get `seq` numbers in
 release order: the lanes' advisory locks make concurrent releases of one customer commit one
 after the other. The relay (workflows/events.py) then delivers each lane in `seq` order.
+
+Events nobody wants (no local subscriber or webhook lists their name) need no delivery and no
+lock: `release` first releases the run's events and plans those in one statement in autocommit
+(`_RELEASE_UNWANTED`), and opens the transaction above only for the events someone wants. With
+no subscriber, as in most runs, a hand-over is one round trip instead of seven.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events, ids
 from customer_service import models as m
-from customer_service.db import transaction
+from customer_service.db import autocommit_engine, transaction, write_once
 from customer_service.errors import InvalidDataError, NotFoundError
 from customer_service.service.outbox import _check_event_group
 
@@ -53,9 +58,45 @@ def _wants(wanted: Sequence[str], name: str) -> bool:
     return name in wanted or ALL_EVENTS in wanted
 
 
+_OUTBOX, _PLAN = m.OutboxEvent.__tablename__, m.EventPlan.__tablename__
+_DELIVERY, _WEBHOOK = m.EventDelivery.__tablename__, m.WebhookEndpoint.__tablename__
+
+# Releases the group's staged events, plans its released events that no subscriber wants (the
+# local subscribers' names come as `local`, webhooks are read here), and answers how many it
+# released, how many unplanned events someone wants, and the group's lanes with pending
+# deliveries. `released` is not visible to the other parts of the statement (one snapshot), so
+# `unplanned` adds it.
+_RELEASE_UNWANTED = f"""WITH released AS (
+    UPDATE "{_OUTBOX}" SET status = '{events.RELEASED}', status_changed_at = now()
+    WHERE event_group_id = %(group)s AND status = '{events.STAGED}'
+    RETURNING id, name
+), unplanned AS (
+    SELECT id, name FROM released
+    UNION ALL
+    SELECT e.id, e.name FROM "{_OUTBOX}" e
+    WHERE e.event_group_id = %(group)s AND e.status = '{events.RELEASED}'
+      AND NOT EXISTS (SELECT FROM "{_PLAN}" p WHERE p.event_id = e.id)
+), wanted AS (
+    SELECT u.id FROM unplanned u
+    WHERE u.name = ANY(%(local)s::text[]) OR '{ALL_EVENTS}' = ANY(%(local)s::text[])
+       OR EXISTS (SELECT FROM "{_WEBHOOK}" h WHERE h.deleted_at IS NULL
+                  AND (h.events ? u.name OR h.events ? '{ALL_EVENTS}'))
+), planned AS (
+    INSERT INTO "{_PLAN}" (event_id, subscribers)
+    SELECT id, '[]'::jsonb FROM unplanned WHERE id NOT IN (SELECT id FROM wanted)
+    ON CONFLICT DO NOTHING
+)
+SELECT (SELECT count(*) FROM released) AS released,
+       (SELECT count(*) FROM wanted) AS wanted,
+       (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(d.subscriber, d.lane)), '[]')
+        FROM "{_DELIVERY}" d JOIN "{_OUTBOX}" e ON e.id = d.event_id
+        WHERE d.status = '{PENDING}' AND e.event_group_id = %(group)s) AS lanes"""
+
+
 class Deliveries:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self._autocommit = autocommit_engine(sessions.kw["bind"])
 
     # --- release -------------------------------------------------------------------------------
 
@@ -67,6 +108,18 @@ class Deliveries:
         already). `local`: the worker's subscribers → their events. Returns how many events this
         call released and the lanes with deliveries still pending for this run's events."""
         _check_event_group(event_group_id)
+        names = sorted({name for wanted in local.values() for name in wanted})
+        first = await write_once(
+            self._autocommit, _RELEASE_UNWANTED, {"group": event_group_id, "local": names}
+        )
+        if not first.wanted:
+            return first.released, [Lane(s, lane) for s, lane in sorted(first.lanes)]
+        released, lanes = await self._release_wanted(event_group_id, local)
+        return first.released + released, lanes
+
+    async def _release_wanted(
+        self, event_group_id: str, local: Mapping[str, Sequence[str]]
+    ) -> tuple[int, list[Lane]]:
         outbox = m.table_of(m.OutboxEvent)
         plan = m.table_of(m.EventPlan)
         async with transaction(self.sessions) as session:
