@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import json
 import os
 import platform
@@ -47,7 +48,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -616,7 +616,7 @@ async def open_real_runs(w: Workload, stack: Stack, database_url: str) -> dict[s
             deadline = time.monotonic() + 300
             while time.monotonic() < deadline:
                 with contextlib.suppress(RPCError):
-                    progress = await h.query("progress", rpc_timeout=timedelta(seconds=30))
+                    progress = await h.query("progress", rpc_timeout=datetime.timedelta(seconds=30))
                     if progress["steps"]:
                         return True
                 await asyncio.sleep(0.1)
@@ -966,6 +966,7 @@ def main() -> None:
     results["targets"] = targets(results)
     results["load_before"] = load_before
     results["load_after"] = os.getloadavg()
+    results["finished_at"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     table = report(results)
     print("\n" + table, flush=True)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

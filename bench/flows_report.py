@@ -31,18 +31,22 @@ CLOSE = {
     "rows the step and the run return (the reference's payloads are an integer)",
     "runs/s": "less CPU per run, in every process: on 2 shared cores the worker, Temporal and "
     "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling. The "
-    "server's extra (not profiled here) goes with what the reference's runs do not have: the "
-    "run's one search-attribute upsert (a visibility update) and larger payloads (the input, "
-    "the step's result and the run's, each a customer with its address)",
+    "dev server is the busiest: about one core in every throughput phase (`cores_used` in "
+    "the JSON), so a phase's rate is close to one core over the server's CPU per run, and "
+    "that figure moves between phases (the same reference: 16.3 ms at x16, 19.9 ms at x32 "
+    "in the run above). Not the search-attribute upsert: in a smaller harness (x16, create "
+    "and reference interleaved, 2026-12-01 03:45 UTC) the server's CPU per create was "
+    "19.1 ms with it and 19.2 ms without (references 16.2-17.5 ms); what is left is the "
+    "larger payloads (the input, the step's result and the run's, each a customer with its "
+    "address), not profiled inside the server",
     "hooked": "the run's shape: three activities (create, hook, release) against the "
     "reference's two, each with its workflow task (see 'Runs with a hook handler' above); "
     "per step, the create itself costs what the other targets show",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
-    "does, see above): first the hand-over of a pivot's events to delivery, a transaction of "
-    "its own after the write (see 'Run-to-run spread'); planning the deliveries in the "
-    "pivot's own statement would remove it. Then an update or link, still 3-4 statements "
-    "through SQLAlchemy's session between BEGIN and COMMIT; one statement per write, as the "
-    "create has, would close that",
+    "does, see above): an update or link is still 3-4 statements through SQLAlchemy's "
+    "session between BEGIN and COMMIT; one statement per write, as the create has, would "
+    "close most of it. A pivot's hand-over to delivery is one more round trip (one statement "
+    "in autocommit when no subscriber wants the run's events)",
     "RSS": "fewer cached workflow instances (max_cached_workflows) or a smaller per-run footprint",
     "drain": "blocked runs hand their first step to an ordinary activity after the local "
     "attempt's timeout and retry with backoff; a shorter backoff for lock waits would close it",
@@ -122,7 +126,10 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
     images = _plots(results, clients, labels)
     last = str(clients[-1])
     lat, thr, hist = results["latency"], results["throughput"], results["histories"]
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # The run's end (older results lack it: then the time this page is written).
+    now = results.get("finished_at") or datetime.datetime.now(datetime.UTC).strftime(
+        "%Y-%m-%d %H:%M UTC"
+    )
     out = [
         "# Performance: durable runs against the engine's own speed",
         "",
@@ -376,7 +383,11 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "on every row locks, reads what it replaces and writes in one statement (`UPDATE ... "
         "FROM` the rows selected `FOR UPDATE`). Round trips per workflow write, BEGIN and "
         "COMMIT included (tests/service/test_statements_per_write.py counts the statements): "
-        "create 9 → 1, update 7 → 5, link 7 → 6. "
+        "create 9 → 1, update 7 → 5, link 7 → 6. A pivot's hand-over of its events to "
+        "delivery (`DeliveryActivities.release`, after the write) releases them and plans "
+        "those no subscriber wants in one statement in autocommit; only events a subscriber "
+        "wants take the transaction that records their deliveries under the lanes' locks "
+        "(with no subscriber: 7 round trips → 1; tests/service/test_release_planning.py). "
         "The statements an update by ids and a link run on every call are built once (per "
         "set of fields, per number of pairs), not per call. Service CPU per call in-process "
         "(bench-shaped: a create with one address, an update of one field, a link of one "
@@ -390,17 +401,20 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "left is the service call itself. Leaving out the run's search-attribute upsert took a "
         "create's p50 from 20.2-21.2 to 19.6-19.8 ms (the reference: 16.6-17.5 ms).",
         "- **Run-to-run spread** (this machine is a VM; its host's load does not show inside "
-        "it). Four runs on 2026-11-30, 23:01-00:03 UTC, nothing else running; the first two "
-        "before the update's and link's statements were built once. Ratios to the reference, "
-        "create / update / link: p50 1.25-1.39 / 1.26-1.49 / 1.24-1.71; runs/s at x32 "
-        "0.73-0.90 / 0.71-0.87 / 0.78-0.97; worker CPU per run 0.98-1.39 / 1.02-1.50 / "
-        "1.00-1.52 (the CPU bound, 1.4, held for all three in two runs, for the create in "
-        "all four); RSS with 1,000 runs open 172-191 MB. Those four runs' worker left out "
-        "a step of the product's path: a pivot's release hands its events to the delivery "
-        "activities (`hands_on` → `DeliveryActivities.release`), one more transaction per run "
-        "(BEGIN, two statements, COMMIT, even with no subscriber). The bench worker is now "
-        "built as `worker.serve` builds it; the tables above (2026-12-01 00:13-00:24 UTC) "
-        "include that transaction, and it is most of what the worker CPU targets now miss by.",
+        "it). Four runs on 2026-11-30, 23:01-00:03 UTC, nothing else running, before the "
+        "hand-over to delivery was one statement and with the bench worker leaving that "
+        "hand-over out: ratios to the reference, create / update / link, p50 1.25-1.39 / "
+        "1.26-1.49 / 1.24-1.71; runs/s at x32 0.73-0.90 / 0.71-0.87 / 0.78-0.97; worker CPU "
+        "per run 0.98-1.39 / 1.02-1.50 / 1.00-1.52. With the product's worker and the "
+        "hand-over as a transaction (BEGIN, two statements, COMMIT; 2026-12-01 00:13 UTC): "
+        "worker CPU 1.55 / 1.70 / 1.71, p50 1.27 / 1.28 / 1.21. With the hand-over as one "
+        "statement, two runs (2026-12-01 03:16-03:27 UTC, in the tables above, and "
+        "03:28-03:39 UTC, when the machine ran slower: the reference's p50 35.4 ms against "
+        "22.9 ms): p50 1.10 and 1.01 / 1.21 and 1.09 / 1.06 and 1.20; runs/s x16 0.70 and "
+        "0.79 / 0.67 and 0.70 / 0.70 and 0.63, x32 0.89 and 0.83 / 1.02 and 0.87 / 0.99 and "
+        "0.84; worker CPU 1.14 and 1.23 / 1.06 and 1.25 / 1.05 and 1.23; RSS 185 and 183 MB. "
+        "The hand-over measured in-process (no subscriber, a create with one address): 3.2-4.1 "
+        "→ 0.63-0.68 ms of CPU and 3.8-4.8 → 1.3-1.4 ms of wall time.",
         "- **Eager start**: see the section above.",
         "- **Smaller payloads**: not changed. The measured runs' step results are what the run "
         "returns (the created / updated rows, the membership change), so they are used; the "
