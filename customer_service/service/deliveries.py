@@ -7,10 +7,10 @@ one lane (the event's `data.id`, the customer for `customer.*` events) get `seq`
 release order: the lanes' advisory locks make concurrent releases of one customer commit one
 after the other. The relay (workflows/events.py) then delivers each lane in `seq` order.
 
-Events nobody wants (no local subscriber or webhook lists their name) need no delivery and no
-lock: `release` first releases the run's events and plans those in one statement in autocommit
-(`_RELEASE_UNWANTED`), and opens the transaction above only for the events someone wants. With
-no subscriber, as in most runs, a hand-over is one round trip instead of seven.
+A run whose events nobody wants (no local subscriber or webhook lists their names) needs no
+delivery and no lock: `release` first tries one statement in autocommit that releases and plans
+them only if so (`_RELEASE_UNWANTED`), and opens the transaction above only when some event is
+wanted. With no subscriber, as in most runs, a hand-over is one round trip instead of seven.
 """
 
 from __future__ import annotations
@@ -61,29 +61,29 @@ def _wants(wanted: Sequence[str], name: str) -> bool:
 _OUTBOX, _PLAN = m.OutboxEvent.__tablename__, m.EventPlan.__tablename__
 _DELIVERY, _WEBHOOK = m.EventDelivery.__tablename__, m.WebhookEndpoint.__tablename__
 
-# Releases the group's staged events, plans its released events that no subscriber wants (the
-# local subscribers' names come as `local`, webhooks are read here), and answers how many it
-# released, how many unplanned events someone wants, and the group's lanes with pending
-# deliveries. `released` is not visible to the other parts of the statement (one snapshot), so
-# `unplanned` adds it.
-_RELEASE_UNWANTED = f"""WITH released AS (
-    UPDATE "{_OUTBOX}" SET status = '{events.RELEASED}', status_changed_at = now()
-    WHERE event_group_id = %(group)s AND status = '{events.STAGED}'
-    RETURNING id, name
-), unplanned AS (
-    SELECT id, name FROM released
-    UNION ALL
+# When no subscriber wants any of the group's events not yet planned (the local subscribers'
+# names come as `local`, webhooks are read here): releases the group's staged events and plans
+# them all with no subscriber. When one is wanted it writes nothing, and `_release_wanted`
+# releases and plans them in one transaction. Answers how many it released, how many are
+# wanted, and the group's lanes with pending deliveries (from earlier attempts).
+_RELEASE_UNWANTED = f"""WITH unplanned AS (
     SELECT e.id, e.name FROM "{_OUTBOX}" e
-    WHERE e.event_group_id = %(group)s AND e.status = '{events.RELEASED}'
-      AND NOT EXISTS (SELECT FROM "{_PLAN}" p WHERE p.event_id = e.id)
+    WHERE e.event_group_id = %(group)s
+      AND (e.status = '{events.STAGED}' OR (e.status = '{events.RELEASED}'
+           AND NOT EXISTS (SELECT FROM "{_PLAN}" p WHERE p.event_id = e.id)))
 ), wanted AS (
     SELECT u.id FROM unplanned u
     WHERE u.name = ANY(%(local)s::text[]) OR '{ALL_EVENTS}' = ANY(%(local)s::text[])
        OR EXISTS (SELECT FROM "{_WEBHOOK}" h WHERE h.deleted_at IS NULL
                   AND (h.events ? u.name OR h.events ? '{ALL_EVENTS}'))
+), released AS (
+    UPDATE "{_OUTBOX}" SET status = '{events.RELEASED}', status_changed_at = now()
+    WHERE event_group_id = %(group)s AND status = '{events.STAGED}'
+      AND NOT EXISTS (SELECT FROM wanted)
+    RETURNING id
 ), planned AS (
     INSERT INTO "{_PLAN}" (event_id, subscribers)
-    SELECT id, '[]'::jsonb FROM unplanned WHERE id NOT IN (SELECT id FROM wanted)
+    SELECT id, '[]'::jsonb FROM unplanned WHERE NOT EXISTS (SELECT FROM wanted)
     ON CONFLICT DO NOTHING
 )
 SELECT (SELECT count(*) FROM released) AS released,
@@ -114,8 +114,7 @@ class Deliveries:
         )
         if not first.wanted:
             return first.released, [Lane(s, lane) for s, lane in sorted(first.lanes)]
-        released, lanes = await self._release_wanted(event_group_id, local)
-        return first.released + released, lanes
+        return await self._release_wanted(event_group_id, local)
 
     async def _release_wanted(
         self, event_group_id: str, local: Mapping[str, Sequence[str]]
