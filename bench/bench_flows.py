@@ -10,7 +10,9 @@ One run:
   3. latency: trigger-to-result p50 / p95 over BENCH_RUNS (200) sequential runs of the reference,
      CreateCustomersWorkflow (one customer, one address), UpdateCustomersWorkflow (first_name of
      an existing customer) and LinkCustomersToCustomerGroupWorkflow (one customer into a group),
-     each started through `CustomerFlows`, as the product starts runs;
+     each started through `CustomerFlows`, as the product starts runs; the workflows take turns
+     in blocks of LATENCY_BLOCK runs, so a drift of the machine's speed (this is a VM: its p50s
+     moved by half within minutes) falls on the reference and the workflows alike;
   4. throughput (runs/s) with 16 and 32 concurrent clients, BENCH_SECONDS (20) each, same four,
      with the CPU time each component (worker, Temporal, PostgreSQL) spent per run;
   5. worker RSS with BENCH_OPEN (1,000) runs open: UpdateCustomersWorkflow runs blocked in their
@@ -46,7 +48,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,7 @@ from triggers.client import CustomerFlows  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
+LATENCY_BLOCK = 10  # runs of one workflow before the next takes its turn
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "16,32").split(",")]
 OPEN_RUNS = int(os.environ.get("BENCH_OPEN", "1000"))
@@ -451,27 +454,31 @@ async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
 # --- phases ------------------------------------------------------------------------------------
 
 
-async def latency(name: str, op: Callable[[int], Awaitable[Any]], stack: Stack) -> dict[str, Any]:
-    for _ in range(WARMUP):
-        await op(0)
-    samples: list[float] = []
-    meter = CpuMeter(stack)
-    for i in range(RUNS):
-        t0 = time.perf_counter()
-        await op(0)
-        samples.append(time.perf_counter() - t0)
-        if (i + 1) % 50 == 0:
-            log(
-                f"  {name:<14} {i + 1:>4}/{RUNS}  p50 so far {percentile(samples, 50) * 1000:6.1f} ms"
-            )
-    s: dict[str, Any] = summary(samples)
-    s["cpu"] = meter.stop(RUNS)
-    s["samples_ms"] = [round(x * 1000, 3) for x in samples]  # for the latency CDF
-    log(
-        f"  {name:<14} p50 {s['p50_ms']:6.1f} ms  p95 {s['p95_ms']:6.1f} ms  "
-        f"mean {s['mean_ms']:6.1f} ms"
-    )
-    return s
+async def latency(w: Workload, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """RUNS sequential runs of each of `names`, taking turns in blocks of LATENCY_BLOCK."""
+    for name in names:
+        for _ in range(WARMUP):
+            await w.op(name)(0)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for done in range(0, RUNS, LATENCY_BLOCK):
+        for name in names:
+            op = w.op(name)
+            for _ in range(min(LATENCY_BLOCK, RUNS - done)):
+                t0 = time.perf_counter()
+                await op(0)
+                samples[name].append(time.perf_counter() - t0)
+        if (done // LATENCY_BLOCK + 1) % 5 == 0:
+            so_far = "  ".join(f"{n} {percentile(samples[n], 50) * 1000:.1f}" for n in names)
+            log(f"  {len(samples[names[0]]):>4}/{RUNS}  p50 so far (ms): {so_far}")
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        s = out[name] = summary(samples[name])
+        s["samples_ms"] = [round(x * 1000, 3) for x in samples[name]]  # for the latency CDF
+        log(
+            f"  {name:<14} p50 {s['p50_ms']:6.1f} ms  p95 {s['p95_ms']:6.1f} ms  "
+            f"mean {s['mean_ms']:6.1f} ms"
+        )
+    return out
 
 
 async def throughput(
@@ -725,8 +732,8 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
 
     # The references first, then the real workflows right after them, in every phase.
     names = [*ref_names, *WORKFLOWS]
-    log(f"latency: {WARMUP} warm-up + {RUNS} sequential runs each")
-    lat = {name: await latency(name, w.op(name), stack) for name in names}
+    log(f"latency: {WARMUP} warm-up + {RUNS} sequential runs each, {LATENCY_BLOCK} at a time")
+    lat = await latency(w, names)
 
     thr: dict[str, dict[str, Any]] = {name: {} for name in names}
     for clients in CLIENTS:
@@ -783,8 +790,7 @@ async def eager_phase(
             await handle.result()
             out["applied"] = bool(getattr(handle, "__temporal_eagerly_started", False))
             log(f"  eager start applied: {out['applied']}")
-            for name in names:
-                out["latency"][name] = await latency(name, w.op(name), stack)
+            out["latency"] = await latency(w, names)
             for clients in CLIENTS:
                 for name in names:
                     t = await throughput(name, w.op(name), clients, stack)

@@ -34,7 +34,7 @@ CLOSE = {
     "dev server is the busiest: about one core in every throughput phase (`cores_used` in "
     "the JSON), so a phase's rate is close to one core over the server's CPU per run, and "
     "that figure moves between phases (the same reference: 16.3 ms at x16, 19.9 ms at x32 "
-    "in the run above). Not the search-attribute upsert: in a smaller harness (x16, create "
+    "in the run of 2026-12-01 03:16 UTC). Not the search-attribute upsert: in a smaller harness (x16, create "
     "and reference interleaved, 2026-12-01 03:45 UTC) the server's CPU per create was "
     "19.1 ms with it and 19.2 ms without (references 16.2-17.5 ms); what is left is the "
     "larger payloads (the input, the step's result and the run's, each a customer with its "
@@ -87,7 +87,7 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
     ax.set_xscale("log")
     ax.set_xlabel("trigger to result (ms, log scale)")
     ax.set_ylabel("fraction of runs")
-    ax.set_title("Latency CDF, sequential runs")
+    ax.set_title("Latency CDF, sequential runs (the workflows taking turns)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
@@ -401,20 +401,22 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "left is the service call itself. Leaving out the run's search-attribute upsert took a "
         "create's p50 from 20.2-21.2 to 19.6-19.8 ms (the reference: 16.6-17.5 ms).",
         "- **Run-to-run spread** (this machine is a VM; its host's load does not show inside "
-        "it). Four runs on 2026-11-30, 23:01-00:03 UTC, nothing else running, before the "
-        "hand-over to delivery was one statement and with the bench worker leaving that "
-        "hand-over out: ratios to the reference, create / update / link, p50 1.25-1.39 / "
-        "1.26-1.49 / 1.24-1.71; runs/s at x32 0.73-0.90 / 0.71-0.87 / 0.78-0.97; worker CPU "
-        "per run 0.98-1.39 / 1.02-1.50 / 1.00-1.52. With the product's worker and the "
-        "hand-over as a transaction (BEGIN, two statements, COMMIT; 2026-12-01 00:13 UTC): "
-        "worker CPU 1.55 / 1.70 / 1.71, p50 1.27 / 1.28 / 1.21. With the hand-over as one "
-        "statement, two runs (2026-12-01 03:16-03:27 UTC, in the tables above, and "
-        "03:28-03:39 UTC, when the machine ran slower: the reference's p50 35.4 ms against "
-        "22.9 ms): p50 1.10 and 1.01 / 1.21 and 1.09 / 1.06 and 1.20; runs/s x16 0.70 and "
-        "0.79 / 0.67 and 0.70 / 0.70 and 0.63, x32 0.89 and 0.83 / 1.02 and 0.87 / 0.99 and "
-        "0.84; worker CPU 1.14 and 1.23 / 1.06 and 1.25 / 1.05 and 1.23; RSS 185 and 183 MB. "
-        "The hand-over measured in-process (no subscriber, a create with one address): 3.2-4.1 "
-        "→ 0.63-0.68 ms of CPU and 3.8-4.8 → 1.3-1.4 ms of wall time.",
+        "it). Four runs on 2026-11-30, 23:01-00:03 UTC, before the hand-over to delivery was "
+        "one statement and with the bench worker leaving that hand-over out: ratios to the "
+        "reference, create / update / link, p50 1.25-1.39 / 1.26-1.49 / 1.24-1.71; runs/s at "
+        "x32 0.73-0.90 / 0.71-0.87 / 0.78-0.97; worker CPU per run 0.98-1.39 / 1.02-1.50 / "
+        "1.00-1.52. With the product's worker and the hand-over as a transaction (2026-12-01 "
+        "00:13 UTC): worker CPU 1.55 / 1.70 / 1.71, p50 1.27 / 1.28 / 1.21. With the hand-over "
+        "as one statement, four runs on 2026-12-01 (03:27, 03:39, 04:07 and 04:20 UTC; the "
+        "reference's p50 22.9, 35.4, 30.0 and 30.7 ms): p50 1.01-1.49 / 1.09-1.29 / "
+        "1.06-1.24; runs/s x16 0.70-1.11 / 0.67-0.85 / 0.63-0.85, x32 0.78-0.89 / 0.77-1.02 / "
+        "0.82-1.04; worker CPU 1.14-1.34 / 1.06-1.45 / 1.05-1.32; RSS 174-188 MB. In the "
+        "04:07 run the reference's p50 was 30.0 ms in the latency phase and 21.4 ms in the "
+        "eager phase ten minutes later: the machine's speed drifts within a run, so the "
+        "latency phase now lets the workflows take turns, 10 runs at a time (the 04:20 run, "
+        "in the tables above, is the first measured so; the throughput phases still run one "
+        "after another). The hand-over measured in-process (no subscriber, a create with one "
+        "address): 3.2-4.1 → 0.63-0.74 ms of CPU and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         "- **Eager start**: see the section above.",
         "- **Smaller payloads**: not changed. The measured runs' step results are what the run "
         "returns (the created / updated rows, the membership change), so they are used; the "
