@@ -16,7 +16,8 @@ from customer_service.errors import ConflictError, InvalidDataError, NotFoundErr
 from customer_service.oplog import DEFAULT_FLAGS, DefaultFlag
 from customer_service.queries import retrieve_row
 from customer_service.schemas import AddressDTO, CreateAddressInput, FindConfig, WriteContext
-from customer_service.service.writes import EntityWrites, Target
+from customer_service.service.targets import Target
+from customer_service.service.writes import EntityWrites
 
 
 def default_flag(flag: str) -> DefaultFlag:

@@ -14,7 +14,8 @@ from customer_service.entities import ADDRESS, CUSTOMER
 from customer_service.queries import attach_new, list_rows, to_dto
 from customer_service.schemas import CreateCustomerInput, CustomerDTO, FindConfig, WriteContext
 from customer_service.service.create_at_once import create_at_once
-from customer_service.service.writes import EntityWrites, Row, Target, reuse_ids, row_values
+from customer_service.service.targets import Target
+from customer_service.service.writes import EntityWrites, Row, reuse_ids, row_values
 
 
 class Customers(EntityWrites[CustomerDTO]):

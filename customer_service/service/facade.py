@@ -41,14 +41,8 @@ from customer_service.service.groups import Groups
 from customer_service.service.memberships import Memberships
 from customer_service.service.outbox import Outbox
 from customer_service.service.reads import Reads
-from customer_service.service.writes import (
-    EntityWrites,
-    Selector,
-    Target,
-    Updated,
-    context,
-    one_or_many,
-)
+from customer_service.service.targets import Selector, Target, context, one_or_many
+from customer_service.service.writes import EntityWrites, Updated
 from customer_service.validation import (
     validate,
     validate_id,

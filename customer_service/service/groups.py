@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from customer_service import oplog
 from customer_service.entities import GROUP
 from customer_service.schemas import CreateGroupInput, GroupDTO, WriteContext
-from customer_service.service.writes import EntityWrites, Target
+from customer_service.service.targets import Target
+from customer_service.service.writes import EntityWrites
 
 
 class Groups(EntityWrites[GroupDTO]):

@@ -1,4 +1,4 @@
-"""The generic write layer every entity shares: targets, select-for-update, update with its
+"""The generic write layer every entity shares: select-for-update of a `Target`, update with its
 record and the compare-and-set restore that undoes it, inserts that find their own rows,
 soft-delete / restore and hard delete. Entity modules add what is particular to them."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, select, update
@@ -19,60 +19,11 @@ from customer_service.errors import AlreadyExistsError, ConflictError, InvalidDa
 from customer_service.filters import compile_filter
 from customer_service.queries import list_rows, row_dict, to_dto
 from customer_service.schemas import MAX_SELECTED_ROWS, FindConfig, WriteContext
-from customer_service.validation import validate, validate_ids
+from customer_service.service.targets import Target, refuse_wide
 
-T = TypeVar("T")
 Row = dict[str, Any]
 _BEFORE = "before__"  # RETURNING's label prefix for a value an update replaced
 _VALUE = "value__"  # the bound parameter of a value an update writes
-Selector = str | Sequence[str] | Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Target:
-    """The rows a write addresses: `ids` (each must name a row) or a filter `where`. `field` is
-    the input field an error about the ids names ("id" for one, "ids" for a list)."""
-
-    ids: list[str] | None = None
-    where: Mapping[str, Any] | None = None
-    field: str = "ids"
-
-    @classmethod
-    def of(
-        cls, value: object, *, selector: bool = True, strict: bool = False
-    ) -> tuple[Target, bool]:
-        """`value` (an id, a list of ids or, with `selector`, a filter) and whether it was one
-        id: the one place where "one or many" is decided for writes. `strict`: anything else is
-        a bad selector (else: bad ids)."""
-        if selector and isinstance(value, Mapping):
-            return cls(where=value), False
-        if strict and not isinstance(value, str | list | tuple):
-            raise InvalidDataError(
-                "Invalid selector: expected an id, ids or a filter", field="selector"
-            )
-        if isinstance(value, str):
-            return cls(ids=validate_ids(value, "id"), field="id"), True
-        return cls(ids=validate_ids(value, "ids")), False
-
-
-def _refuse_wide(matched: int, verb: str) -> None:
-    """A filter selector may address at most MAX_SELECTED_ROWS rows (one run's payload)."""
-    if matched > MAX_SELECTED_ROWS:
-        raise InvalidDataError(
-            f"Invalid selector: it matches more than {MAX_SELECTED_ROWS} rows; "
-            f"{verb} them in smaller batches",
-            field="selector",
-        )
-
-
-def context(ctx: WriteContext | Mapping[str, Any] | None) -> WriteContext:
-    """A workflow step's context (none for a plain call)."""
-    return WriteContext() if ctx is None else validate(WriteContext, ctx, "ctx")
-
-
-def one_or_many(out: list[T], single: bool) -> T | list[T]:
-    """The facade answers one item for one item in."""
-    return out[0] if single else out
 
 
 @dataclass(frozen=True)
@@ -151,7 +102,7 @@ class EntityWrites(Generic[D]):
 
     def _check_found(self, target: Target, rows: list[Row]) -> None:
         """At most MAX_SELECTED_ROWS rows for a filter; every id of a list found."""
-        _refuse_wide(len(rows), "update")
+        refuse_wide(len(rows), "update")
         found = {r["id"] for r in rows}
         missing = [i for i in target.ids or [] if i not in found]
         if missing:
@@ -435,7 +386,7 @@ class EntityWrites(Generic[D]):
                 )
             where = compile_filter(self.spec, target.where, "selector")
             matched = select(tbl.c.id).where(where).limit(MAX_SELECTED_ROWS + 1).subquery()
-            _refuse_wide(
+            refuse_wide(
                 (await session.execute(select(func.count()).select_from(matched))).scalar_one(),
                 "delete",
             )
