@@ -119,7 +119,7 @@ def build_activities(
     )
     hooks = load_hooks_module(settings.hooks_module)
     auth = AuthStore(service.sessions)
-    return CustomerActivities(service, hooks, deliveries.release, auth), deliveries
+    return CustomerActivities(service, hooks, deliveries, auth), deliveries
 
 
 async def serve(settings: Settings, on_ready: Callable[[], None]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -40,6 +40,7 @@ from activities.failures import application_error, bounded_read, business_errors
 from activities.heartbeat import heartbeats
 from activities.hooks import HookRegistry
 from auth.store import AuthStore
+from customer_service import delivery_plan
 from customer_service.errors import HookFailedError
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO, MembershipChange
 from customer_service.service import CustomerModuleService
@@ -48,18 +49,31 @@ S = TypeVar("S", bound=WriteStep)
 R = TypeVar("R")
 
 
+class HandOver(Protocol):
+    """Where a run's released events go on to delivery (`DeliveryActivities`)."""
+
+    def local_events(self) -> list[str]: ...
+
+    async def release(self, event_group_id: str) -> int: ...
+
+
 def hands_on(
     fn: Callable[[CustomerActivities, S], Awaitable[R]],
 ) -> Callable[[CustomerActivities, S], Awaitable[R]]:
-    """A pivot step that released its run's events in its own transaction hands them on for
-    delivery, as the `release_events` step does otherwise. A repeat (the step re-run after a
-    lost task) finds them planned and only wakes the relay again."""
+    """A pivot step releases its run's events in its own transaction, and that statement also
+    plans their delivery when nobody wants them (`delivery_plan`). Otherwise, or on a repeat
+    (the step re-run after a lost task), the step hands them on for delivery as the
+    `release_events` step does."""
 
     @functools.wraps(fn)
     async def wrapper(self: CustomerActivities, step: S) -> R:
-        result = await fn(self, step)
-        if step.release and step.event_group_id and self._release is not None:
-            await self._release(step.event_group_id)
+        delivery = self._delivery
+        if not (step.release and step.event_group_id and delivery is not None):
+            return await fn(self, step)
+        with delivery_plan.planning(delivery.local_events()) as plan:
+            result = await fn(self, step)
+        if not plan.planned:
+            await delivery.release(step.event_group_id)
         return result
 
     return wrapper
@@ -73,14 +87,14 @@ class CustomerActivities:
         self,
         service: CustomerModuleService,
         hooks: HookRegistry | None = None,
-        release: Callable[[str], Awaitable[int]] | None = None,
+        delivery: HandOver | None = None,
         auth: AuthStore | None = None,
     ) -> None:
-        """`release`: releases a run's events and hands them on for delivery (the worker passes
-        `DeliveryActivities.release`); without it the events are only released."""
+        """`delivery`: where released events are handed on (the worker passes its
+        `DeliveryActivities`); without it the events are only released."""
         self._service = service
         self._hooks = hooks or HookRegistry()
-        self._release = release
+        self._delivery = delivery
         self._auth = auth or AuthStore(service.sessions)
 
     def all(self) -> list[Callable[..., Any]]:
@@ -311,8 +325,8 @@ class CustomerActivities:
     @heartbeats
     @business_errors
     async def release_events(self, group: EventGroup) -> int:
-        if self._release is not None:
-            return await self._release(group.event_group_id)
+        if self._delivery is not None:
+            return await self._delivery.release(group.event_group_id)
         return await self._service.release_events(group.event_group_id)
 
     @activity.defn

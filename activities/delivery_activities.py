@@ -100,6 +100,13 @@ class DeliveryActivities:
 
     # --- the release step and the relay --------------------------------------------------------
 
+    def local_events(self) -> list[str]:
+        """The event names this worker's local subscribers want (a pivot's statement plans the
+        run's events itself when nobody wants them: `delivery_plan`)."""
+        return sorted(
+            {name for wanted in self._subscribers.subscribed().values() for name in wanted}
+        )
+
     async def release(self, event_group_id: str) -> int:
         """Release a run's events with their deliveries, then wake the relay if any are due.
         Called by the saga's `release_events` activity (so a lost wake-up is retried with it)."""

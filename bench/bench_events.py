@@ -75,7 +75,7 @@ async def measure(database_url: str, temporal_address: str) -> dict[str, Any]:
         queue,
         delivery_policy(settings),
     )
-    customers = CustomerActivities(service, None, relay.release)
+    customers = CustomerActivities(service, None, relay)
     flows = CustomerFlows(client, settings, service, hooks=[])
     results: dict[str, Any] = {}
     try:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from customer_service import delivery_plan
 from customer_service.entities import BY_TABLE, SPECS
 from customer_service.errors import (
     AlreadyExistsError,
@@ -217,7 +218,8 @@ async def transaction(
         try:
             async with session.begin():
                 yield session
-                await write_queued(session)
+                if await write_queued(session):
+                    delivery_plan.left_unplanned()
         except (
             sa_exc.IntegrityError,
             sa_exc.DataError,

@@ -97,32 +97,39 @@ def _queue(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     session.info.setdefault(_QUEUED, []).extend(rows)
 
 
-async def write_queued(session: AsyncSession) -> None:
+async def write_queued(session: AsyncSession) -> bool:
     """The transaction's outbox rows, in one statement, just before it commits (`db.transaction`);
-    released with it when the transaction releases its run's events."""
+    released with it when the transaction releases its run's events. Returns whether it wrote
+    released rows (no statement planned their delivery)."""
     rows = session.info.pop(_QUEUED, None)
     if not rows:
-        return
+        return False
     statement = insert(OutboxEvent)
-    if session.info.get(_RELEASE):
+    released = bool(session.info.get(_RELEASE))
+    if released:
         rows = [{**r, "status": RELEASED} for r in rows]
         statement = statement.values(status_changed_at=func.now())
     await session.execute(statement, rows)
+    return released
 
 
 # The statement that releases a run's events (`oplog.write` puts these before its own): the run's
 # staged outbox rows, released, and this transaction's queued ones (`releasing_rows`) written
 # released, from one JSON parameter. One round trip where `release_group` and `write_queued`
 # take one each; the SQL is sent as written (no statement to build and compile per call).
+# Both answer the events they release (id, name), for a statement that also plans their delivery
+# (`delivery_plan`).
 RELEASE_CTES = f"""released AS (
     UPDATE "{OutboxEvent.__tablename__}" SET status = '{RELEASED}', status_changed_at = now()
     WHERE event_group_id = %(event_group_id)s AND status = '{STAGED}'
+    RETURNING id, name
 ), queued AS (
     INSERT INTO "{OutboxEvent.__tablename__}"
         (name, data, internal, status, event_group_id, status_changed_at)
     SELECT name, data, internal, '{RELEASED}', event_group_id, now()
     FROM jsonb_to_recordset(%(outbox_rows)s::jsonb)
          AS r(name TEXT, data JSONB, internal BOOLEAN, event_group_id TEXT)
+    RETURNING id, name
 )"""
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from customer_service import events
+from customer_service import delivery_plan, events
 from customer_service import models as m
 from customer_service.db import transaction
 from customer_service.entities import EntityKey
@@ -182,6 +182,15 @@ VALUES (%(operation_id)s, %(name)s, '{{}}') ON CONFLICT (operation_id) DO NOTHIN
 RETURNING operation_id"""
 _WRITE = f"""UPDATE "{_LOG}" SET name = %(name)s, result = %(result)s::jsonb, state = %(state)s
 WHERE operation_id = %(operation_id)s"""
+# The pivot's record, with the release of the run's events (`events.RELEASE_CTES`), and also
+# their plan when nobody wants them (`delivery_plan`): answers whether nothing is left to hand over.
+_WRITE_RELEASING = f"WITH {events.RELEASE_CTES}\n{_WRITE}"
+_WRITE_PLANNING = f"""WITH {events.RELEASE_CTES}, unplanned AS (
+    SELECT id, name FROM released UNION ALL SELECT id, name FROM queued
+    UNION ALL {delivery_plan.EARLIER_UNPLANNED}
+), {delivery_plan.plan_unwanted()}
+{_WRITE}
+RETURNING {delivery_plan.NOTHING_TO_HAND_OVER}"""
 
 
 def parse(result: Any) -> AnyRecord:
@@ -239,17 +248,23 @@ async def write(session: AsyncSession, ctx: WriteContext, record: Record) -> Non
         if group is not None:
             await events.release_group(session, group)
         return
-    params = {
+    params: dict[str, Any] = {
         "operation_id": ctx.operation_id,
         "name": record.kind,
         "result": json.dumps(record.model_dump(mode="json")),
         "state": State.RELEASED if ctx.release else State.DONE,
     }
-    sql = _WRITE
-    if group is not None:
-        sql = f"WITH {events.RELEASE_CTES}\n{_WRITE}"
-        params.update(event_group_id=group, outbox_rows=events.releasing_rows(session))
-    await (await session.connection()).exec_driver_sql(sql, params)
+    connection = await session.connection()
+    if group is None:
+        await connection.exec_driver_sql(_WRITE, params)
+        return
+    params.update(event_group_id=group, outbox_rows=events.releasing_rows(session))
+    plan = delivery_plan.current()
+    if plan is None:
+        await connection.exec_driver_sql(_WRITE_RELEASING, params)
+        return
+    params["local"] = plan.local
+    plan.planned = bool((await connection.exec_driver_sql(_WRITE_PLANNING, params)).scalar_one())
 
 
 async def once(

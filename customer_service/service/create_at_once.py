@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from customer_service import events, oplog
+from customer_service import delivery_plan, events, oplog
 from customer_service.db import write_once
 from customer_service.entities import ADDRESS, CUSTOMER
 from customer_service.errors import CustomerModuleError
@@ -64,9 +64,16 @@ def _types(table: Any) -> dict[str, str]:
     return {c.name: c.type.compile(dialect=_DIALECT) for c in table.columns}
 
 
-def _statement() -> str:
+def _statement(plan: bool) -> str:
+    """With `plan`, the run's released events are also planned for delivery when nobody wants
+    them (`delivery_plan`), and the statement answers whether nothing is left to hand over."""
     outbox = table_of(OutboxEvent)
     record = table_of(OperationRecord)
+    planning = f""", unplanned AS (
+    SELECT id, name FROM released UNION ALL SELECT id, name FROM queued
+    UNION ALL {delivery_plan.EARLIER_UNPLANNED} AND EXISTS (SELECT FROM claim)
+), {delivery_plan.plan_unwanted()}"""
+    answer = f", {delivery_plan.NOTHING_TO_HAND_OVER} AS planned" if plan else ""
     return f"""
 WITH claim AS (
     INSERT INTO "{record.name}" (operation_id, name, result, state)
@@ -84,16 +91,20 @@ WITH claim AS (
     FROM jsonb_to_recordset(%(events)s::jsonb)
          AS r(name TEXT, data JSONB, internal BOOLEAN, status TEXT, event_group_id TEXT)
     WHERE EXISTS (SELECT FROM claim)
+    RETURNING id, name
 ), released AS (
     UPDATE "{outbox.name}" SET status = '{events.RELEASED}', status_changed_at = now()
     WHERE %(release)s AND event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
       AND EXISTS (SELECT FROM claim)
+    RETURNING id, name
 )
-SELECT EXISTS (SELECT FROM claim) AS claimed, now() AS at
+{planning if plan else ""}
+SELECT EXISTS (SELECT FROM claim) AS claimed, now() AS at{answer}
 """
 
 
-STATEMENT = _statement()
+STATEMENT = _statement(plan=False)
+PLANNING_STATEMENT = _statement(plan=True)  # for a pivot (`delivery_plan.planning`)
 
 
 async def create_at_once(
@@ -124,12 +135,18 @@ async def create_at_once(
         "release": ctx.release and ctx.event_group_id is not None,
         "event_group_id": ctx.event_group_id,
     }
+    plan = delivery_plan.current() if params["release"] else None
+    if plan is not None:
+        params["local"] = plan.local
     try:
-        claimed, at = await write_once(engine, STATEMENT, params)
+        row = await write_once(engine, STATEMENT if plan is None else PLANNING_STATEMENT, params)
     except CustomerModuleError:
         return None  # nothing written: the general path words the error
+    claimed, at = row.claimed, row.at
     if not claimed:
         return None
+    if plan is not None:
+        plan.planned = bool(row.planned)
     return _dtos(customers, addresses, at)
 
 

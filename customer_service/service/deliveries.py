@@ -25,15 +25,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from customer_service import events, ids
+from customer_service import delivery_plan, events, ids
 from customer_service import models as m
 from customer_service.db import autocommit_engine, transaction, write_once
+from customer_service.delivery_plan import ALL_EVENTS, PENDING
 from customer_service.errors import InvalidDataError, NotFoundError
 from customer_service.service.outbox import _check_event_group
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DELIVERED, FAILED = "delivered", "failed"
 WEBHOOK_PREFIX = "whk"
-ALL_EVENTS = "*"
 MAX_ERROR = 500
 
 
@@ -59,38 +59,28 @@ def _wants(wanted: Sequence[str], name: str) -> bool:
 
 
 _OUTBOX, _PLAN = m.OutboxEvent.__tablename__, m.EventPlan.__tablename__
-_DELIVERY, _WEBHOOK = m.EventDelivery.__tablename__, m.WebhookEndpoint.__tablename__
+_DELIVERY = m.EventDelivery.__tablename__
 
-# When no subscriber wants any of the group's events not yet planned (the local subscribers'
-# names come as `local`, webhooks are read here): releases the group's staged events and plans
-# them all with no subscriber. When one is wanted it writes nothing, and `_release_wanted`
-# releases and plans them in one transaction. Answers how many it released, how many are
-# wanted, and the group's lanes with pending deliveries (from earlier attempts).
+# When no subscriber wants any of the group's events not yet planned: releases the group's
+# staged events and plans them all with no subscriber (`delivery_plan`). When one is wanted it
+# writes nothing, and `_release_wanted` releases and plans them in one transaction. Answers how
+# many it released, how many are wanted, and the group's lanes with pending deliveries (from
+# earlier attempts).
 _RELEASE_UNWANTED = f"""WITH unplanned AS (
     SELECT e.id, e.name FROM "{_OUTBOX}" e
-    WHERE e.event_group_id = %(group)s
-      AND (e.status = '{events.STAGED}' OR (e.status = '{events.RELEASED}'
-           AND NOT EXISTS (SELECT FROM "{_PLAN}" p WHERE p.event_id = e.id)))
-), wanted AS (
-    SELECT u.id FROM unplanned u
-    WHERE u.name = ANY(%(local)s::text[]) OR '{ALL_EVENTS}' = ANY(%(local)s::text[])
-       OR EXISTS (SELECT FROM "{_WEBHOOK}" h WHERE h.deleted_at IS NULL
-                  AND (h.events ? u.name OR h.events ? '{ALL_EVENTS}'))
-), released AS (
+    WHERE e.event_group_id = %(event_group_id)s AND e.status = '{events.STAGED}'
+    UNION ALL {delivery_plan.EARLIER_UNPLANNED}
+), {delivery_plan.plan_unwanted()}, released AS (
     UPDATE "{_OUTBOX}" SET status = '{events.RELEASED}', status_changed_at = now()
-    WHERE event_group_id = %(group)s AND status = '{events.STAGED}'
+    WHERE event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
       AND NOT EXISTS (SELECT FROM wanted)
     RETURNING id
-), planned AS (
-    INSERT INTO "{_PLAN}" (event_id, subscribers)
-    SELECT id, '[]'::jsonb FROM unplanned WHERE NOT EXISTS (SELECT FROM wanted)
-    ON CONFLICT DO NOTHING
 )
 SELECT (SELECT count(*) FROM released) AS released,
        (SELECT count(*) FROM wanted) AS wanted,
        (SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_array(d.subscriber, d.lane)), '[]')
         FROM "{_DELIVERY}" d JOIN "{_OUTBOX}" e ON e.id = d.event_id
-        WHERE d.status = '{PENDING}' AND e.event_group_id = %(group)s) AS lanes"""
+        WHERE d.status = '{PENDING}' AND e.event_group_id = %(event_group_id)s) AS lanes"""
 
 
 class Deliveries:
@@ -110,7 +100,7 @@ class Deliveries:
         _check_event_group(event_group_id)
         names = sorted({name for wanted in local.values() for name in wanted})
         first = await write_once(
-            self._autocommit, _RELEASE_UNWANTED, {"group": event_group_id, "local": names}
+            self._autocommit, _RELEASE_UNWANTED, {"event_group_id": event_group_id, "local": names}
         )
         if not first.wanted:
             return first.released, [Lane(s, lane) for s, lane in sorted(first.lanes)]

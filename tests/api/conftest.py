@@ -124,7 +124,7 @@ async def api(engine: AsyncEngine, temporal_client: Client) -> AsyncIterator[Api
         delivery_policy(settings),
         sweep_every_seconds=24 * 3600,
     )
-    customer_activities = CustomerActivities(customers, hook_points.registry, deliveries.release)
+    customer_activities = CustomerActivities(customers, hook_points.registry, deliveries)
     activities = [*customer_activities.all(), *deliveries.all()]
     port = free_port()
     server = uvicorn.Server(

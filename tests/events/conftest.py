@@ -54,8 +54,8 @@ class EventsEnv:
         self.relay_rounds = 500
         self.flows = CustomerFlows(client, Settings(task_queue=self.task_queue), service)
 
-    def delivery_activities(self) -> DeliveryActivities:
-        return DeliveryActivities(
+    def delivery_activities(self, kind: type[DeliveryActivities] = DeliveryActivities) -> Any:
+        return kind(
             self.deliveries,
             Retention(self.service.sessions),
             self.subscribers,
@@ -66,9 +66,11 @@ class EventsEnv:
         )
 
     @asynccontextmanager
-    async def worker(self, hooks: HookRegistry | None = None) -> AsyncIterator[DeliveryActivities]:
-        deliveries = self.delivery_activities()
-        customers = CustomerActivities(self.service, hooks, deliveries.release)
+    async def worker(
+        self, hooks: HookRegistry | None = None, deliveries: DeliveryActivities | None = None
+    ) -> AsyncIterator[DeliveryActivities]:
+        deliveries = deliveries or self.delivery_activities()
+        customers = CustomerActivities(self.service, hooks, deliveries)
         activities = [*customers.all(), *deliveries.all()]
         async with build_worker(self.client, activities, Settings(), self.task_queue):
             yield deliveries

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowFailureError
 
+from activities.delivery_activities import DeliveryActivities
 from activities.delivery_contracts import relay_id
 from activities.hooks import HookRegistry
 from activities.subscribers import SubscriberEvent
@@ -186,3 +187,47 @@ async def test_the_relay_continues_as_new_and_keeps_delivering(
         return runs if len(runs) >= 3 else []
 
     await eventually(relay_runs, within=15)
+
+
+class CountedHandOvers(DeliveryActivities):
+    """The worker's delivery activities, counting the hand-overs pivots and release steps make."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handed_over: list[str] = []
+
+    async def release(self, event_group_id: str) -> int:
+        self.handed_over.append(event_group_id)
+        return await super().release(event_group_id)
+
+
+async def test_a_pivot_whose_events_nobody_wants_hands_them_over_itself(
+    events_env: EventsEnv,
+) -> None:
+    deliveries: CountedHandOvers = events_env.delivery_activities(CountedHandOvers)
+    async with events_env.worker(deliveries=deliveries):
+        [ann] = await events_env.flows.create_customers([{"email": "ann@example.com"}])
+        assert ann.id
+        await events_env.flows.update_customers(ann.id, {"first_name": "Ann"})
+        assert deliveries.handed_over == []
+        plans = await fetch(
+            events_env.engine,
+            "SELECT e.name, p.subscribers FROM event_outbox e"
+            " LEFT JOIN event_plan p ON p.event_id = e.id WHERE NOT e.internal ORDER BY e.id",
+        )
+        assert plans == [
+            {"name": "customer.created", "subscribers": []},
+            {"name": "customer.updated", "subscribers": []},
+        ]
+
+        seen: list[str] = []
+
+        async def record(event: SubscriberEvent) -> None:
+            seen.append(event.name)
+
+        events_env.subscribers.register(["customer.updated"], record, "tests.updates")
+        await events_env.flows.update_customers(ann.id, {"first_name": "Anna"})
+        assert len(deliveries.handed_over) == 1  # wanted: the pivot hands them over
+        await events_env.settle()
+    assert seen == ["customer.updated"]
+    assert await events_env.violations() == []
