@@ -165,7 +165,7 @@ def _operator(
         if is_json:
             if not isinstance(value, dict | list):
                 raise InvalidDataError(f"Invalid {where}: expected an object", field=where)
-            contains: ColumnElement[bool] = column.op("@>")(_json(value, where))
+            contains: ColumnElement[bool] = column.op("@>", is_comparison=True)(_json(value, where))
             return contains
         if not is_text or not isinstance(value, str):
             raise InvalidDataError(f"Invalid {where}: expected a string", field=where)
@@ -194,7 +194,9 @@ def _field_condition(
         if not all(isinstance(k, str) and k.startswith("$") for k in value):
             is_json = isinstance(column.property.columns[0].type, JSONB)
             if is_json:
-                contains: ColumnElement[bool] = column.op("@>")(_json(dict(value), path))
+                contains: ColumnElement[bool] = column.op("@>", is_comparison=True)(
+                    _json(dict(value), path)
+                )
                 return contains
             raise InvalidDataError(f"Invalid {path}: expected a value or operator map", field=path)
         return and_(*(_operator(column, op, v, path) for op, v in value.items()))

@@ -189,6 +189,8 @@ async def test_scalar_array_and_null_filters(
     assert await names(service, {"metadata": {"$contains": {"vip": True}}}) == ["Cid"]
     assert await names(service, {"metadata": False}) == []
     assert await names(service, {"metadata": {"$exists": True}}) == ["Cid"]
+    assert await names(service, {"metadata": {"$not": {"vip": False}}}) == ["Cid"]
+    assert await names(service, {"metadata": {"$not": {"$contains": {"vip": True}}}}) == []
 
 
 async def test_operator_maps(service: CustomerModuleService, people: dict[str, str]) -> None:
