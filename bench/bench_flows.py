@@ -14,6 +14,8 @@ One run:
      in blocks of LATENCY_BLOCK runs, so a drift of the machine's speed (this is a VM: its p50s
      moved by half within minutes) falls on the reference and the workflows alike;
   4. throughput (runs/s) with 16 and 32 concurrent clients, BENCH_SECONDS (20) each, same four,
+     in THROUGHPUT_ROUNDS (2) blocks per workflow taking turns, every other round in reverse
+     (ABBA: a steady drift of the machine's speed falls on each workflow alike),
      with the CPU time each component (worker, Temporal, PostgreSQL) spent per run;
   5. worker RSS with BENCH_OPEN (1,000) runs open: UpdateCustomersWorkflow runs blocked in their
      first step on row locks the benchmark holds (then released; runs not finished 10 s later are
@@ -82,6 +84,7 @@ from triggers.client import CustomerFlows  # noqa: E402
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
 LATENCY_BLOCK = 10  # runs of one workflow before the next takes its turn
+THROUGHPUT_ROUNDS = 2  # blocks per workflow and client count, in ABBA order
 SECONDS = float(os.environ.get("BENCH_SECONDS", "20"))
 CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "16,32").split(",")]
 OPEN_RUNS = int(os.environ.get("BENCH_OPEN", "1000"))
@@ -481,13 +484,77 @@ async def latency(w: Workload, names: Sequence[str]) -> dict[str, dict[str, Any]
     return out
 
 
+async def interleaved_throughput(
+    w: Workload, names: Sequence[str], clients: int, stack: Stack
+) -> dict[str, dict[str, Any]]:
+    """Each of `names` for SECONDS at `clients`, in THROUGHPUT_ROUNDS blocks that take turns,
+    every other round in reverse order (ABBA): a steady drift of the machine's speed falls on
+    every workflow alike. The blocks of one workflow are merged."""
+    blocks: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    seconds = SECONDS / THROUGHPUT_ROUNDS
+    for round_no in range(THROUGHPUT_ROUNDS):
+        for name in names if round_no % 2 == 0 else reversed(names):
+            blocks[name].append(await throughput(name, w.op(name), clients, stack, seconds))
+    out = {name: merge_blocks(parts) for name, parts in blocks.items()}
+    for name, merged in out.items():
+        log(
+            f"  {name:<14} x{clients:<3} {merged['runs_per_s']:7.1f} runs/s over "
+            f"{len(blocks[name])} blocks"
+        )
+    return out
+
+
+def merge_blocks(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One workflow's throughput blocks as one phase: runs and seconds summed, latency over
+    every sample, CPU per run as total CPU over total runs, cores as the blocks' mean."""
+    runs = sum(p["runs"] for p in parts)
+    seconds = sum(p["seconds"] for p in parts)
+    samples = [x for p in parts for x in p.pop("_samples")]
+    errors = [p["first_error"] for p in parts if p["first_error"]]
+    cpu = [p["cpu"] for p in parts]
+    per_run = {
+        k: round(sum(p["cpu"]["cpu_ms_per_run"][k] * p["runs"] for p in parts) / max(runs, 1), 2)
+        for k in cpu[0]["cpu_ms_per_run"]
+    }
+
+    def mean(values: list[float]) -> float:
+        return round(sum(values) / len(values), 2)
+
+    return {
+        "clients": parts[0]["clients"],
+        "seconds": seconds,
+        "blocks": len(parts),
+        "runs": runs,
+        "runs_per_s": round(runs / seconds, 1),
+        "drain_s": max(p["drain_s"] for p in parts),
+        "latency": summary(samples) if samples else {},
+        "max_ms": round(max(samples) * 1000, 1) if samples else None,
+        "errors": sum(p["errors"] for p in parts),
+        "first_error": errors[0] if errors else None,
+        "cpu": {
+            "cpu_ms_per_run": per_run,
+            "cores_used": {
+                k: mean([c["cores_used"][k] for c in cpu]) for k in cpu[0]["cores_used"]
+            },
+            "machine_cores_busy": mean([c["machine_cores_busy"] for c in cpu]),
+            "others_cores_busy": mean([c["others_cores_busy"] for c in cpu]),
+        },
+    }
+
+
 async def throughput(
-    name: str, op: Callable[[int], Awaitable[Any]], clients: int, stack: Stack
+    name: str,
+    op: Callable[[int], Awaitable[Any]],
+    clients: int,
+    stack: Stack,
+    seconds: float = SECONDS,
 ) -> dict[str, Any]:
+    """`clients` closed-loop clients running `op` for `seconds`: the runs completed in that
+    window (`_samples`: their latencies, for `merge_blocks`)."""
     samples: list[float] = []
     errors: list[str] = []
     start = time.perf_counter()
-    deadline = start + SECONDS
+    deadline = start + seconds
     meter = CpuMeter(stack)
 
     async def client(no: int) -> None:
@@ -529,15 +596,16 @@ async def throughput(
     drain = time.perf_counter() - deadline
     out: dict[str, Any] = {
         "clients": clients,
-        "seconds": SECONDS,
+        "seconds": seconds,
         "runs": in_window,
-        "runs_per_s": round(in_window / SECONDS, 1),
+        "runs_per_s": round(in_window / seconds, 1),
         "drain_s": round(drain, 2),
         "latency": summary(samples) if samples else {},
         "max_ms": round(max(samples) * 1000, 1) if samples else None,
         "errors": len(errors),
         "first_error": errors[0] if errors else None,
         "cpu": cpu,
+        "_samples": samples,
     }
     log(
         f"  {name:<14} x{clients:<3} {out['runs_per_s']:7.1f} runs/s  "
@@ -737,9 +805,12 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
 
     thr: dict[str, dict[str, Any]] = {name: {} for name in names}
     for clients in CLIENTS:
-        log(f"throughput: {clients} concurrent clients, {SECONDS:g}s per workflow")
-        for name in names:
-            thr[name][str(clients)] = await throughput(name, w.op(name), clients, stack)
+        log(
+            f"throughput: {clients} concurrent clients, {SECONDS:g}s per workflow in "
+            f"{THROUGHPUT_ROUNDS} blocks taking turns"
+        )
+        for name, phase in (await interleaved_throughput(w, names, clients, stack)).items():
+            thr[name][str(clients)] = phase
     log(f"worker RSS with {OPEN_RUNS} runs open: real runs, on the worker as the phases left it")
     if IN_PROCESS:  # no fresh process to be had: the reference first, on the same one
         rss_reference = await open_reference_runs(w, stack)
@@ -792,9 +863,9 @@ async def eager_phase(
             log(f"  eager start applied: {out['applied']}")
             out["latency"] = await latency(w, names)
             for clients in CLIENTS:
-                for name in names:
-                    t = await throughput(name, w.op(name), clients, stack)
-                    out["throughput"][name][str(clients)] = t
+                phases = await interleaved_throughput(w, names, clients, stack)
+                for name, phase in phases.items():
+                    out["throughput"][name][str(clients)] = phase
     finally:
         await engine.dispose()
     return out

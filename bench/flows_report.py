@@ -45,8 +45,8 @@ CLOSE = {
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
     "does, see above): an update or link is still 3-4 statements through SQLAlchemy's "
     "session between BEGIN and COMMIT; one statement per write, as the create has, would "
-    "close most of it. A pivot's hand-over to delivery is one more round trip (one statement "
-    "in autocommit when no subscriber wants the run's events)",
+    "close most of it (the record of an update holds the values it replaced, so the claim, "
+    "the lock and the record have to be one statement built around the locked rows)",
     "RSS": "fewer cached workflow instances (max_cached_workflows) or a smaller per-run footprint",
     "drain": "blocked runs hand their first step to an ordinary activity after the local "
     "attempt's timeout and retry with backoff; a shorter backoff for lock waits would close it",
@@ -118,6 +118,17 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
     return written
 
 
+def _turns(thr: dict[str, Any]) -> str:
+    phase = next(iter(next(iter(thr.values())).values()))
+    blocks, seconds = phase.get("blocks", 1), phase["seconds"]
+    if blocks == 1:
+        return f"each workflow {seconds:g} s per client count, one after another"
+    return (
+        f"each workflow {seconds:g} s per client count, in {blocks} blocks of "
+        f"{seconds / blocks:g} s taking turns, every other round in reverse order (ABBA)"
+    )
+
+
 def _load(values: Any) -> str:
     return "/".join(f"{v:.2f}" for v in values) if values else "?"
 
@@ -144,7 +155,9 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         "",
         "References are bare workflows of the same shape (the same number of activities, the "
         "first of them local, no-op bodies), started through the same client path and run by "
-        "the same worker on the same server in the same run.",
+        "the same worker on the same server in the same run. Latency: sequential runs, the "
+        "workflows taking turns 10 runs at a time. Throughput: closed-loop clients; "
+        f"{_turns(thr)}.",
         "",
         "## Targets (issue 12)",
         "",
@@ -388,6 +401,14 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "those no subscriber wants in one statement in autocommit; only events a subscriber "
         "wants take the transaction that records their deliveries under the lanes' locks "
         "(with no subscriber: 7 round trips → 1; tests/service/test_release_planning.py). "
+        "**The pivot's own statement plans its run's events when nobody wants them** "
+        "(`customer_service/delivery_plan.py`: the worker's local subscribers' event names go "
+        "in, 'nothing left to hand over' comes out), and its activity then makes no "
+        "hand-over at all; a wanted event, a pending delivery of the run, events written after "
+        "the statement or a repeat leave the hand-over to run (tests/service/"
+        "test_pivot_planning.py). In-process, a create with its hand-over 1.8-2.3 → 1.1-1.3 "
+        "ms of CPU and 3.6-3.8 → 2.3-2.6 ms of wall time; an update or link 0.2-0.7 ms of CPU "
+        "less. "
         "The statements an update by ids and a link run on every call are built once (per "
         "set of fields, per number of pairs), not per call. Service CPU per call in-process "
         "(bench-shaped: a create with one address, an update of one field, a link of one "
@@ -413,10 +434,17 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "0.82-1.04; worker CPU 1.14-1.34 / 1.06-1.45 / 1.05-1.32; RSS 174-188 MB. In the "
         "04:07 run the reference's p50 was 30.0 ms in the latency phase and 21.4 ms in the "
         "eager phase ten minutes later: the machine's speed drifts within a run, so the "
-        "latency phase now lets the workflows take turns, 10 runs at a time (the 04:20 run, "
-        "in the tables above, is the first measured so; the throughput phases still run one "
-        "after another). The hand-over measured in-process (no subscriber, a create with one "
-        "address): 3.2-4.1 → 0.63-0.74 ms of CPU and 3.8-5.2 → 1.3-1.4 ms of wall time.",
+        "latency phase lets the workflows take turns, 10 runs at a time (from the 04:20 run). "
+        "Run at 04:43: p50 1.25 / 1.31 / 1.26, x16 0.72 / 0.72 / 0.81, x32 0.91 / 0.87 / "
+        "0.78, worker CPU 1.21 / 1.29 / 1.38. With the pivot planning its events (05:34 UTC, "
+        "the reference's p50 26.9 ms): p50 1.20 / 1.31 / 1.27, x16 0.76 / 0.81 / 0.77, x32 "
+        "0.92 / 0.77 / 0.83, worker CPU 1.06 / 1.30 / 1.18. In that run the dev server spent "
+        "19.2 ms per reference run at x16 and 27.0 ms per create, but 23.6 and 24.3 ms at x32: "
+        "the throughput phases, one after another, also compared a drifting machine with "
+        "itself, so they now take turns as well: two 10 s blocks per workflow and client "
+        "count, the second round in reverse order (ABBA), merged. The hand-over measured "
+        "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
+        "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         "- **Eager start**: see the section above.",
         "- **Smaller payloads**: not changed. The measured runs' step results are what the run "
         "returns (the created / updated rows, the membership change), so they are used; the "
