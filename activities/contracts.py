@@ -139,7 +139,16 @@ class ValidateAccountStep(Contract):
     auth_identity_id: str | None
 
 
+class PivotRelease(Contract):
+    """The run's release, carried by the hook step that follows its pivot: after the handlers,
+    the pivot's operation is marked released with the run's events (one activity, not two)."""
+
+    operation_id: str
+    event_group_id: str
+
+
 class HookCall(Contract):
     hook: HookName
     payload: dict[str, Any]
     additional_data: dict[str, Any] | None = None
+    release: PivotRelease | None = None

@@ -27,6 +27,7 @@ from activities.contracts import (
     HookCall,
     LinkAuthIdentityStep,
     ListQuery,
+    PivotRelease,
     RemoveAuthIdentityStep,
     SoftDeleteStep,
     Undo,
@@ -339,8 +340,28 @@ class CustomerActivities:
     @heartbeats
     async def run_hook(self, call: HookCall) -> int:
         """Call the handlers registered for `call.hook`. A handler that raises fails the run
-        (non-retryable, type `hook_failed`) unless it raised an ApplicationError of its own."""
+        (non-retryable, type `hook_failed`) unless it raised an ApplicationError of its own.
+        With `call.release` (the hook after the run's pivot), the run's events are then
+        released with the pivot's operation marked released (a repeat calls the handlers again:
+        at least once, as any activity)."""
         handlers = self._hooks.handlers(call.hook)
+        await self._call(call, handlers)
+        if call.release is not None:
+            await self._release_after_hooks(call.release)
+        return len(handlers)
+
+    @business_errors
+    async def _release_after_hooks(self, release: PivotRelease) -> None:
+        group, delivery = release.event_group_id, self._delivery
+        if delivery is None:
+            await self._service.release_events(group, release.operation_id)
+            return
+        with delivery_plan.planning(delivery.local_events()) as plan:
+            await self._service.release_events(group, release.operation_id)
+        if not plan.planned:
+            await delivery.release(group)
+
+    async def _call(self, call: HookCall, handlers: list[Any]) -> None:
         for handler in handlers:
             try:
                 outcome = handler(call.payload, call.additional_data)
@@ -352,4 +373,3 @@ class CustomerActivities:
                 name = getattr(handler, "__name__", handler)
                 failed = HookFailedError(f"{call.hook} handler {name!s} failed: {err}")
                 raise application_error(failed) from err
-        return len(handlers)

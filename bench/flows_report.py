@@ -42,9 +42,10 @@ CLOSE = {
     "05:52 UTC) the server spent 24.2-25.8 ms per create, 21.3-21.7 ms per update and "
     "21.3-22.0 ms per link, against the reference's 20.3-21.8 ms: the update and link cost "
     "the server what the reference does, the create about 4 ms more",
-    "hooked": "the run's shape: three activities (create, hook, release) against the "
-    "reference's two, each with its workflow task (see 'Runs with a hook handler' above); "
-    "per step, the create itself costs what the other targets show",
+    "hooked": "the run now has the reference's shape (a local create, then the hook's "
+    "activity, which also releases: see 'Runs with a hook handler' above); what is left is "
+    "per step: the create's service call and payloads (see the other targets) and the hook "
+    "step's release statement",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
     "does, see above): an update or link is still 3-4 statements through SQLAlchemy's "
     "session between BEGIN and COMMIT; one statement per write, as the create has, would "
@@ -472,11 +473,15 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         h = hist["create_hooked"]
         out.insert(
             -1,
-            f"- **Runs with a hook handler** keep the release as a step of its own: "
-            f"{', '.join(h['activities'])}. The hook may fail and compensate the create, so the "
-            f"release cannot commit with it; the target's shape (two activities) would fold the "
-            f"release into the hook's activity, which then must mark the run's operations "
-            f"released (so a cancellation arriving after it finds them too late, as a pivot's "
-            f"does) and the chaos cancellation suite prove it again. Not done.",
+            f"- **Runs with a hook handler**: {', '.join(h['activities'])}. The hook may fail "
+            f"and compensate the create, so the release cannot commit with the create; the hook "
+            f"step that follows the pivot releases the run's events itself, after its handlers, "
+            f"in one statement that also marks the pivot's operation released (only while it "
+            f"stands: a pivot already compensated is refused). A cancellation that reaches the "
+            f"run after that commit is too late, as after a pivot's own release: the pivot's "
+            f"compensation answers `released`, the step runs again and the run completes "
+            f"(tests/workflows/test_cancellation.py, tests/chaos/test_hooked_cancellation.py). "
+            f"Before, the release was a third activity, and a cancellation arriving after it "
+            f"committed still compensated the run.",
         )
     return out

@@ -6,7 +6,7 @@ module does the rest:
 - the run's first step runs as a local activity (no task-queue round trip), handed to an ordinary
   activity on an infrastructure failure; every other step is an ordinary activity;
 - when the steps succeed, the run's staged events are released as the last step, or by the
-  pivot itself (see below);
+  pivot itself, or by the hook step that follows it (see below);
 - on failure or cancellation the compensations run in reverse, shielded from cancellation, each
   with its own retry policy; if one fails for good the run fails as `CompensationFailed`,
   otherwise with the original error's type and message;
@@ -26,6 +26,12 @@ cancellation is too late. A cancellation can still reach the pivot in flight, or
 task whose lost attempt had committed it: the saga then runs the pivot's compensation at once,
 which either fences the operation off (it never committed: the run is cancelled and compensated)
 or answers `released` (too late: the step runs again, finds its commit, and the run completes).
+
+With a hook handler after the pivot, the hook may still fail the run, so the pivot only writes;
+the hook's step then releases the run's events after its handlers, with the pivot's operation
+marked released in the same statement (two activities, no release step). A cancellation that
+reaches that step takes the same path: the pivot's compensation undoes it (the step, if it goes
+on, is refused at its release) or answers `released`, and the step runs again.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from temporalio.exceptions import (
 )
 
 from activities import stubs
-from activities.contracts import EventGroup, HookCall, HookName, Undo, WriteStep
+from activities.contracts import EventGroup, HookCall, HookName, PivotRelease, Undo, WriteStep
 from activities.failures import application_error
 from customer_service import ids
 from customer_service.errors import CompensationFailedError, ReleasedError
@@ -86,7 +92,8 @@ class Saga:
         self.tag = self.search.tag
         self._compensations: list[Compensation] = []
         self._hooks: frozenset[str] = frozenset()
-        self._released = False  # the pivot releases the run's events: no release step
+        self._released = False  # the pivot (or the hook after it) releases: no release step
+        self._pivot: str | None = None  # a hooked run's pivot operation, once it committed
         info = workflow.info()
         # The run's events are staged under its own identity, so any of them can be traced back
         # to the run (and its outcome) by the invariant checker.
@@ -116,13 +123,18 @@ class Saga:
         undo: tuple[UndoActivity, str] | None = None,
         local_first: bool = True,
         pivot: bool = False,
+        releases: bool = False,
     ) -> T:
         """Run one forward step. With `undo` (the compensating activity and its summary; `arg`
         is then a write step), the compensation is registered first. `pivot`: the run's deciding
-        write, the last one (see the module docstring)."""
+        write, the last one (see the module docstring). `releases`: the step releases the run's
+        events after the pivot (the hook that follows it)."""
+        if self._released:
+            raise RuntimeError(f"{activity.__name__}: a step after the run's events were released")
         progress = StepProgress(step=activity.__name__, summary=summary, state="running")
         self.steps.append(progress)
-        releases = False
+        if releases:
+            self._released = True
         if undo is not None:
             assert isinstance(arg, WriteStep), "a compensated step is a write step"
             compensate, undo_summary = undo
@@ -131,10 +143,11 @@ class Saga:
                     compensate, Undo(operation_id=arg.operation_id), undo_summary, progress
                 )
             )
-            releases = pivot and not self._hooks
-            if releases:
+            if pivot and not self._hooks:
+                releases = self._released = True
                 arg = arg.model_copy(update={"release": True})
-                self._released = True
+            elif pivot:
+                self._pivot = arg.operation_id
         try:
             result = await self._execute(activity, arg, summary, local_first)
         except BaseException as err:
@@ -200,13 +213,19 @@ class Saga:
         handlers costs nothing, and replay never asks the worker which handlers exist."""
         if name not in self._hooks:
             return
+        # The hook after the pivot is the run's last step: it releases the run's events too,
+        # with the pivot's operation marked released (a cancellation is then too late).
+        release = None
+        if self._pivot is not None:
+            release = PivotRelease(operation_id=self._pivot, event_group_id=self.event_group_id)
         await self.step(
             stubs.run_hook,
-            HookCall(hook=name, payload=payload, additional_data=additional_data),
-            summary=f"hook {name}",
+            HookCall(hook=name, payload=payload, additional_data=additional_data, release=release),
+            summary=f"hook {name}" + (" and release staged events" if release else ""),
             # A handler may call slow outside systems: it runs as an ordinary activity, never
             # cut short by the local-activity timeout and then run again.
             local_first=False,
+            releases=release is not None,
         )
 
     # --- running the whole thing -------------------------------------------------------------

@@ -425,9 +425,9 @@ class CustomerModuleService:
 
     # --- events -------------------------------------------------------------------------------
 
-    async def release_events(self, event_group_id: str) -> int:
-        """Publish the run's staged events (repeat-safe)."""
-        return await self._outbox.release(event_group_id)
+    async def release_events(self, event_group_id: str, pivot: str | None = None) -> int:
+        """Publish the run's staged events (repeat-safe); with `pivot`, see `Outbox.release`."""
+        return await self._outbox.release(event_group_id, pivot)
 
     async def discard_events(self, event_group_id: str) -> int:
         """Drop the run's staged events: a compensated run publishes nothing (repeat-safe)."""

@@ -7,24 +7,72 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from customer_service import events
+from customer_service import delivery_plan, events, oplog
 from customer_service import models as m
-from customer_service.db import transaction
-from customer_service.errors import InvalidDataError
+from customer_service.db import autocommit_engine, transaction, write_once
+from customer_service.errors import ConflictError, InvalidDataError
 from customer_service.queries import row_dict
 from customer_service.schemas import WriteContext
-from customer_service.validation import validate
+from customer_service.validation import validate, validate_id
+
+_LOG, _OUTBOX = m.OperationRecord.__tablename__, m.OutboxEvent.__tablename__
+
+
+def _release_after_pivot(plan: bool) -> str:
+    """A hooked run's release, after its hook handlers, as one statement: the pivot's operation
+    marked released (only while it stands: `done`, or `released` on a repeat; the lock orders it
+    after an undo in flight) and, only then, the run's staged events released; with `plan`, also
+    planned for delivery when nobody wants them (`delivery_plan`). Answers whether the pivot
+    stood, how many events it released, and (with `plan`) whether nothing is left to hand over."""
+    planning = f""", unplanned AS (
+    SELECT id, name FROM released
+    UNION ALL {delivery_plan.EARLIER_UNPLANNED} AND EXISTS (SELECT FROM pivot)
+), {delivery_plan.plan_unwanted()}"""
+    return f"""WITH pivot AS (
+    UPDATE "{_LOG}" SET state = '{oplog.State.RELEASED}'
+    WHERE operation_id = %(operation_id)s
+      AND state IN ('{oplog.State.DONE}', '{oplog.State.RELEASED}')
+    RETURNING operation_id
+), released AS (
+    UPDATE "{_OUTBOX}" SET status = '{events.RELEASED}', status_changed_at = now()
+    WHERE event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
+      AND EXISTS (SELECT FROM pivot)
+    RETURNING id, name
+){planning if plan else ""}
+SELECT EXISTS (SELECT FROM pivot) AS stood, (SELECT count(*) FROM released) AS released,
+       {delivery_plan.NOTHING_TO_HAND_OVER if plan else "FALSE"} AS planned"""
+
+
+_RELEASE_AFTER_PIVOT = {plan: _release_after_pivot(plan) for plan in (False, True)}
 
 
 class Outbox:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self._autocommit = autocommit_engine(sessions.kw["bind"])
 
-    async def release(self, event_group_id: str) -> int:
-        """Publish the run's staged events (repeat-safe)."""
+    async def release(self, event_group_id: str, pivot: str | None = None) -> int:
+        """Publish the run's staged events (repeat-safe). With `pivot` (a hooked run's pivot
+        operation, after its hook handlers), that operation is marked released in the same
+        statement, so an undo arriving later finds it too late; once the pivot was undone or
+        fenced off, nothing is released (ConflictError)."""
         _check_event_group(event_group_id)
-        async with transaction(self.sessions) as session:
-            return await events.release_group(session, event_group_id)
+        if pivot is None:
+            async with transaction(self.sessions) as session:
+                return await events.release_group(session, event_group_id)
+        plan = delivery_plan.current()
+        params: dict[str, Any] = {"operation_id": validate_id(pivot, "operation_id")}
+        params.update(event_group_id=event_group_id, local=plan.local if plan else [])
+        row = await write_once(self._autocommit, _RELEASE_AFTER_PIVOT[plan is not None], params)
+        if not row.stood:
+            raise ConflictError(
+                f"Operation {pivot} was already compensated (or never committed): its run's events"
+                " are not released",
+                field="operation_id",
+            )
+        if plan is not None:
+            plan.planned = bool(row.planned)
+        return int(row.released)
 
     async def discard(self, event_group_id: str) -> int:
         """Drop the run's staged events: a compensated run publishes nothing (repeat-safe).

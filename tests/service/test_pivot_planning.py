@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService, delivery_plan, events, oplog
 from customer_service.db import transaction
 from customer_service.entities import CUSTOMER
+from customer_service.errors import ConflictError, ReleasedError
 from customer_service.schemas import WriteContext
 from customer_service.service.deliveries import Deliveries, Lane
 from tests.helpers import Statements, fetch
@@ -156,3 +158,36 @@ async def test_a_repeated_pivot_writes_nothing_and_leaves_the_hand_over_to_run(
         await service.create_customers(request, step("op_create", release=True))
     assert not repeat.planned
     assert [plan for *_, plan in await outbox(engine)] == [None, None]
+
+
+async def test_the_hook_step_releases_with_the_pivot_marked_released_and_plans(
+    service: CustomerModuleService, engine: AsyncEngine
+) -> None:
+    """A hooked run: the pivot only wrote (staged); after the hook, one statement marks it
+    released, releases the run's events and plans them; a repeat changes nothing."""
+    await service.create_customers([{"email": "ann@example.com"}], step("op_create"))
+    state = "SELECT state FROM operation_log WHERE operation_id = 'op_create'"
+    assert await fetch(engine, state) == [{"state": "done"}]
+    with delivery_plan.planning([]) as plan:
+        assert await service.release_events(GROUP, "op_create") == 2
+    assert plan.planned
+    assert await fetch(engine, state) == [{"state": "released"}]
+    assert await outbox(engine) == [
+        ("customer.customer.created", "released", []),
+        ("customer.created", "released", []),
+    ]
+    with pytest.raises(ReleasedError):  # its compensation now answers: too late
+        await service.undo_create_customers("op_create")
+    assert await service.release_events(GROUP, "op_create") == 0  # a repeat
+
+
+async def test_the_hook_step_of_a_compensated_pivot_releases_nothing(
+    service: CustomerModuleService, engine: AsyncEngine
+) -> None:
+    await service.create_customers([{"email": "ann@example.com"}], step("op_create"))
+    assert await service.undo_create_customers("op_create")
+    with pytest.raises(ConflictError, match="already compensated"):
+        await service.release_events(GROUP, "op_create")
+    with pytest.raises(ConflictError):  # fenced off before it ever committed: the same
+        await service.release_events(GROUP, "op_never_ran")
+    assert await fetch(engine, "SELECT id FROM event_outbox WHERE status = 'released'") == []

@@ -26,6 +26,7 @@ from tests.workflows.support import (
     progress_of,
 )
 from workflows import (
+    CreateCustomersWorkflow,
     LinkCustomersToCustomerGroupWorkflow,
     RemoveCustomerAccountWorkflow,
     UpdateCustomersWorkflow,
@@ -302,3 +303,82 @@ async def test_cancel_during_the_first_task_before_the_pivot_committed_compensat
     assert after_failure(names, "update_customers") == ["undo_update_customers", "discard_events"]
     assert_restored(before, await env.snapshot())
     assert await env.count("SELECT count(*) FROM event_outbox WHERE name = 'customer.updated'") == 0
+
+
+async def test_cancel_after_a_hooked_runs_release_committed_is_too_late(
+    env: Env, hooks: HookRegistry
+) -> None:
+    """DESIGN rule 10: once a run's events are released it completes; it never compensates.
+    The hook step after the pivot has released them (its attempt then hangs, its result lost)
+    when the run is cancelled: the pivot's compensation answers `released`, the hook step runs
+    again and finds the release, and the run completes with its events."""
+    called: list[int] = []
+
+    async def accept(payload: dict[str, Any], additional_data: Any) -> None:
+        called.append(1)
+
+    hooks.register("customersCreated", accept)
+    gate = Gate()
+
+    async def hold_after_commit(arg: Any, result: Any) -> None:
+        if not gate.entered.is_set():  # the first attempt only
+            gate.entered.set()
+            await gate.opened.wait()
+            gate.finished.set()
+
+    create = wm.CreateCustomersInput.model_validate(
+        {"customers_data": [{"email": "late.cancel@example.com"}]}
+    )
+    async with env.worker(run_hook=wrap(env.activities.run_hook, after=hold_after_commit)):
+        try:
+            handle = await env.start(CreateCustomersWorkflow.run, create)
+            await asyncio.wait_for(gate.entered.wait(), 15)
+            await handle.cancel()
+            result = await handle.result()
+            progress = await progress_of(handle)
+        finally:
+            gate.opened.set()
+        await asyncio.wait_for(gate.finished.wait(), 15)
+
+    assert result.customers[0].email == "late.cancel@example.com"
+    assert (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+    assert progress.status == "completed"
+    released = "SELECT count(*) FROM event_outbox WHERE name = 'customer.created'"
+    assert await env.count(released + " AND status = 'released'") == 1
+    assert await env.count("SELECT count(*) FROM customer") == 1
+    names = [r.name for r in await activity_records(handle)]
+    assert names == ["create_customers", "run_hook", "undo_create_customers", "run_hook"]
+    assert len(called) == 2  # the step ran again: its handlers too (at least once)
+
+
+async def test_cancel_while_the_hook_after_the_pivot_runs_compensates_and_releases_nothing(
+    env: Env, hooks: HookRegistry
+) -> None:
+    """Cancelled while the handler runs, before the release: the create is undone, and the
+    step, when its handler returns, finds the pivot compensated and releases nothing."""
+    gate = Gate()
+
+    async def slow_handler(payload: dict[str, Any], additional_data: Any) -> None:
+        gate.entered.set()
+        await gate.opened.wait()
+        gate.finished.set()
+
+    hooks.register("customersCreated", slow_handler)
+    before = await env.snapshot()
+    create = wm.CreateCustomersInput.model_validate(
+        {"customers_data": [{"email": "early.cancel@example.com"}]}
+    )
+    async with env.worker():
+        try:
+            handle = await env.start(CreateCustomersWorkflow.run, create)
+            cause = await cancel_when_held(env, handle, gate)
+        finally:
+            gate.opened.set()
+        await asyncio.wait_for(gate.finished.wait(), 15)
+        await asyncio.sleep(1.0)  # the step's release, after its handler, had its chance
+
+    assert isinstance(cause, CancelledError)
+    names = [r.name for r in await activity_records(handle)]
+    assert after_failure(names, "run_hook") == ["undo_create_customers", "discard_events"]
+    assert_restored(before, await env.snapshot())
+    assert await env.count("SELECT count(*) FROM event_outbox") == 0

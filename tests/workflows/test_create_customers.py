@@ -8,6 +8,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from activities.hooks import HookRegistry
 from tests.workflows.conftest import Env, fail_first_attempt_after_commit, fail_for_good
+from tests.workflows.support import activity_records
 from workflows import CreateCustomersWorkflow
 from workflows.contracts import CreateCustomersInput
 from workflows.visibility import CUSTOMER_ID, SAGA_STATUS
@@ -68,20 +69,34 @@ async def test_a_create_without_hooks_is_one_task_and_one_local_activity(env: En
     assert await env.count("SELECT count(*) FROM operation_log WHERE state = 'released'") == 1
 
 
-async def test_failing_release_compensates_to_the_state_before(
+async def test_with_a_hook_handler_the_hook_step_releases_the_events(
     env: Env, hooks: HookRegistry
 ) -> None:
-    """With a hook handler, the events are released by a last step of their own; when it fails
-    for good, the create and the hook's effects are compensated."""
+    """The hook after the pivot is the run's last step: after its handlers it releases the
+    run's events with the pivot's operation marked released. Two activities, no release step;
+    when that step fails for good before it commits, the create is compensated."""
+    called: list[str] = []
 
     async def accept(payload: dict[str, Any], additional_data: Any) -> None:
-        return None
+        called.append(payload["customers"][0]["email"])
 
     hooks.register("customersCreated", accept)
-    before = await env.snapshot()
-    failing = fail_for_good(env.activities.release_events, after_commit=False)
-    async with env.worker(release_events=failing):
+    async with env.worker():
         handle = await env.start(CreateCustomersWorkflow.run, one_customer())
+        await handle.result()
+    assert [(r.name, r.local) for r in await activity_records(handle)] == [
+        ("create_customers", True),
+        ("run_hook", False),
+    ]
+    assert called == ["peter.hayes@example.com"]
+    released = "SELECT count(*) FROM event_outbox WHERE name = 'customer.created' AND status = :s"
+    assert await env.count(released, s="released") == 1
+    assert await env.count("SELECT count(*) FROM operation_log WHERE state = 'released'") == 1
+
+    before = await env.snapshot()
+    failing = fail_for_good(env.activities.run_hook, after_commit=False)
+    async with env.worker(run_hook=failing):
+        handle = await env.start(CreateCustomersWorkflow.run, one_customer("ann@example.com"))
         try:
             await handle.result()
             raise AssertionError("the run should have failed")
