@@ -34,6 +34,7 @@ from temporalio.service import RPCError
 from devstack import ephemeral
 from settings import PROJECT_ROOT
 from supervision import die_with_parent
+from tests.workflows.support import COMPENSATIONS, activity_records
 from workflows.visibility import SAGA_STATUS
 
 T = TypeVar("T")
@@ -477,3 +478,15 @@ def slowed(
     wrapper.__annotations__ = {"arg": hints[param], "return": hints["return"]}
     wrapper.__name__ = activity_fn.__name__
     return activity.defn(name=activity_fn.__name__)(wrapper)
+
+
+async def answered_too_late(run: Run) -> bool:
+    """The run's history has the cancel request, its pivot's compensation failing (`released`)
+    and no compensation completed."""
+    records = await activity_records(run.handle)
+    undone = [r for r in records if r.name in COMPENSATIONS or r.name == "discard_events"]
+    requested = False
+    async for event in run.handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+            requested = True
+    return requested and len(undone) == 1 and undone[0].outcome == "failed"

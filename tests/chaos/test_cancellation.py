@@ -37,13 +37,14 @@ from tests.chaos.support import (
     InFlight,
     Ledger,
     Run,
+    answered_too_late,
     assert_saga_statuses,
     invariant_violations,
     report,
     slowed,
 )
 from tests.helpers import eventually, snapshot
-from tests.workflows.support import COMPENSATIONS, activity_records, assert_restored
+from tests.workflows.support import COMPENSATIONS, assert_restored
 from triggers.client import CustomerFlows
 from worker import build_worker
 
@@ -178,7 +179,7 @@ async def test_cancelled_runs_compensate_before_the_pivot_and_complete_after_it(
         assert ledger.unexpected() == []
         await assert_saga_statuses(ledger)
         points = [await _cancel_point(r) for r in first]
-        too_late = [await _too_late(r) for r in late]
+        too_late = [await answered_too_late(r) for r in late]
 
     violations = await invariant_violations(service, flows)
     for run in first:  # compensated: no event of the run exists at all
@@ -201,18 +202,6 @@ async def test_cancelled_runs_compensate_before_the_pivot_and_complete_after_it(
     # Every late cancellation reached the run, and was answered "too late" by the pivot's
     # compensation; no other compensation ran.
     assert all(too_late), [r.request_id for r, t in zip(late, too_late, strict=True) if not t]
-
-
-async def _too_late(run: Run) -> bool:
-    """The run's history has the cancel request, its pivot's compensation failing (`released`)
-    and no compensation completed."""
-    records = await activity_records(run.handle)
-    undone = [r for r in records if r.name in COMPENSATIONS or r.name == "discard_events"]
-    requested = False
-    async for event in run.handle.fetch_history_events():
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-            requested = True
-    return requested and len(undone) == 1 and undone[0].outcome == "failed"
 
 
 async def _cancel_point(run: Run) -> int:
