@@ -446,10 +446,13 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "19.2 ms per reference run at x16 and 27.0 ms per create, but 23.6 and 24.3 ms at x32: "
         "the throughput phases, one after another, also compared a drifting machine with "
         "itself, so they now take turns as well: two 10 s blocks per workflow and client "
-        "count, the second round in reverse order (ABBA), merged: the 05:52 run in the "
-        "tables above, and one more at 06:05 UTC (the reference's p50 29.9 ms): p50 1.25 / "
-        "1.25 / 1.28, x16 0.74 / 0.74 / 0.78, x32 0.80 / 0.71 / 0.79, worker CPU 1.25 / 1.38 "
-        "/ 1.27. The p50s sit at the bound and move with the machine. The hand-over measured "
+        "count, the second round in reverse order (ABBA), merged. Measured so at 05:52 UTC "
+        "(the reference's p50 25.4 ms): p50 1.13 / 1.17 / 1.14, x16 0.77 / 0.83 / 0.84, x32 "
+        "0.84 / 0.93 / 0.94, worker CPU 1.22 / 1.15 / 1.12; at 06:05 UTC (29.9 ms): p50 1.25 / "
+        "1.25 / 1.28, x16 0.74 / 0.74 / 0.78, x32 0.80 / 0.71 / 0.79, worker CPU 1.25 / 1.38 / "
+        "1.27; the run in the tables above is the first with the hooked runs' release in their "
+        "hook step (hooked p50 1.53-1.58 → 1.26, x16 0.65-0.73 → 0.90, x32 0.69-0.81 → 0.94). "
+        "The p50s sit at the bound and move with the machine. The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
         "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         "- **Eager start**: see the section above.",

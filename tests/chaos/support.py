@@ -490,3 +490,16 @@ async def answered_too_late(run: Run) -> bool:
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             requested = True
     return requested and len(undone) == 1 and undone[0].outcome == "failed"
+
+
+async def assert_events_follow_outcomes(
+    service: Any, compensated: list[Run], completed: list[Run]
+) -> None:
+    """A compensated run has no event at all; a completed one has its events, all released."""
+    for run in compensated:
+        group_id = f"{run.handle.id}:{run.run_id}"
+        assert await service.list_events(event_group_id=group_id) == [], run.request_id
+    for run in completed:
+        group_id = f"{run.handle.id}:{run.run_id}"
+        events = await service.list_events(event_group_id=group_id)
+        assert events and all(e["status"] == "released" for e in events), run.request_id

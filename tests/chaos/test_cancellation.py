@@ -38,6 +38,7 @@ from tests.chaos.support import (
     Ledger,
     Run,
     answered_too_late,
+    assert_events_follow_outcomes,
     assert_saga_statuses,
     invariant_violations,
     report,
@@ -182,13 +183,7 @@ async def test_cancelled_runs_compensate_before_the_pivot_and_complete_after_it(
         too_late = [await answered_too_late(r) for r in late]
 
     violations = await invariant_violations(service, flows)
-    for run in first:  # compensated: no event of the run exists at all
-        group_id = f"{run.handle.id}:{run.run_id}"
-        assert await service.list_events(event_group_id=group_id) == [], run.request_id
-    for run in late:  # completed: its events released, none left staged
-        group_id = f"{run.handle.id}:{run.run_id}"
-        events = await service.list_events(event_group_id=group_id)
-        assert events and all(e["status"] == "released" for e in events), run.request_id
+    await assert_events_follow_outcomes(service, compensated=first, completed=late)
     mid_saga = sum(1 for p in points if p > 0)
     report(
         "test_cancelled_runs_compensate_before_the_pivot_and_complete_after_it",

@@ -34,6 +34,17 @@ from workflows import (
 from workflows import contracts as wm
 
 
+def gated_handler(gate: Gate) -> Any:
+    """A hook handler that waits for `gate` to open."""
+
+    async def handler(payload: dict[str, Any], additional_data: Any) -> None:
+        gate.entered.set()
+        await gate.opened.wait()
+        gate.finished.set()
+
+    return handler
+
+
 async def cancel_when_held(env: Env, handle: Any, gate: Gate) -> Any:
     """Cancel the run once the gated step is in flight; returns the run's failure cause."""
     await asyncio.wait_for(gate.entered.wait(), 15)
@@ -87,12 +98,7 @@ async def test_cancel_while_a_hook_runs_restores_the_update(
     before = await env.snapshot()
     gate = Gate()
 
-    async def slow_handler(payload: dict[str, Any], additional_data: Any) -> None:
-        gate.entered.set()
-        await gate.opened.wait()
-        gate.finished.set()
-
-    hooks.register("customersUpdated", slow_handler)
+    hooks.register("customersUpdated", gated_handler(gate))
     async with env.worker():
         try:
             handle = await env.start(
@@ -358,12 +364,7 @@ async def test_cancel_while_the_hook_after_the_pivot_runs_compensates_and_releas
     step, when its handler returns, finds the pivot compensated and releases nothing."""
     gate = Gate()
 
-    async def slow_handler(payload: dict[str, Any], additional_data: Any) -> None:
-        gate.entered.set()
-        await gate.opened.wait()
-        gate.finished.set()
-
-    hooks.register("customersCreated", slow_handler)
+    hooks.register("customersCreated", gated_handler(gate))
     before = await env.snapshot()
     create = wm.CreateCustomersInput.model_validate(
         {"customers_data": [{"email": "early.cancel@example.com"}]}
