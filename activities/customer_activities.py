@@ -68,14 +68,9 @@ def hands_on(
 
     @functools.wraps(fn)
     async def wrapper(self: CustomerActivities, step: S) -> R:
-        delivery = self._delivery
-        if not (step.release and step.event_group_id and delivery is not None):
+        if not (step.release and step.event_group_id):
             return await fn(self, step)
-        with delivery_plan.planning(delivery.local_events()) as plan:
-            result = await fn(self, step)
-        if not plan.planned:
-            await delivery.release(step.event_group_id)
-        return result
+        return await self._handing_over(step.event_group_id, lambda: fn(self, step))
 
     return wrapper
 
@@ -352,14 +347,22 @@ class CustomerActivities:
 
     @business_errors
     async def _release_after_hooks(self, release: PivotRelease) -> None:
-        group, delivery = release.event_group_id, self._delivery
+        group = release.event_group_id
+        await self._handing_over(
+            group, lambda: self._service.release_events(group, release.operation_id)
+        )
+
+    async def _handing_over(self, group: str, write: Callable[[], Awaitable[R]]) -> R:
+        """`write` releases the run's events; its statement plans them when nobody wants them
+        (`delivery_plan`), otherwise they are handed on for delivery after it."""
+        delivery = self._delivery
         if delivery is None:
-            await self._service.release_events(group, release.operation_id)
-            return
+            return await write()
         with delivery_plan.planning(delivery.local_events()) as plan:
-            await self._service.release_events(group, release.operation_id)
+            result = await write()
         if not plan.planned:
             await delivery.release(group)
+        return result
 
     async def _call(self, call: HookCall, handlers: list[Any]) -> None:
         for handler in handlers:

@@ -30,16 +30,22 @@ _OUTBOX, _PLAN = m.OutboxEvent.__tablename__, m.EventPlan.__tablename__
 _DELIVERY, _WEBHOOK = m.EventDelivery.__tablename__, m.WebhookEndpoint.__tablename__
 
 # The group's events released before this statement that have no plan yet (an earlier attempt's).
-EARLIER_UNPLANNED = f"""SELECT e.id, e.name FROM "{_OUTBOX}" e
+_EARLIER_UNPLANNED = f"""SELECT e.id, e.name FROM "{_OUTBOX}" e
     WHERE e.event_group_id = %(event_group_id)s AND e.status = '{events.RELEASED}'
       AND NOT EXISTS (SELECT FROM "{_PLAN}" p WHERE p.event_id = e.id)"""
 
 
-def plan_unwanted() -> str:
-    """CTEs over a CTE `unplanned` (id, name): `wanted`, its events some subscriber wants (the
-    local ones' names come as the `local` parameter, the webhooks are read here), and `planned`,
-    which plans them all with no subscriber when none is wanted."""
-    return f"""wanted AS (
+def plan_unwanted(fresh: str, only_if: str | None = None) -> str:
+    """The CTEs that plan a run's events: `unplanned` (id, name), the events `fresh` selects
+    (those this statement releases) and the group's earlier released ones without a plan (those
+    only when `only_if` holds); `wanted`, those some subscriber wants (the local ones' names come
+    as the `local` parameter, the webhooks are read here); and `planned`, which plans them all
+    with no subscriber when none is wanted."""
+    earlier = _EARLIER_UNPLANNED + (f" AND {only_if}" if only_if else "")
+    return f"""unplanned AS (
+    {fresh}
+    UNION ALL {earlier}
+), wanted AS (
     SELECT u.id FROM unplanned u
     WHERE u.name = ANY(%(local)s::text[]) OR '{ALL_EVENTS}' = ANY(%(local)s::text[])
        OR EXISTS (SELECT FROM "{_WEBHOOK}" h WHERE h.deleted_at IS NULL

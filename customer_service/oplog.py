@@ -185,10 +185,8 @@ WHERE operation_id = %(operation_id)s"""
 # The pivot's record, with the release of the run's events (`events.RELEASE_CTES`), and also
 # their plan when nobody wants them (`delivery_plan`): answers whether nothing is left to hand over.
 _WRITE_RELEASING = f"WITH {events.RELEASE_CTES}\n{_WRITE}"
-_WRITE_PLANNING = f"""WITH {events.RELEASE_CTES}, unplanned AS (
-    SELECT id, name FROM released UNION ALL SELECT id, name FROM queued
-    UNION ALL {delivery_plan.EARLIER_UNPLANNED}
-), {delivery_plan.plan_unwanted()}
+_WRITE_PLANNING = f"""WITH {events.RELEASE_CTES},
+{delivery_plan.plan_unwanted("SELECT id, name FROM released UNION ALL SELECT id, name FROM queued")}
 {_WRITE}
 RETURNING {delivery_plan.NOTHING_TO_HAND_OVER}"""
 

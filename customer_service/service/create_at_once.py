@@ -69,10 +69,8 @@ def _statement(plan: bool) -> str:
     them (`delivery_plan`), and the statement answers whether nothing is left to hand over."""
     outbox = table_of(OutboxEvent)
     record = table_of(OperationRecord)
-    planning = f""", unplanned AS (
-    SELECT id, name FROM released UNION ALL SELECT id, name FROM queued
-    UNION ALL {delivery_plan.EARLIER_UNPLANNED} AND EXISTS (SELECT FROM claim)
-), {delivery_plan.plan_unwanted()}"""
+    fresh = "SELECT id, name FROM released UNION ALL SELECT id, name FROM queued"
+    planning = ", " + delivery_plan.plan_unwanted(fresh, only_if="EXISTS (SELECT FROM claim)")
     answer = f", {delivery_plan.NOTHING_TO_HAND_OVER} AS planned" if plan else ""
     return f"""
 WITH claim AS (

@@ -58,7 +58,7 @@ def _wants(wanted: Sequence[str], name: str) -> bool:
     return name in wanted or ALL_EVENTS in wanted
 
 
-_OUTBOX, _PLAN = m.OutboxEvent.__tablename__, m.EventPlan.__tablename__
+_OUTBOX = m.OutboxEvent.__tablename__
 _DELIVERY = m.EventDelivery.__tablename__
 
 # When no subscriber wants any of the group's events not yet planned: releases the group's
@@ -66,11 +66,9 @@ _DELIVERY = m.EventDelivery.__tablename__
 # writes nothing, and `_release_wanted` releases and plans them in one transaction. Answers how
 # many it released, how many are wanted, and the group's lanes with pending deliveries (from
 # earlier attempts).
-_RELEASE_UNWANTED = f"""WITH unplanned AS (
-    SELECT e.id, e.name FROM "{_OUTBOX}" e
-    WHERE e.event_group_id = %(event_group_id)s AND e.status = '{events.STAGED}'
-    UNION ALL {delivery_plan.EARLIER_UNPLANNED}
-), {delivery_plan.plan_unwanted()}, released AS (
+_STAGED = f"""SELECT e.id, e.name FROM "{_OUTBOX}" e
+    WHERE e.event_group_id = %(event_group_id)s AND e.status = '{events.STAGED}'"""
+_RELEASE_UNWANTED = f"""WITH {delivery_plan.plan_unwanted(_STAGED)}, released AS (
     UPDATE "{_OUTBOX}" SET status = '{events.RELEASED}', status_changed_at = now()
     WHERE event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
       AND NOT EXISTS (SELECT FROM wanted)

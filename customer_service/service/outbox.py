@@ -24,10 +24,8 @@ def _release_after_pivot(plan: bool) -> str:
     after an undo in flight) and, only then, the run's staged events released; with `plan`, also
     planned for delivery when nobody wants them (`delivery_plan`). Answers whether the pivot
     stood, how many events it released, and (with `plan`) whether nothing is left to hand over."""
-    planning = f""", unplanned AS (
-    SELECT id, name FROM released
-    UNION ALL {delivery_plan.EARLIER_UNPLANNED} AND EXISTS (SELECT FROM pivot)
-), {delivery_plan.plan_unwanted()}"""
+    fresh = "SELECT id, name FROM released"
+    planning = ", " + delivery_plan.plan_unwanted(fresh, only_if="EXISTS (SELECT FROM pivot)")
     return f"""WITH pivot AS (
     UPDATE "{_LOG}" SET state = '{oplog.State.RELEASED}'
     WHERE operation_id = %(operation_id)s
