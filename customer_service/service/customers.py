@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events, ids, oplog
-from customer_service.db import autocommit_engine, transaction
+from customer_service.db import transaction
 from customer_service.entities import ADDRESS, CUSTOMER
 from customer_service.queries import attach_new, list_rows, to_dto
 from customer_service.schemas import CreateCustomerInput, CustomerDTO, FindConfig, WriteContext
@@ -24,7 +24,6 @@ class Customers(EntityWrites[CustomerDTO]):
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         super().__init__(sessions, CUSTOMER)
         self.addresses = EntityWrites(sessions, ADDRESS)
-        self._autocommit = autocommit_engine(sessions.kw["bind"])
 
     async def create(
         self, inputs: Sequence[CreateCustomerInput], ctx: WriteContext

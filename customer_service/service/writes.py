@@ -13,12 +13,13 @@ from sqlalchemy import ColumnElement, Select, bindparam, delete, func, insert, s
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from customer_service import events, ids, oplog
-from customer_service.db import transaction
+from customer_service.db import autocommit_engine, transaction
 from customer_service.entities import D, EntitySpec
 from customer_service.errors import AlreadyExistsError, ConflictError, InvalidDataError
 from customer_service.filters import compile_filter
 from customer_service.queries import list_rows, row_dict, to_dto
 from customer_service.schemas import MAX_SELECTED_ROWS, FindConfig, WriteContext
+from customer_service.service import update_at_once
 from customer_service.service.targets import Target, refuse_wide
 
 Row = dict[str, Any]
@@ -68,6 +69,7 @@ class EntityWrites(Generic[D]):
     def __init__(self, sessions: async_sessionmaker[AsyncSession], spec: EntitySpec[D]) -> None:
         self.sessions = sessions
         self.spec = spec
+        self._autocommit = autocommit_engine(sessions.kw["bind"])
         # fields written → the update of rows by id (`_write_locked`), built once
         self._update_statements: dict[tuple[str, ...], Select[Any]] = {}
 
@@ -116,6 +118,13 @@ class EntityWrites(Generic[D]):
         values = data.model_dump(include=set(data.model_fields_set))
         if "metadata" in values and not values["metadata"]:
             del values["metadata"]  # SPEC §2.6: empty metadata leaves the column unchanged
+        if update_at_once.eligible(target.ids, values, ctx):  # a workflow's step: one round trip
+            assert target.ids is not None
+            done = await update_at_once.update_at_once(
+                self._autocommit, self.spec, self.updated_event, target.ids, values, ctx
+            )
+            if done is not None:
+                return done
 
         async def act(session: AsyncSession) -> oplog.UpdateRecord:
             previous, written, after = [], [], []

@@ -22,7 +22,7 @@ def step(name: str) -> dict[str, Any]:
     ("write", "statements"),
     [
         ("create", 1),  # all of it (service.create_at_once), in autocommit
-        ("update", 3),  # claim; lock, read and write the rows; record + release
+        ("update", 1),  # all of it (service.update_at_once), in autocommit
         ("update metadata", 4),  # claim; lock and read; write (merged metadata); record
         ("link", 4),  # claim; pair locks; insert the memberships; record + release
     ],
