@@ -30,7 +30,7 @@ from settings import Settings, get_settings
 from triggers.connection import connect
 from triggers.idempotency import DIGEST_MEMO, check_reuse, input_digest
 from workflows.contracts import HookedInput
-from workflows.visibility import SAGA_STATUS
+from workflows.visibility import CUSTOMER_EMAIL, SAGA_STATUS, email_values
 
 R = TypeVar("R")
 MAX_REQUEST_ID = 200
@@ -49,6 +49,16 @@ class FlowError(Exception):
         self.message = message
         self.workflow_id = workflow_id
         self.details = details
+
+
+def saga_attributes(emails: Sequence[str | None] = ()) -> list[SearchAttributePair[Any]]:
+    """A saga run's search attributes at start: SagaStatus=running, and `emails` (those it
+    creates: findable by them from its start, with nothing of them left for the run to upsert)."""
+    values = email_values(emails)
+    return [
+        SearchAttributePair(SAGA_STATUS, "running"),
+        *([SearchAttributePair(CUSTOMER_EMAIL, values)] if values else []),
+    ]
 
 
 class FlowsBase:
@@ -109,8 +119,8 @@ class FlowsBase:
         request_id: str | None,
         search_attributes: Sequence[SearchAttributePair[Any]] = (),
     ) -> WorkflowHandle[Any, Any]:
-        """Start (or join) a run. Its search attributes at start: `search_attributes` if given,
-        else SagaStatus=running."""
+        """Start (or join) a run. Its search attributes at start: `search_attributes` if given
+        (`saga_attributes`, or a bulk run's), else SagaStatus=running."""
         if request_id is not None and not (
             isinstance(request_id, str)
             and 0 < len(request_id) <= MAX_REQUEST_ID

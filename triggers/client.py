@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHandle
 
 from customer_service.schemas import AddressDTO, CustomerDTO, GroupDTO
 from customer_service.validation import validate
-from triggers.base import FlowError, FlowsBase
+from triggers.base import FlowError, FlowsBase, saga_attributes
 from triggers.bulk import BulkFlows
 from workflows import (
     CreateCustomerAccountWorkflow,
@@ -85,7 +85,12 @@ class CustomerFlows(BulkFlows, FlowsBase):
         labels = [c.email or c.first_name for c in arg.customers_data]
         summary = f"Create {_plural(len(labels), 'customer')}: {short(labels)}"
         return await self._start(
-            CreateCustomersWorkflow.run, arg, "create-customers", summary, request_id
+            CreateCustomersWorkflow.run,
+            arg,
+            "create-customers",
+            summary,
+            request_id,
+            saga_attributes(emails=[c.email for c in arg.customers_data]),
         )
 
     async def create_customers(self, customers: Sequence[Any], **kw: Any) -> list[CustomerDTO]:

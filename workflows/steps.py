@@ -53,7 +53,8 @@ async def create_customers(
     run's deciding write (nothing after it can fail for a business reason)."""
     customers = with_ids(saga, customers)
     customer_ids = [c.id for c in customers if c.id]
-    saga.tag(customer_ids=customer_ids, emails=[c.email for c in customers])
+    saga.tag(emails=[c.email for c in customers])
+    saga.tag(customer_ids=customer_ids, at_end=True)  # ids it mints: nobody knows them yet
     created = await saga.step(
         stubs.create_customers,
         CreateCustomersStep(customers=customers, **saga.new_write()),

@@ -2,7 +2,10 @@
 
 Search-attribute changes are gathered and sent as one upsert per step run as an ordinary
 activity, and at the run's end (each upsert is a history event and a visibility write): a run of
-one workflow task upserts once. Used only from workflow code (it calls `temporalio.workflow`).
+one workflow task upserts once. What the caller knew gives the run its attributes at start (the
+client tags a create's emails), and values tagged `at_end` (the ids a create mints, which nobody
+can search for before the run answers) wait for the run's end: a create with a hook step upserts
+once too. `SearchAttributes` is used only from workflow code (it calls `temporalio.workflow`).
 """
 
 from __future__ import annotations
@@ -39,30 +42,50 @@ def _fit(values: list[str]) -> list[str]:
     return values[:MAX_VALUES]
 
 
+def email_values(emails: Sequence[str | None]) -> list[str]:
+    """The `CustomerEmail` values of `emails` (keyed tags), as a run holds them."""
+    return _fit(list(dict.fromkeys(tags.email_tag(e) for e in emails if e)))
+
+
 class SearchAttributes:
-    """The run's search attributes: changes pending until the next `flush`."""
+    """The run's search attributes: changes pending until the next `flush` (those tagged
+    `at_end`, until the run's end)."""
 
     def __init__(self) -> None:
         self._pending: dict[str, SearchAttributeUpdate[Any]] = {}
+        # (customer_ids, emails, group_ids) tagged `at_end`
+        self._at_end: list[tuple[Sequence[str], Sequence[str | None], Sequence[str]]] = []
 
     def tag(
         self,
         customer_ids: Sequence[str] = (),
         emails: Sequence[str | None] = (),
         group_ids: Sequence[str] = (),
+        *,
+        at_end: bool = False,
     ) -> None:
-        """Make the run findable by the customers, emails (as keyed tags) and groups it touches."""
+        """Make the run findable by the customers, emails (as keyed tags) and groups it touches;
+        `at_end`: from the run's end on (see the module docstring)."""
+        if at_end:
+            self._at_end.append((customer_ids, emails, group_ids))
+            return
         for key, values in (
             (CUSTOMER_ID, list(customer_ids)),
             (CUSTOMER_EMAIL, [tags.email_tag(e) for e in emails if e]),
             (CUSTOMER_GROUP_ID, list(group_ids)),
         ):
-            if values:
-                merged = _fit(list(dict.fromkeys([*self._current(key), *values])))
+            current = self._current(key)
+            merged = _fit(list(dict.fromkeys([*current, *values])))
+            if merged != current:  # what the run already holds is not sent again
                 self._pending[key.name] = key.value_set(merged)
 
     def status(self, status: SagaState) -> None:
-        """(The client gives `running` at start: nothing to upsert until the status changes.)"""
+        """(The client gives `running` at start: nothing to upsert until the status changes.)
+        A run that ends also gives the values it tagged `at_end`."""
+        if status in ("completed", "compensated", "compensation_failed"):
+            for customer_ids, emails, group_ids in self._at_end:
+                self.tag(customer_ids, emails, group_ids)
+            self._at_end.clear()
         if SAGA_STATUS.name not in self._pending and status == self._status():
             return
         self._pending[SAGA_STATUS.name] = SAGA_STATUS.value_set(status)

@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus
 
+from activities.hooks import HookRegistry
 from codec import tags
 from customer_service import CustomerModuleService
+from settings import Settings
 from tests.helpers import eventually, seed
 from tests.workflows.conftest import Env
 from tests.workflows.support import Gate, activity_records, held, progress_of
+from triggers.client import CustomerFlows
 from workflows import (
     CreateCustomerAccountWorkflow,
     CreateCustomersWorkflow,
@@ -127,3 +132,36 @@ async def test_activities_carry_summaries_in_words(
         await handle.result()
     summaries = [r.summary for r in await activity_records(handle)]
     assert summaries == [f"Update customer(s) {world.guest}: last_name"]
+
+
+async def test_a_hooked_create_is_findable_by_email_from_its_start_and_upserts_once(
+    env: Env, service: CustomerModuleService, hooks: HookRegistry
+) -> None:
+    """Through the client, a create carries its emails from its start; the ids it mints wait for
+    its end, so a run with a hook step (two workflow tasks) upserts once, as a run of one."""
+    entered, opened = asyncio.Event(), asyncio.Event()
+
+    async def slow(payload: dict[str, Any], additional_data: Any) -> None:
+        entered.set()
+        await opened.wait()
+
+    hooks.register("customersCreated", slow)
+    flows = CustomerFlows(env.client, Settings(task_queue=env.task_queue), service)
+    async with env.worker():
+        handle = await flows.start_create_customers([{"email": "Hooked@Example.com"}])
+        try:
+            await asyncio.wait_for(entered.wait(), 15)
+            during = (await handle.describe()).typed_search_attributes
+        finally:
+            opened.set()
+        result = await flows._result(handle, wm.CustomersResult)
+    assert during.get(CUSTOMER_EMAIL) == [tags.email_tag("hooked@example.com")]
+    assert during.get(SAGA_STATUS) == "running"
+    assert during.get(CUSTOMER_ID) is None  # minted in the run: nobody can search for it yet
+    after = (await handle.describe()).typed_search_attributes
+    assert after.get(CUSTOMER_ID) == [c.id for c in result.customers]
+    assert after.get(CUSTOMER_EMAIL) == [tags.email_tag("hooked@example.com")]
+    assert after.get(SAGA_STATUS) == "completed"
+    events = [e.event_type for e in (await handle.fetch_history()).events]
+    assert events.count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 2
+    assert events.count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES) == 1
