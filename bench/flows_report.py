@@ -24,11 +24,16 @@ CLOSE = {
     "p50": "the run's own work beyond the reference's, which is all in the service call and the "
     "payloads: with the service call replaced by a stub returning the same rows, a create and "
     "an update each cost what the reference costs (see 'Where the rest goes' above). Left: the "
-    "service's transaction (a create is one statement in autocommit; an update or link 3-4 "
-    "statements between BEGIN and COMMIT: one statement per write would close most of it, as "
-    "it did for the create), the run's one search-attribute upsert (CustomerId/Email and the "
-    "final SagaStatus; about 0.5-1 ms of a create's p50, measured by leaving it out) and the "
-    "rows the step and the run return (the reference's payloads are an integer)",
+    "service's statements (a create and an update are one statement in autocommit, about 1 ms "
+    "of wall time in-process; a link 4 round trips, about 1.5 ms), the run's one "
+    "search-attribute upsert (about 0.3 ms between the workflow task's completion and the "
+    "run's, 0.5-1 ms of a create's p50 measured by leaving it out) and the rows the input, "
+    "the step and the run carry (the reference's payloads are an integer: 0.1-0.2 ms more on "
+    "each of the start and the result). Timed phase by phase (2026-12-01 10:00 UTC, 100 "
+    "sequential runs each, taking turns, p50 in ms, reference / create / update / link): "
+    "the start call 2.58 / 2.67 / 2.68 / 2.65, the workflow task (the local step within it) "
+    "7.90 / 10.14 / 9.65 / 10.25, the task's end to the run's 0.05 / 0.39 / 0.33 / 0.38, "
+    "the run's end to the client's result 1.85 / 1.98 / 1.84 / 2.00",
     "runs/s": "less CPU per run, in every process: on 2 shared cores the worker, Temporal and "
     "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling. The "
     "dev server is the busiest: about one core in every throughput phase (`cores_used` in "
@@ -41,16 +46,21 @@ CLOSE = {
     "address), not profiled inside the server. With both phases taking turns (2026-12-01 "
     "05:52 UTC) the server spent 24.2-25.8 ms per create, 21.3-21.7 ms per update and "
     "21.3-22.0 ms per link, against the reference's 20.3-21.8 ms: the update and link cost "
-    "the server what the reference does, the create about 4 ms more",
+    "the server what the reference does, the create about 4 ms more. In a harness of bare "
+    "two-activity runs (2026-12-01 09:50 UTC, x16, 300 runs per block, three rounds) one "
+    "upsert at the run's end cost the server 0.7-2.0 ms per run and one more before the "
+    "ordinary activity 0.6-1.4 ms (a hooked create upserted twice before this change, once "
+    "now); a heartbeat timeout on the activity and a 1 KB payload cost nothing measurable",
     "hooked": "the run now has the reference's shape (a local create, then the hook's "
-    "activity, which also releases: see 'Runs with a hook handler' above); what is left is "
-    "per step: the create's service call and payloads (see the other targets) and the hook "
-    "step's release statement",
+    "activity, which also releases: see 'Runs with a hook handler' above) and upserts once; "
+    "what is left is per step: the create's service call and payloads (see the other "
+    "targets), the hook step's release statement (one round trip) and its payload (the "
+    "created customers, which the handlers receive). Timed phase by phase (2026-12-01 09:40 "
+    "UTC, p50, reference / hooked create): the hook activity from its start to its "
+    "completion 1.61 / 2.79 ms, the first workflow task 7.07 / 8.31 ms",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
-    "does, see above): an update or link is still 3-4 statements through SQLAlchemy's "
-    "session between BEGIN and COMMIT; one statement per write, as the create has, would "
-    "close most of it (the record of an update holds the values it replaced, so the claim, "
-    "the lock and the record have to be one statement built around the locked rows)",
+    "does, see above): a link is still 4 round trips between BEGIN and COMMIT; one "
+    "statement in autocommit, as the create and the update have, would close most of it",
     "RSS": "fewer cached workflow instances (max_cached_workflows) or a smaller per-run footprint",
     "drain": "blocked runs hand their first step to an ordinary activity after the local "
     "attempt's timeout and retry with backoff; a shorter backoff for lock waits would close it",
@@ -376,7 +386,11 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         f"{lat.get('create', {}).get('p50_ms', 0):.1f} ms.",
         "- **One search-attribute upsert per run**: SagaStatus=running is given at start by the "
         "client; the saga does not upsert before a local first step, so a run of one task "
-        "upserts once, at its end (CustomerId/Email and the final SagaStatus together).",
+        "upserts once, at its end (CustomerId/Email and the final SagaStatus together). A "
+        "create through the client also carries its emails from its start, and the ids it "
+        "mints are tagged at its end (nobody can search for them before it answers), so a "
+        "create with a hook step (two workflow tasks) upserts once too, no longer before its "
+        "hook activity (tests/workflows/test_visibility.py).",
         "- **Sandbox**: the pure workflow helpers (saga, steps, contracts, visibility, policies, "
         "base) are passed through, imported by their full name (`import workflows.steps as "
         "steps`: `from workflows import steps` loaded a copy of the module per run, as the "
@@ -400,7 +414,18 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "on every row locks, reads what it replaces and writes in one statement (`UPDATE ... "
         "FROM` the rows selected `FOR UPDATE`). Round trips per workflow write, BEGIN and "
         "COMMIT included (tests/service/test_statements_per_write.py counts the statements): "
-        "create 9 → 1, update 7 → 5, link 7 → 6. A pivot's hand-over of its events to "
+        "create 9 → 1, update 7 → 5 → 1, link 7 → 6 → 4. **A workflow's update of a few rows "
+        "by id is one statement in autocommit too** (`customer_service/service/"
+        "update_at_once.py`): it locks the rows in id order, writes them, inserts its record "
+        "built from the written rows and the outbox rows, and releases the run's events; it "
+        "makes no claim first, since an earlier attempt's record makes its insert fail and "
+        "the general path then answers (tests/service/test_update_at_once.py). **A link's "
+        "claim, pair locks and insert are one statement** (`Memberships._add_at_once`); a "
+        "pair added by another run while it waited for the lock, after its snapshot, rolls "
+        "it back to the general path (tests/service/test_add_memberships_at_once.py holds "
+        "the lock to make that happen). In-process (2026-12-01 09:40 UTC, p50): an update "
+        "step 2.1-2.2 → 1.1 ms of wall time, 1.4-1.5 → 0.4 ms of CPU; a link step 1.1 → 0.9 "
+        "ms of CPU. A pivot's hand-over of its events to "
         "delivery (`DeliveryActivities.release`, after the write) releases them and plans "
         "those no subscriber wants in one statement in autocommit; only events a subscriber "
         "wants take the transaction that records their deliveries under the lanes' locks "
@@ -454,8 +479,14 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "hook step (hooked p50 1.53-1.58 → 1.26, x16 0.65-0.73 → 0.90, x32 0.69-0.81 → 0.94); "
         "one more at 07:05 UTC, the same code (29.4 ms): p50 1.29 / 1.31 / 1.29, x16 0.85 / "
         "0.86 / 0.86, x32 0.85 / 0.82 / 0.90, worker CPU 1.16 / 1.21 / 1.16, hooked p50 1.27, "
-        "x16 0.89, x32 0.85. The p50s sit at the bound and move with the machine, by more "
-        "than any lever since the hand-over's. The hand-over measured "
+        "x16 0.89, x32 0.85. On 2026-12-01 from 09:30 UTC the machine was about 2.5 times "
+        "faster (the reference's p50 11.4-13.1 ms, x16 87-106 runs/s); at 09:34 UTC, before "
+        "the update and link statements above: p50 1.17 / 1.27 / 1.20, x16 0.86 / 0.81 / 0.86, "
+        "hooked p50 1.21, x16 0.79 (short phases: x16 only, 60 runs); at 09:56 UTC, with them "
+        "(full phases): p50 1.26 / 1.28 / 1.25, x16 0.94 / 0.90 / 0.85, x32 0.83 / 0.87 / "
+        "0.80, worker CPU 1.10 / 1.14 / 1.16, hooked p50 1.22, x16 0.82, x32 0.95. The p50s "
+        "sit above the bound and move with the machine, by more than any lever since the "
+        "hand-over's. The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
         "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         "- **Eager start**: see the section above.",
