@@ -3,9 +3,7 @@ workflow makes, next to its undo. Hard delete, soft delete and restore are the g
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +15,9 @@ from customer_service import events, ids, oplog
 from customer_service.db import transaction
 from customer_service.entities import MEMBERSHIP
 from customer_service.errors import ConflictError
-from customer_service.models import OperationRecord
 from customer_service.queries import row_dict
 from customer_service.schemas import MembershipChange, MembershipDTO, MembershipInput, WriteContext
+from customer_service.service.add_at_once import add_at_once
 from customer_service.service.writes import EntityWrites, Row
 
 Pair = tuple[str, str]
@@ -60,50 +58,6 @@ def _key(pair: Pair) -> str:
     return f"{pair[0]}/{pair[1]}"
 
 
-@functools.lru_cache(maxsize=64)
-def _claim_lock_and_add(count: int) -> str:
-    """An add's first three statements as one (`Memberships._add_at_once`): the operation's
-    claim, then (only when it claimed it) the locks of `count` pairs (keys bound as `key_0`
-    ...), then the insert of the missing memberships (JSON rows). Answers the transaction's id
-    (NULL: not claimed), the rows inserted and the members already there (as JSON, in the
-    rows' order)."""
-    table = MEMBERSHIP.table.name
-    locks = ", ".join(
-        f"pg_advisory_xact_lock(hashtextextended(%(key_{i})s, 0))" for i in range(count)
-    )
-    return f"""
-WITH claim AS (
-    INSERT INTO "{OperationRecord.__tablename__}" (operation_id, name, result)
-    VALUES (%(operation_id)s, %(name)s, '{{}}') ON CONFLICT (operation_id) DO NOTHING
-    RETURNING operation_id
-), locked AS (
-    SELECT {locks}, pg_current_xact_id()::text AS xid WHERE EXISTS (SELECT FROM claim)
-), wanted AS (
-    SELECT * FROM ROWS FROM (jsonb_to_recordset(%(rows)s::jsonb)
-        AS (id TEXT, customer_id TEXT, customer_group_id TEXT, created_by TEXT, metadata JSONB))
-        WITH ORDINALITY AS r(id, customer_id, customer_group_id, created_by, metadata, n)
-), added AS (
-    INSERT INTO "{table}" (id, customer_id, customer_group_id, created_by, metadata)
-    SELECT id, customer_id, customer_group_id, created_by, metadata FROM wanted
-    WHERE EXISTS (SELECT FROM locked) ORDER BY n
-    ON CONFLICT (customer_id, customer_group_id) WHERE deleted_at IS NULL DO NOTHING
-    RETURNING id, customer_id, customer_group_id
-)
-SELECT (SELECT xid FROM locked) AS xid,
-    (SELECT jsonb_agg(jsonb_build_array(a.id, a.customer_id, a.customer_group_id) ORDER BY w.n)
-     FROM added a JOIN wanted w USING (customer_id, customer_group_id)) AS added,
-    (SELECT jsonb_agg(jsonb_build_array(m.id, m.customer_id, m.customer_group_id) ORDER BY w.n)
-     FROM "{table}" m JOIN wanted w USING (customer_id, customer_group_id)
-     WHERE m.deleted_at IS NULL AND EXISTS (SELECT FROM locked)) AS existing
-"""
-
-
-class _Raced(Exception):
-    """`_add_at_once` cannot answer: a pair became a member while it waited for the pair's lock,
-    after its statement's snapshot (no id to answer). Its transaction is rolled back and the
-    general path runs."""
-
-
 def _change(record: oplog.ChangeMembershipsRecord) -> MembershipChange:
     return MembershipChange(
         added=record.added,
@@ -134,9 +88,18 @@ class Memberships(EntityWrites[MembershipDTO]):
     ) -> MembershipChange:
         """Add and remove memberships in one transaction, reporting the pairs really changed
         (recorded, so a repeat reports the same and the compensation undoes exactly those)."""
-        if add and not remove and ctx.operation_id is not None:
-            with contextlib.suppress(_Raced):
-                return _change(await self._add_at_once(add, ctx))
+        if (  # a workflow's link step: one round trip
+            add
+            and not remove
+            and all(p.id is None for p in add)
+            and ctx.operation_id is not None
+            and ctx.event_group_id is not None
+        ):
+            pairs = [(p.customer_id, p.customer_group_id) for p in add]
+            requested = sorted({_key(pair) for pair in pairs})
+            done = await add_at_once(self._autocommit, ctx, self._rows(add), pairs, requested)
+            if done is not None:
+                return _change(done)
 
         async def act(session: AsyncSession) -> oplog.ChangeMembershipsRecord:
             # Every pair asked for is recorded, no-ops included: a compensation must not undo a
@@ -163,49 +126,6 @@ class Memberships(EntityWrites[MembershipDTO]):
             )
 
         return _change(await oplog.once(self.sessions, ctx, oplog.ChangeMembershipsRecord, act))
-
-    async def _add_at_once(
-        self, add: list[MembershipInput], ctx: WriteContext
-    ) -> oplog.ChangeMembershipsRecord:
-        """A workflow's add (the common link step) in four round trips instead of six: BEGIN;
-        the claim, the pair locks and the insert as one statement (`_claim_lock_and_add`); the
-        record with the run's events; COMMIT. A repeat or a fenced operation is answered by the
-        claim as in `oplog.once`."""
-        kind = oplog.ChangeMembershipsRecord
-        requested = sorted({_key((p.customer_id, p.customer_group_id)) for p in add})
-        rows = self._rows(add)
-        params: dict[str, Any] = {
-            "operation_id": ctx.operation_id,
-            "name": kind.kind_name(),
-            "rows": json.dumps(rows),
-            **{f"key_{i}": "membership " + key for i, key in enumerate(requested)},
-        }
-        async with transaction(self.sessions, ctx.event_group_id) as session:
-            connection = await session.connection()
-            sql = _claim_lock_and_add(len(requested))
-            answer = (await connection.exec_driver_sql(sql, params)).one()
-            if answer.xid is None:  # not claimed: a repeat (or a fenced operation)
-                recorded = await oplog.recorded(session, ctx, kind)
-                if recorded is None:  # its record went meanwhile (retention): claimed now
-                    raise _Raced
-                return recorded
-            inserted = {(c, g): i for i, c, g in answer.added or []}
-            by_pair = {(c, g): i for i, c, g in answer.existing or []} | inserted
-            if any((p.customer_id, p.customer_group_id) not in by_pair for p in add):
-                raise _Raced
-            await events.emit_internal(session, MEMBERSHIP, "created", sorted(inserted.values()))
-            record = kind(
-                added=list(inserted),
-                removed=[],
-                membership_ids=[by_pair[(p.customer_id, p.customer_group_id)] for p in add],
-                added_ids=list(inserted.values()),
-                removed_rows=[],
-                requested=requested,
-                xid=int(answer.xid),
-            )
-            await oplog.write(session, ctx, record)
-            oplog.fits(ctx, record.returned())
-            return record
 
     async def undo_change(self, operation_id: str) -> bool:
         """Remove only the rows that operation added; put back exactly the rows it removed.

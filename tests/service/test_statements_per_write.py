@@ -24,7 +24,7 @@ def step(name: str) -> dict[str, Any]:
         ("create", 1),  # all of it (service.create_at_once), in autocommit
         ("update", 1),  # all of it (service.update_at_once), in autocommit
         ("update metadata", 4),  # claim; lock and read; write (merged metadata); record
-        ("link", 2),  # claim, pair locks and insert; record + release (and BEGIN, COMMIT)
+        ("link", 1),  # all of it (service.add_at_once), in autocommit
     ],
 )
 async def test_a_workflow_write_sends_this_many_statements(
