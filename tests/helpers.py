@@ -96,6 +96,28 @@ async def counts(engine: AsyncEngine) -> dict[str, int]:
     return {r["t"]: r["n"] for r in await fetch(engine, sql)}
 
 
+STAMPS = ("created_at", "updated_at", "status_changed_at", "deleted_at")
+
+
+def stamped(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with its timestamps reduced to whether they are set."""
+    return {k: (None if v is None else "set") if k in STAMPS else v for k, v in row.items()}
+
+
+async def written(engine: AsyncEngine, orders: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the tables `orders` names (table → ORDER BY), without what the clock or a
+    sequence sets: timestamps reduced to whether they are set, the outbox's ids left out. For
+    comparing what two paths of one write wrote."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, order in orders.items():
+        rows = [stamped(r) for r in await fetch(engine, f"SELECT * FROM {table} ORDER BY {order}")]
+        if table == "event_outbox":
+            for row in rows:
+                del row["id"]
+        out[table] = rows
+    return out
+
+
 async def fingerprint(engine: AsyncEngine) -> dict[str, str]:
     """A digest of the full content of every table: equal fingerprints = nothing was written."""
     parts = " UNION ALL ".join(

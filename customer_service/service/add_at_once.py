@@ -29,15 +29,13 @@ import functools
 import json
 from typing import Any
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import delivery_plan, events, oplog
-from customer_service.db import write_once
 from customer_service.entities import MEMBERSHIP
-from customer_service.errors import CustomerModuleError
 from customer_service.models import OperationRecord, OutboxEvent, table_of
 from customer_service.schemas import WriteContext
+from customer_service.service.one_statement import step_params, write
 
 Row = dict[str, Any]
 _KIND = oplog.ChangeMembershipsRecord.kind_name()
@@ -117,32 +115,14 @@ async def add_at_once(
     """Add `rows` (one per pair, ids minted: `Memberships._rows`) for `items` (every pair asked
     for, in order) as the operation `ctx.operation_id`, in one statement (see the module
     docstring); its record, or None when it wrote nothing and the general path must run."""
-    release = ctx.release
     params: dict[str, Any] = {
+        **step_params(ctx),
         "rows": json.dumps(rows),
         "items": json.dumps(items),
         "requested": json.dumps(requested),
         **{f"key_{i}": "membership " + key for i, key in enumerate(requested)},
-        "operation_id": ctx.operation_id,
-        "state": oplog.State.RELEASED if release else oplog.State.DONE,
-        "status": events.RELEASED if release else events.STAGED,
-        "release": release,
-        "event_group_id": ctx.event_group_id,
     }
-    plan = delivery_plan.current() if release else None
-    if plan is not None:
-        params["local"] = plan.local
-    try:
-        row = await write_once(engine, statement(len(requested), plan is not None), params)
-    except CustomerModuleError:
-        return None  # nothing written: the general path words the error
-    except sa_exc.IntegrityError as exc:
-        if (
-            getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-            != "operation_log_pkey"
-        ):
-            raise
-        return None  # an attempt of this operation holds its record: the general path reads it
-    if plan is not None:
-        plan.planned = bool(row.planned)
+    row = await write(engine, lambda plan: statement(len(requested), plan), params, ctx)
+    if row is None:
+        return None
     return oplog.ChangeMembershipsRecord.model_validate(row.record)

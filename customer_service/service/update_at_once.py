@@ -26,15 +26,13 @@ from functools import cache
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import delivery_plan, events, oplog
-from customer_service.db import write_once
 from customer_service.entities import EntitySpec
-from customer_service.errors import CustomerModuleError
 from customer_service.models import OperationRecord, OutboxEvent, table_of
 from customer_service.schemas import MAX_RESULT_BYTES, WriteContext
+from customer_service.service.one_statement import step_params, write
 
 Row = dict[str, Any]
 
@@ -62,7 +60,11 @@ def statement(spec: EntitySpec[Any], fields: tuple[str, ...], event: str | None,
         if event
         else ""
     )
-    answer = f", {delivery_plan.NOTHING_TO_HAND_OVER} AS planned" if plan else ""
+    answer = (
+        f", ({delivery_plan.NOTHING_TO_HAND_OVER} AND (SELECT ok FROM found)) AS planned"
+        if plan
+        else ""
+    )
     fresh = "SELECT id, name FROM released UNION ALL SELECT id, name FROM queued"
     planning = (
         ", " + delivery_plan.plan_unwanted(fresh, only_if="(SELECT ok FROM found)") if plan else ""
@@ -143,37 +145,16 @@ async def update_at_once(
     statement (see the module docstring); its record, or None when it wrote nothing and the
     general path must run."""
     fields = tuple(values)
-    release = ctx.release
     params: dict[str, Any] = {
+        **step_params(ctx),
         "ids": list(ids),
         "count": len(set(ids)),
         **{f"value__{f}": v for f, v in values.items()},
-        "operation_id": ctx.operation_id,
-        "state": oplog.State.RELEASED if release else oplog.State.DONE,
         "written": json.dumps(to_jsonable_python(values)),
-        "status": events.RELEASED if release else events.STAGED,
-        "release": release,
-        "event_group_id": ctx.event_group_id,
     }
-    plan = delivery_plan.current() if release else None
-    if plan is not None:
-        params["local"] = plan.local
-    sql = statement(spec, fields, event, plan is not None)
-    try:
-        row = await write_once(engine, sql, params)
-    except CustomerModuleError:
-        return None  # nothing written: the general path words the error
-    except sa_exc.IntegrityError as exc:
-        if (
-            getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-            != "operation_log_pkey"
-        ):
-            raise
-        return None  # an attempt of this operation holds its record: the general path reads it
-    if not row.found:
+    row = await write(engine, lambda plan: statement(spec, fields, event, plan), params, ctx)
+    if row is None or not row.found:
         return None
-    if plan is not None:
-        plan.planned = bool(row.planned)
     written, previous, after = [], [], []
     keep = dto_columns(spec)
     for stored in row.rows:

@@ -14,28 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import ConflictError, CustomerModuleService, NotFoundError
 from customer_service.service import memberships
+from tests import helpers
 from tests.helpers import TABLES, Seed, Statements, fetch, fingerprint, unchanged_after
 
 S = CustomerModuleService
 
 
 async def written(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    """The memberships, the outbox and the log, without what the clock or a sequence sets."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for table, order in (
-        ("customer_group_customer", "customer_id, customer_group_id"),
-        ("event_outbox", "id"),
-        ("operation_log", "operation_id"),
-    ):
-        rows = await fetch(engine, f"SELECT * FROM {table} ORDER BY {order}")
-        for row in rows:
-            for column in ("created_at", "updated_at", "status_changed_at"):
-                row.pop(column, None)
-            if table == "event_outbox":
-                del row["id"]
-            if table == "operation_log":
-                row["result"].pop("xid", None)
-        out[table] = rows
+    """The memberships, the outbox and the log (see `tests.helpers.written`), the log's
+    transaction ids left out."""
+    out = await helpers.written(
+        engine,
+        {
+            "customer_group_customer": "customer_id, customer_group_id",
+            "event_outbox": "id",
+            "operation_log": "operation_id",
+        },
+    )
+    for row in out["operation_log"]:
+        row["result"].pop("xid", None)
     return out
 
 

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import AlreadyExistsError, ConflictError, CustomerModuleService
 from customer_service.service import customers
-from tests.helpers import TABLES, Statements, fetch, fingerprint, unchanged_after
+from tests import helpers
+from tests.helpers import TABLES, Statements, fingerprint, unchanged_after
 
 S = CustomerModuleService
 
@@ -32,23 +33,16 @@ DATA = [
 
 
 async def written(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    """Every row a create writes, timestamps reduced to how they relate to the transaction."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for table, order in (
-        ("customer", "id"),
-        ("customer_address", "id"),
-        ("event_outbox", "name, data::text"),
-        ("operation_log", "operation_id"),
-    ):
-        rows = await fetch(engine, f"SELECT * FROM {table} ORDER BY {order}")
-        for row in rows:
-            if table == "event_outbox":
-                del row["id"]  # a sequence: not part of what was written
-            for column in ("created_at", "updated_at", "status_changed_at", "deleted_at"):
-                if column in row:
-                    row[column] = None if row[column] is None else "set"
-        out[table] = rows
-    return out
+    """Every row a create writes (see `tests.helpers.written`)."""
+    return await helpers.written(
+        engine,
+        {
+            "customer": "id",
+            "customer_address": "id",
+            "event_outbox": "name, data::text",
+            "operation_log": "operation_id",
+        },
+    )
 
 
 async def create_both_ways(

@@ -19,32 +19,26 @@ from customer_service import (
     NotFoundError,
 )
 from customer_service.service import update_at_once
-from tests.helpers import TABLES, Statements, fetch, fingerprint, unchanged_after
+from tests import helpers
+from tests.helpers import TABLES, Statements, fetch, fingerprint, stamped, unchanged_after
 
 S = CustomerModuleService
-STAMPS = ("created_at", "updated_at", "status_changed_at", "deleted_at")
-
-
-def _stamped(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if v is None else "set") if k in STAMPS else v for k, v in row.items()}
 
 
 async def written(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    """Every row an update writes, timestamps reduced to whether they are set."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for table, order in (
-        ("customer", "id"),
-        ("customer_address", "id"),
-        ("event_outbox", "id"),
-        ("operation_log", "operation_id"),
-    ):
-        rows = [_stamped(r) for r in await fetch(engine, f"SELECT * FROM {table} ORDER BY {order}")]
-        for row in rows:
-            if table == "event_outbox":
-                del row["id"]  # a sequence: not part of what was written
-            if table == "operation_log" and row["result"].get("kind") == "update":
-                row["result"]["rows"] = [_stamped(r) for r in row["result"]["rows"]]
-        out[table] = rows
+    """Every row an update writes (see `tests.helpers.written`), an update record's rows too."""
+    out = await helpers.written(
+        engine,
+        {
+            "customer": "id",
+            "customer_address": "id",
+            "event_outbox": "id",
+            "operation_log": "operation_id",
+        },
+    )
+    for row in out["operation_log"]:
+        if row["result"].get("kind") == "update":
+            row["result"]["rows"] = [stamped(r) for r in row["result"]["rows"]]
     return out
 
 
@@ -99,9 +93,7 @@ async def test_the_one_statement_writes_what_the_general_path_writes(
                 patch.setattr(update_at_once, "update_at_once", _declined)
             with Statements(engine) as sent:
                 result = await update(ids, data, ctx)
-        out.append(
-            (len(sent.sql), result.previous, [_stamped(r.model_dump()) for r in result.rows])
-        )
+        out.append((len(sent.sql), result.previous, [stamped(r.model_dump()) for r in result.rows]))
         out.append(await written(engine))
     (fast_sent, *fast), fast_rows, (general_sent, *general), general_rows = out
     assert fast_sent == 1 < general_sent
