@@ -32,6 +32,9 @@ pytestmark = pytest.mark.chaos
 CHAINS = 25  # create, then update: 50 runs
 OUTAGES = (1.5, 2.0)  # seconds of load before each restart
 DOWN = 3.0
+# The chains start 0.35 s apart, in one wave per outage, each wave once the server is up again
+# (its restart takes a few seconds, more on a busy machine): every outage meets runs in flight.
+WAVE = -(-CHAINS // len(OUTAGES))
 
 
 async def test_temporal_restarts_are_survived(
@@ -55,9 +58,12 @@ async def test_temporal_restarts_are_survived(
             task_queue=task_queue,
             log_dir=tmp_path,
         ) as pool:
+            server_up = [asyncio.Event() for _ in OUTAGES]
+            server_up[0].set()
 
             async def chain(k: int) -> None:
-                await asyncio.sleep(k * 0.35)
+                await server_up[k // WAVE].wait()
+                await asyncio.sleep(k % WAVE * 0.35)
                 created = await ledger.call(
                     "create customer", flows.start_create_customers,
                     [{"email": f"tmp-{tag}-{k}@example.com", "first_name": f"First{k}",
@@ -75,7 +81,8 @@ async def test_temporal_restarts_are_survived(
 
             async def restarter() -> None:
                 nonlocal restarts
-                for pause in OUTAGES:
+                for outage, pause in enumerate(OUTAGES):
+                    server_up[outage].set()  # the next wave of chains starts
                     await asyncio.sleep(pause)
 
                     async def busy() -> bool:
