@@ -139,7 +139,11 @@ def _turns(thr: dict[str, Any]) -> str:
         return f"each workflow {seconds:g} s per client count, one after another"
     return (
         f"each workflow {seconds:g} s per client count, in {blocks} blocks of "
-        f"{seconds / blocks:g} s taking turns, every other round in reverse order (ABBA)"
+        f"{seconds / blocks:g} s taking turns, every other round in reverse order (ABBA); the "
+        "workflows of one shape take turns among themselves (one local activity, then two "
+        "activities), and the bench idles 20 s after the two-activity blocks, whose server "
+        "work comes in bursts afterwards (a link block right after a hooked create's ran at "
+        "0.83-0.89 of its rate before it, 2026-12-01 11:28 UTC)"
     )
 
 
@@ -494,7 +498,12 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "reference's rate with one upsert and 0.82-0.90 with two: not measurable); with the "
         "final code at 10:49 UTC (15.9 ms): p50 1.23 / 1.23 / 1.28, x16 0.87 / 0.84 / 0.80, "
         "x32 0.80 / 0.94 / 0.88, worker CPU 1.15 / 1.06 / 1.24, hooked p50 1.23, x16 0.82, "
-        "x32 0.84; the tables above are the run after it, the same code. A harness of x16 "
+        "x32 0.84; at 11:16 UTC, the same code (14.3 ms): p50 1.25 / 1.20 / 1.24, x16 0.91 / "
+        "0.91 / 0.83, x32 0.97 / 0.98 / 0.81, hooked p50 1.29, x16 0.74, x32 0.78. The tables "
+        "above are from the first run whose workflows of one shape take turns among "
+        "themselves, with 20 s idle after the two-activity blocks (see the method at the "
+        "top): link's throughput, which had come right after the hooked create's blocks, "
+        "0.78-0.88 → 0.87-0.90. A harness of x16 "
         "blocks taking turns, four rounds each, gave the hooked create 0.80-0.86 of its "
         "reference's rate before the one-upsert change and 0.80-0.92 after it, and its "
         "worker CPU 1.15-1.26 and 1.16-1.27 times the reference's: the hooked figures of "
