@@ -64,6 +64,20 @@ NOTHING_TO_HAND_OVER = f"""(NOT EXISTS (SELECT FROM wanted) AND NOT EXISTS (
     WHERE d.status = '{PENDING}' AND e.event_group_id = %(event_group_id)s))"""
 
 
+# The events a statement releases with its `released` and `queued` CTEs (`events.RELEASE_CTES`,
+# the writes at once).
+RELEASED_OR_QUEUED = "SELECT id, name FROM released UNION ALL SELECT id, name FROM queued"
+
+
+def planning_of_released(only_if: str | None = None) -> tuple[str, str]:
+    """For a statement whose `released` and `queued` CTEs release a run's events: the CTEs that
+    plan them (`plan_unwanted`, to follow the statement's own CTEs, comma first) and its answer
+    column `planned` (whether nothing is left to hand over); `only_if` gates the group's earlier
+    unplanned events and the answer."""
+    answer = f"({NOTHING_TO_HAND_OVER} AND {only_if})" if only_if else NOTHING_TO_HAND_OVER
+    return ", " + plan_unwanted(RELEASED_OR_QUEUED, only_if), f", {answer} AS planned"
+
+
 @dataclass
 class PivotPlanning:
     """`local`: the event names the worker's local subscribers want. `planned`: set by the write

@@ -119,11 +119,17 @@ async def write_queued(session: AsyncSession) -> bool:
 # take one each; the SQL is sent as written (no statement to build and compile per call).
 # Both answer the events they release (id, name), for a statement that also plans their delivery
 # (`delivery_plan`).
-RELEASE_CTES = f"""released AS (
+def released_cte(only_if: str = "true") -> str:
+    """`released`: the run's staged outbox rows (`event_group_id`), released by the statement
+    when `only_if` holds; it answers them (id, name)."""
+    return f"""released AS (
     UPDATE "{OutboxEvent.__tablename__}" SET status = '{RELEASED}', status_changed_at = now()
-    WHERE event_group_id = %(event_group_id)s AND status = '{STAGED}'
+    WHERE event_group_id = %(event_group_id)s AND status = '{STAGED}' AND {only_if}
     RETURNING id, name
-), queued AS (
+)"""
+
+
+RELEASE_CTES = f"""{released_cte()}, queued AS (
     INSERT INTO "{OutboxEvent.__tablename__}"
         (name, data, internal, status, event_group_id, status_changed_at)
     SELECT name, data, internal, '{RELEASED}', event_group_id, now()

@@ -186,7 +186,7 @@ WHERE operation_id = %(operation_id)s"""
 # their plan when nobody wants them (`delivery_plan`): answers whether nothing is left to hand over.
 _WRITE_RELEASING = f"WITH {events.RELEASE_CTES}\n{_WRITE}"
 _WRITE_PLANNING = f"""WITH {events.RELEASE_CTES},
-{delivery_plan.plan_unwanted("SELECT id, name FROM released UNION ALL SELECT id, name FROM queued")}
+{delivery_plan.plan_unwanted(delivery_plan.RELEASED_OR_QUEUED)}
 {_WRITE}
 RETURNING {delivery_plan.NOTHING_TO_HAND_OVER}"""
 

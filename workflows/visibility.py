@@ -71,7 +71,7 @@ class SearchAttributes:
             return
         for key, values in (
             (CUSTOMER_ID, list(customer_ids)),
-            (CUSTOMER_EMAIL, [tags.email_tag(e) for e in emails if e]),
+            (CUSTOMER_EMAIL, email_values(emails)),
             (CUSTOMER_GROUP_ID, list(group_ids)),
         ):
             current = self._current(key)

@@ -51,9 +51,7 @@ def statement(locks: int, plan: bool) -> str:
     lock_calls = ", ".join(
         f"pg_advisory_xact_lock(hashtextextended(%(key_{i})s, 0))" for i in range(locks)
     )
-    answer = f", {delivery_plan.NOTHING_TO_HAND_OVER} AS planned" if plan else ""
-    fresh = "SELECT id, name FROM released UNION ALL SELECT id, name FROM queued"
-    planning = ", " + delivery_plan.plan_unwanted(fresh) if plan else ""
+    planning, answer = delivery_plan.planning_of_released() if plan else ("", "")
     return f"""
 WITH locked AS (
     SELECT {lock_calls}, pg_current_xact_id()::text AS xid
@@ -96,11 +94,7 @@ WITH locked AS (
            true, %(status)s, %(event_group_id)s, CASE WHEN %(release)s THEN now() END
     FROM members WHERE added HAVING count(*) > 0
     RETURNING id, name
-), released AS (
-    UPDATE "{outbox}" SET status = '{events.RELEASED}', status_changed_at = now()
-    WHERE %(release)s AND event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
-    RETURNING id, name
-){planning}
+), {events.released_cte("%(release)s")}{planning}
 SELECT (SELECT result FROM record) AS record{answer}
 """
 

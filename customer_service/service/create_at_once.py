@@ -69,9 +69,7 @@ def _statement(plan: bool) -> str:
     them (`delivery_plan`), and the statement answers whether nothing is left to hand over."""
     outbox = table_of(OutboxEvent)
     record = table_of(OperationRecord)
-    fresh = "SELECT id, name FROM released UNION ALL SELECT id, name FROM queued"
-    planning = ", " + delivery_plan.plan_unwanted(fresh, only_if="EXISTS (SELECT FROM claim)")
-    answer = f", {delivery_plan.NOTHING_TO_HAND_OVER} AS planned" if plan else ""
+    planning, answer = delivery_plan.planning_of_released("EXISTS (SELECT FROM claim)")
     return f"""
 WITH claim AS (
     INSERT INTO "{record.name}" (operation_id, name, result, state)
@@ -90,14 +88,9 @@ WITH claim AS (
          AS r(name TEXT, data JSONB, internal BOOLEAN, status TEXT, event_group_id TEXT)
     WHERE EXISTS (SELECT FROM claim)
     RETURNING id, name
-), released AS (
-    UPDATE "{outbox.name}" SET status = '{events.RELEASED}', status_changed_at = now()
-    WHERE %(release)s AND event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
-      AND EXISTS (SELECT FROM claim)
-    RETURNING id, name
-)
+), {events.released_cte("%(release)s AND EXISTS (SELECT FROM claim)")}
 {planning if plan else ""}
-SELECT EXISTS (SELECT FROM claim) AS claimed, now() AS at{answer}
+SELECT EXISTS (SELECT FROM claim) AS claimed, now() AS at{answer if plan else ""}
 """
 
 

@@ -60,14 +60,8 @@ def statement(spec: EntitySpec[Any], fields: tuple[str, ...], event: str | None,
         if event
         else ""
     )
-    answer = (
-        f", ({delivery_plan.NOTHING_TO_HAND_OVER} AND (SELECT ok FROM found)) AS planned"
-        if plan
-        else ""
-    )
-    fresh = "SELECT id, name FROM released UNION ALL SELECT id, name FROM queued"
-    planning = (
-        ", " + delivery_plan.plan_unwanted(fresh, only_if="(SELECT ok FROM found)") if plan else ""
+    planning, answer = (
+        delivery_plan.planning_of_released("(SELECT ok FROM found)") if plan else ("", "")
     )
     return f"""
 WITH old AS (
@@ -104,12 +98,7 @@ WITH old AS (
     ) e
     ORDER BY e.seq
     RETURNING id, name
-), released AS (
-    UPDATE {_q(outbox)} SET status = '{events.RELEASED}', status_changed_at = now()
-    WHERE %(release)s AND event_group_id = %(event_group_id)s AND status = '{events.STAGED}'
-      AND (SELECT ok FROM found)
-    RETURNING id, name
-){planning}
+), {events.released_cte("%(release)s AND (SELECT ok FROM found)")}{planning}
 SELECT (SELECT ok FROM found) AS found, now() AS at,
        (SELECT jsonb_agg(to_jsonb(w) ORDER BY w.id) FROM written w) AS rows{answer}
 """
