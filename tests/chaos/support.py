@@ -480,16 +480,19 @@ def slowed(
     return activity.defn(name=activity_fn.__name__)(wrapper)
 
 
-async def answered_too_late(run: Run) -> bool:
-    """The run's history has the cancel request, its pivot's compensation failing (`released`)
-    and no compensation completed."""
+async def answered_too_late(run: Run) -> str | None:
+    """None when the run's history has the cancel request, its pivot's compensation failing
+    (`released`) and no compensation completed; otherwise what the history has instead."""
     records = await activity_records(run.handle)
     undone = [r for r in records if r.name in COMPENSATIONS or r.name == "discard_events"]
     requested = False
     async for event in run.handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
             requested = True
-    return requested and len(undone) == 1 and undone[0].outcome == "failed"
+    if requested and len(undone) == 1 and undone[0].outcome == "failed":
+        return None
+    steps = ", ".join(f"{r.name}: {r.outcome}" for r in records)
+    return f"{run.request_id}: cancel requested {requested}; {steps}"
 
 
 async def assert_events_follow_outcomes(
