@@ -21,6 +21,7 @@ from sqlalchemy import (
     and_,
     false,
     literal,
+    literal_column,
     not_,
     or_,
     true,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import InstrumentedAttribute
 
+from customer_service.db import PLANNED_PER_CALL
 from customer_service.entities import SPECS, EntitySpec
 from customer_service.errors import InvalidDataError
 
@@ -39,6 +41,9 @@ MAX_Q_TOKENS = 16
 # (`$like`, `$ilike`, `$re`) at most this long. The statement timeout (db.py) bounds the rest.
 MAX_FILTER_CONDITIONS = 64
 MAX_PATTERN_LENGTH = 256
+
+_PER_CALL_SQL = "TRUE " + PLANNED_PER_CALL  # a condition that holds, and marks the statement
+_PLANNED_PER_CALL: ColumnElement[bool] = literal_column(_PER_CALL_SQL, Boolean)
 
 
 def _conditions(value: Any) -> int:
@@ -207,7 +212,9 @@ def _field_condition(
 def compile_filter(
     spec: EntitySpec[Any], filters: Mapping[str, Any] | None, path: str = "filters", depth: int = 0
 ) -> ColumnElement[bool]:
-    """The WHERE condition for `filters` on `spec`'s table (soft-delete filtering is separate)."""
+    """The WHERE condition for `filters` on `spec`'s table (soft-delete filtering is separate).
+    A statement that uses it is planned with its values on every call (`db.PLANNED_PER_CALL`):
+    how many rows a filter matches depends on them."""
     if filters is None:
         return true()
     if not isinstance(filters, Mapping):
@@ -246,4 +253,6 @@ def compile_filter(
             if column is None:
                 raise InvalidDataError(f"Unknown filter field '{key}' for {spec.name}", field=where)
             conditions.append(_field_condition(column, value, where))
+    if depth == 0:
+        conditions.insert(0, _PLANNED_PER_CALL)
     return and_(true(), *conditions)
