@@ -10,8 +10,9 @@ statement:
 - `upserted` inserts the missing memberships. A pair that is a member already answers its row
   through `ON CONFLICT ... DO UPDATE` (a no-op update), which sees the row even when another run
   added it after this statement's snapshot, while this one waited for the pair's lock; a row
-  answered with the id minted for it here is one this operation added (the path takes only
-  items without a given id, so a minted id cannot exist already);
+  answered with the id proposed for it is one this operation added. The id is minted for this
+  operation (by the workflow, or here when the item has none), so a row can hold it already
+  only if an earlier attempt of the operation wrote it, with its record: then `record` fails;
 - `record` inserts the operation's record, built from `upserted`. There is no claim: an earlier
   attempt of the same operation (committed, in flight, or fenced off by a compensation) holds
   its key, so this insert fails and the whole statement with it;

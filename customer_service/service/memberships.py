@@ -89,11 +89,7 @@ class Memberships(EntityWrites[MembershipDTO]):
         """Add and remove memberships in one transaction, reporting the pairs really changed
         (recorded, so a repeat reports the same and the compensation undoes exactly those)."""
         if (  # a workflow's link step: one round trip
-            add
-            and not remove
-            and all(p.id is None for p in add)
-            and ctx.operation_id is not None
-            and ctx.event_group_id is not None
+            add and not remove and ctx.operation_id is not None and ctx.event_group_id is not None
         ):
             pairs = [(p.customer_id, p.customer_group_id) for p in add]
             requested = sorted({_key(pair) for pair in pairs})

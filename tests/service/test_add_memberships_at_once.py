@@ -40,10 +40,12 @@ def ctx(name: str, release: bool = True) -> dict[str, Any]:
     return {"operation_id": f"op_{name}", "event_group_id": f"wf-{name}:run", "release": release}
 
 
+@pytest.mark.parametrize("minted", [False, True], ids=["ids-minted-here", "ids-given"])
 @pytest.mark.parametrize("release", [False, True])
 async def test_the_one_statement_writes_what_the_general_path_writes(
-    service: S, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, release: bool
+    service: S, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, release: bool, minted: bool
 ) -> None:
+    """`minted`: each item carries an id minted for it, as a workflow's link step sends them."""
     out = []
     for general in (False, True):
         async with engine.begin() as conn:
@@ -54,21 +56,24 @@ async def test_the_one_statement_writes_what_the_general_path_writes(
         await service.add_customer_to_group(
             {"customer_id": ann, "customer_group_id": group, "id": "cusgc_ann"}
         )
-        add = [  # a new member, the existing one, the new one again
+        add: list[dict[str, Any]] = [  # a new member, the existing one, the new one again
             {"customer_id": bob, "customer_group_id": group},
             {"customer_id": ann, "customer_group_id": group},
             {"customer_id": bob, "customer_group_id": group},
         ]
+        if minted:
+            add = [item | {"id": f"cusgc_w{i}"} for i, item in enumerate(add)]
         with monkeypatch.context() as patch:
             if general:
                 patch.setattr(memberships, "add_at_once", _declined)
             with Statements(engine) as sent:
                 change = await service.change_memberships(add=add, ctx=ctx("once", release))
-        [minted] = change.added_ids
-        assert change.membership_ids == [minted, "cusgc_ann", minted]
+        [added_id] = change.added_ids
+        assert added_id == "cusgc_w0" if minted else added_id.startswith("cusgc_")
+        assert change.membership_ids == [added_id, "cusgc_ann", added_id]
         assert change.added == [(bob, group)]
         rows = json.dumps(await written(engine), sort_keys=True)
-        out.append((len(sent.sql), json.loads(rows.replace(minted, "minted"))))
+        out.append((len(sent.sql), json.loads(rows.replace(added_id, "added"))))
     (fast_sent, fast_rows), (general_sent, general_rows) = out
     assert fast_sent == 1 < general_sent
     assert fast_rows == general_rows
