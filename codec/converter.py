@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
+from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio.api.failure.v1 import Failure
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverter, PayloadConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, pydantic_data_converter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultFailureConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+    PayloadConverter,
+)
 
 from activities.failures import application_error
 from codec import tags
@@ -17,6 +26,34 @@ from codec.keys import load_key_ring
 from codec.payload_codec import EncryptionCodec
 from customer_service.validation import invalid_data
 from settings import ConfigurationError, Settings
+
+# The pydantic type adapters of the process, one per type a payload is read as. The SDK makes a
+# payload converter per workflow run, each with a cache of its own, so every run built an adapter
+# for every payload it read (a `list[CustomerDTO]`: its schema each time). The types are the
+# passed-through contracts' (`workflows.contracts`, `activities.contracts`), the same objects in
+# every run; the bound keeps any other a run might bring from accumulating.
+_ADAPTERS: functools._lru_cache_wrapper[TypeAdapter[Any]] = functools.lru_cache(maxsize=256)(
+    TypeAdapter
+)
+
+
+class _SharedAdaptersJSON(PydanticJSONPlainPayloadConverter):
+    def __init__(self) -> None:
+        super().__init__(max_cached_type_adapters=0)
+        self._type_adapter = _ADAPTERS
+
+
+class PydanticPayloadConverter(CompositePayloadConverter):
+    """Temporal's pydantic payload converter, reading payloads with the process's adapters."""
+
+    def __init__(self) -> None:
+        json_converter = _SharedAdaptersJSON()
+        super().__init__(
+            *(
+                json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
 
 
 class FailureConverter(DefaultFailureConverter):
@@ -45,7 +82,9 @@ def data_converter(settings: Settings) -> DataConverter:
     if ring is None:
         tags.configure(None)
         return dataclasses.replace(
-            pydantic_data_converter, failure_converter_class=FailureConverter
+            pydantic_data_converter,
+            payload_converter_class=PydanticPayloadConverter,
+            failure_converter_class=FailureConverter,
         )
     tag_key_id = settings.pii_tag_key_id
     if not tag_key_id or tag_key_id not in ring.keys:
@@ -61,6 +100,7 @@ def data_converter(settings: Settings) -> DataConverter:
     # chain can quote the row it could not write.
     return dataclasses.replace(
         pydantic_data_converter,
+        payload_converter_class=PydanticPayloadConverter,
         payload_codec=EncryptionCodec(ring),
         failure_converter_class=EncryptedFailureConverter,
     )
