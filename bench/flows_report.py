@@ -21,19 +21,22 @@ MEDUSA_RPS = (120.0, 150.0)
 
 # What would close a missed target, by kind (the report names the ones that apply).
 CLOSE = {
-    "p50": "the run's own work beyond the reference's, which is all in the service call and the "
-    "payloads: with the service call replaced by a stub returning the same rows, a create and "
-    "an update each cost what the reference costs (see 'Where the rest goes' above). Left: the "
-    "service's statement (a create, an update and a link are each one statement in "
-    "autocommit, about 1 ms of wall time in-process), the run's one "
-    "search-attribute upsert (about 0.3 ms between the workflow task's completion and the "
-    "run's, 0.5-1 ms of a create's p50 measured by leaving it out) and the rows the input, "
-    "the step and the run carry (the reference's payloads are an integer: 0.1-0.2 ms more on "
-    "each of the start and the result). Timed phase by phase (2026-12-01 10:00 UTC, 100 "
-    "sequential runs each, taking turns, p50 in ms, reference / create / update / link): "
-    "the start call 2.58 / 2.67 / 2.68 / 2.65, the workflow task (the local step within it) "
-    "7.90 / 10.14 / 9.65 / 10.25, the task's end to the run's 0.05 / 0.39 / 0.33 / 0.38, "
-    "the run's end to the client's result 1.85 / 1.98 / 1.84 / 2.00",
+    "p50": "the run's own work beyond the reference's, all of it in its one local step and in "
+    "the server's handling of the workflow task's completion. Timed inside the worker "
+    "(2026-12-01 13:00 UTC, in-process harness, 60-150 sequential runs of each, p50 in ms, "
+    "reference / create / update / link): the local step 0.01 / 1.2-1.8 / 1.3-1.9 / "
+    "1.1-1.7, of which the statement itself (sent to answered) 0.7-0.8 and the connection's "
+    "checkout and the answer's reading 0.4; the activation that resolves the step and ends "
+    "the run, which waits for the server to take the task's completion, 2.8-3.4 / "
+    "3.5-4.6 / 3.6-4.7 / 3.4-4.2 (the run's one search-attribute upsert and its larger "
+    "payloads: the created or updated rows); the first activation is shorter than the "
+    "reference's (its module is smaller to re-import). The same statement back to back "
+    "in-process takes 0.6 ms, and 0.9-1.0 ms when 2-10 ms pass between calls, as between "
+    "sequential runs (caches and cores go cold): the step's cost is close to one round trip. "
+    "Sent through psycopg without SQLAlchemy it measured 0.1-0.2 ms less. What would close "
+    "the rest changes what users see: no search-attribute upsert at the run's end (a "
+    "completed run then found by its execution status, not SagaStatus), or ids instead of "
+    "rows in the run's result (a caller then reads the rows)",
     "runs/s": "less CPU per run, in every process: on 2 shared cores the worker, Temporal and "
     "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling. The "
     "dev server is the busiest: about one core in every throughput phase (`cores_used` in "
@@ -53,11 +56,13 @@ CLOSE = {
     "now); a heartbeat timeout on the activity and a 1 KB payload cost nothing measurable",
     "hooked": "the run now has the reference's shape (a local create, then the hook's "
     "activity, which also releases: see 'Runs with a hook handler' above) and upserts once; "
-    "what is left is per step: the create's service call and payloads (see the other "
-    "targets), the hook step's release statement (one round trip) and its payload (the "
-    "created customers, which the handlers receive). Timed phase by phase (2026-12-01 09:40 "
-    "UTC, p50, reference / hooked create): the hook activity from its start to its "
-    "completion 1.61 / 2.79 ms, the first workflow task 7.07 / 8.31 ms",
+    "what is left is per step: two statements instead of none (the create, then the hook "
+    "step's release) and the payloads (the created customers, which the handlers receive). "
+    "Timed inside the worker (2026-12-01 13:10 UTC, in-process harness, 100 sequential runs, "
+    "p50 in ms, reference / hooked create): the local create 0.00 / 1.16, the hook activity "
+    "0.00 / 0.87, the activation that schedules the hook step 2.64 / 3.00, the one that "
+    "ends the run 2.71 / 3.45 (its upsert and result); the run 16.1 / 20.4. Neither "
+    "statement can go: the create is the pivot, and the release must follow the handlers",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
     "does, see above): each write is one statement now, so what is left is building its "
     "parameters and reading its answer (0.4-0.5 ms of CPU in-process)",
@@ -465,7 +470,16 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "until 2026-12-01 13:20 UTC every link run measured here took the general path "
         "(six round trips), while the in-process figures above were of the one statement. "
         "tests/workflows/test_statements_per_run.py now runs the create, update and link "
-        "workflows and counts one statement each.",
+        "workflows and counts one statement each. The run after it (12:50 UTC): link p50 "
+        "1.23 → 1.15x.",
+        "- **Type adapters shared by the runs**: the SDK makes a payload converter per "
+        "workflow run, each with a cache of pydantic type adapters of its own, so every run "
+        "built an adapter, inside the sandbox, for every payload it read (a `list[CustomerDTO]` "
+        "result: its schema each time). `codec.converter`'s payload converter reads with one "
+        "bounded cache for the process (tests/workflows/test_statements_per_run.py counts no "
+        "new adapter after a run's first). In-process, A/B twice each (2026-12-01 12:50 UTC): "
+        "the activation that ends a create 0.5-0.6 ms shorter, a create's run 1.17-1.27 → "
+        "1.13-1.16x the reference's (the reference reads through the same converter).",
         "- **Where the rest goes** (measured 2026-11-30 22:20-22:55 UTC, same machine, a "
         "smaller harness: the bench worker, 1 and 32 clients): with the service call replaced "
         "by a stub that returns the same rows, a create cost 9.3-9.6 ms of worker CPU per run "
