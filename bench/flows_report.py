@@ -300,7 +300,9 @@ def _others(results: dict[str, Any]) -> str:
 def _by_how_much(t: dict[str, Any]) -> str:
     ratio, bound = t["ratio"], t["bound"]
     if bound and ratio == ratio:  # not NaN
-        return f"{abs(ratio / bound - 1) * 100:.0f}% {'over' if ratio > bound else 'under'} the bound {bound:g}"
+        percent = abs(ratio / bound - 1) * 100
+        amount = f"{percent:.1f}" if percent < 1 else f"{percent:.0f}"
+        return f"{amount}% {'over' if ratio > bound else 'under'} the bound {bound:g}"
     return f"bound {bound:g}"
 
 
@@ -539,9 +541,15 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "blocks taking turns, four rounds each, gave the hooked create 0.80-0.86 of its "
         "reference's rate before the one-upsert change and 0.80-0.92 after it, and its "
         "worker CPU 1.15-1.26 and 1.16-1.27 times the reference's: the hooked figures of "
-        "these runs move with the machine, not with that change. The p50s "
-        "sit above the bound and move with the machine, by more than any lever since the "
-        "hand-over's. The hand-over measured "
+        "these runs move with the machine, not with that change. The runs after the "
+        "levers of 2026-12-01's afternoon (create / update / link): with plans made once "
+        "(12:23-12:32 UTC, the reference's p50 14.7 ms): p50 1.22 / 1.23 / 1.23, x16 0.88 / "
+        "0.90 / 0.83, x32 0.90 / 0.87 / 0.84, hooked p50 1.24, x16 0.82, x32 0.94; with the "
+        "link's one statement (12:42-12:51 UTC, 13.0 ms): p50 1.21 / 1.22 / 1.15, x16 0.91 / "
+        "0.93 / 0.91, x32 0.79 / 0.80 / 0.85, hooked p50 1.19, x16 0.88, x32 0.85; with the "
+        "shared type adapters (12:56-13:05 UTC, 14.4 ms): p50 1.17 / 1.21 / 1.12, x16 0.88 / "
+        "0.88 / 0.86, x32 0.93 / 0.89 / 0.90, hooked p50 1.23, x16 0.79, x32 0.86; the run in "
+        "the tables above is the next, with the same code. The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
         "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         "- **Eager start**: see the section above.",
