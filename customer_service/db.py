@@ -105,8 +105,9 @@ def _closed_by_server(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 
 def _session_settings(dbapi_connection: Any, statements: tuple[str, ...]) -> None:
-    """Each new connection's settings: the timeouts above, and no synchronised scans. Large sequential scans start at block 0 rather than joining one under way elsewhere in the
-    table: the estimated count (`queries._bounded_count`) reads how far a scan got."""
+    """Each new connection's settings: the timeouts above, and no synchronised scans. Large
+    sequential scans start at block 0 rather than joining one under way elsewhere in the table:
+    the estimated count (`queries._bounded_count`) reads how far a scan got."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True
     cursor = dbapi_connection.cursor()

@@ -69,7 +69,9 @@ def _statement(plan: bool) -> str:
     them (`delivery_plan`), and the statement answers whether nothing is left to hand over."""
     outbox = table_of(OutboxEvent)
     record = table_of(OperationRecord)
-    planning, answer = delivery_plan.planning_of_released("EXISTS (SELECT FROM claim)")
+    planning, answer = (
+        delivery_plan.planning_of_released("EXISTS (SELECT FROM claim)") if plan else ("", "")
+    )
     return f"""
 WITH claim AS (
     INSERT INTO "{record.name}" (operation_id, name, result, state)
@@ -89,8 +91,8 @@ WITH claim AS (
     WHERE EXISTS (SELECT FROM claim)
     RETURNING id, name
 ), {events.released_cte("%(release)s AND EXISTS (SELECT FROM claim)")}
-{planning if plan else ""}
-SELECT EXISTS (SELECT FROM claim) AS claimed, now() AS at{answer if plan else ""}
+{planning}
+SELECT EXISTS (SELECT FROM claim) AS claimed, now() AS at{answer}
 """
 
 

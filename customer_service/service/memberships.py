@@ -187,11 +187,8 @@ class Memberships(EntityWrites[MembershipDTO]):
             result = await session.execute(_ADD, rows)
             inserted = {(r.customer_id, r.customer_group_id): r.id for r in result.all()}
         by_pair = dict(inserted)
-        members_already = [
-            pair
-            for pair in dict.fromkeys((r["customer_id"], r["customer_group_id"]) for r in rows)
-            if pair not in inserted
-        ]
+        pairs_asked = [(r["customer_id"], r["customer_group_id"]) for r in rows]  # one per pair
+        members_already = [pair for pair in pairs_asked if pair not in inserted]
         if members_already:  # their rows' ids
             existing = await session.execute(
                 select(tbl.c.id, tbl.c.customer_id, tbl.c.customer_group_id).where(

@@ -441,6 +441,16 @@ class InFlight:
     calls: int = 0
 
 
+async def hang_heartbeating(seconds: float) -> None:
+    """Inside an ordinary activity: hang for `seconds`, heartbeating, so the attempt is not timed
+    out meanwhile and a cancellation of its run reaches it."""
+    from temporalio import activity
+
+    for _ in range(int(seconds / 0.2)):
+        activity.heartbeat()
+        await asyncio.sleep(0.2)
+
+
 def slowed(
     activity_fn: Callable[..., Awaitable[Any]],
     delay: Callable[[Any], float],

@@ -41,6 +41,7 @@ from tests.chaos.support import (
     answered_too_late,
     assert_events_follow_outcomes,
     assert_saga_statuses,
+    hang_heartbeating,
     invariant_violations,
     report,
     slowed,
@@ -94,9 +95,7 @@ class Pivots:
             if activity.info().is_local:
                 await asyncio.sleep(HANG)
                 return
-            for _ in range(int(HANG / 0.2)):
-                activity.heartbeat()
-                await asyncio.sleep(0.2)
+            await hang_heartbeating(HANG)
 
     def wrap(self, fn: Callable[[Any], Awaitable[Any]]) -> Any:
         return slowed(fn, lambda _: self.delay(), self.tracker, after=self.hang_once)

@@ -34,6 +34,7 @@ from tests.chaos.support import (
     answered_too_late,
     assert_events_follow_outcomes,
     assert_saga_statuses,
+    hang_heartbeating,
     invariant_violations,
     report,
     slowed,
@@ -99,9 +100,7 @@ async def test_hooked_runs_compensate_before_their_release_and_complete_after_it
         if commit_first and workflow_id not in hung:
             hung.add(workflow_id)
             released.setdefault(workflow_id, asyncio.Event()).set()
-            for _ in range(int(HANG / 0.2)):
-                activity.heartbeat()
-                await asyncio.sleep(0.2)
+            await hang_heartbeating(HANG)
 
     tracker = InFlight()
     acts = {a.__name__: a for a in CustomerActivities(service, hooks).all()}
