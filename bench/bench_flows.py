@@ -22,11 +22,15 @@ One run:
      terminated), then, on a fresh worker process, reference runs waiting for a signal;
   6. a profile of the worker (yappi) during an extra x32 phase of the create and its reference,
      after the RSS phase (the profiler's statistics would stay in the worker's RSS);
+  7. the HTTP API (`python -m api`, bench/flows_http.py): POST /admin/customers and the same
+     create started in-process, latency and throughput as above, the two taking turns;
+  8. eager start: the create and its reference started by a process that hosts the worker;
 and prints a results table, also written to bench/results/bench_flows.json.
 
 Environment: DATABASE_URL, TEMPORAL_ADDRESS (use those servers: the run adds ~35,000 customers,
 named seed.* / bench.*, to that database); BENCH_RUNS, BENCH_WARMUP,
-BENCH_SECONDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN. Levers, to measure one against the default:
+BENCH_SECONDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN, BENCH_HTTP=0 / BENCH_EAGER=0 (leave out
+phase 7 / 8). Levers, to measure one against the default:
 BENCH_WORKER=inprocess (the worker in this process, sharing the client: eager workflow start
 applies), BENCH_TEMPORAL_DB=memory (dev server state in memory, not a SQLite file),
 BENCH_DYNAMIC_CONFIG / BENCH_SQLITE_PRAGMAS (extra dev server values, "key=value,..."),
@@ -61,6 +65,7 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 import bench_worker  # noqa: E402
+import flows_http  # noqa: E402
 import flows_profile  # noqa: E402
 import flows_report  # noqa: E402
 import psutil  # noqa: E402
@@ -111,6 +116,7 @@ TARGET_RSS_MB = 250.0
 TARGET_DRAIN_VS_NORMAL = 0.8
 DRAIN_WAIT_S = float(os.environ.get("BENCH_DRAIN_WAIT", "180"))
 EAGER = os.environ.get("BENCH_EAGER", "1") == "1"  # the eager-start phase at the end
+HTTP = os.environ.get("BENCH_HTTP", "1") == "1"  # the HTTP API phase
 
 WORKFLOWS = ("create", "update", "link", "create_hooked")
 MINIMAL = ("create", "update", "link")  # no hook handler: the minimal durable shape
@@ -119,6 +125,11 @@ LABELS = {
     "update": "UpdateCustomersWorkflow",
     "link": "LinkCustomersToCustomerGroupWorkflow",
     "create_hooked": "CreateCustomersWorkflow + hook handler",
+}
+# The HTTP phase: one customer from POST /admin/customers's fields, in-process and through the API.
+HTTP_LABELS = {
+    "create_plain": "CreateCustomersWorkflow, the route's fields, in-process (CustomerFlows)",
+    "create_http": "POST /admin/customers through the HTTP API",
 }
 
 
@@ -138,6 +149,7 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.worker: subprocess.Popen[bytes] | None = None
+        self.api: flows_http.ApiProcess | None = None
         self.in_process = False  # the worker runs in this process (the eager-start phase)
         self.worker_log = self.root / "worker.log"
         self.task_queue = f"bench-flows-{uuid.uuid4().hex[:8]}"
@@ -229,6 +241,8 @@ class Stack:
             with contextlib.suppress(OSError, ValueError, psutil.Error):
                 master = psutil.Process(int(pid_file.read_text().split()[0]))
                 out["postgres"] = [master, *master.children(recursive=True)]
+        if self.api is not None:
+            out["api"] = self.api.processes()
         if not (IN_PROCESS or self.in_process):
             out["bench"] = [psutil.Process()]
         return out
@@ -252,6 +266,8 @@ class Stack:
                 self.worker.wait()
 
     def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
         self.stop_worker()
         self.servers.close()
         shutil.rmtree(self.root, ignore_errors=True)
@@ -308,6 +324,7 @@ class Workload:
     _fresh: Iterator[str] = field(default_factory=lambda: iter(()))
     _counter: int = 0
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    http: Any = None  # a logged-in `raw_http.RawClient`, in the HTTP phase
 
     def next_n(self) -> int:
         self._counter += 1
@@ -374,6 +391,14 @@ class Workload:
             return run
         if name == "create_hooked":
             return lambda client_no: self.create(client_no, hooked=True)
+        if name == "create_plain":
+            return lambda client_no: self.flows.create_customers(
+                [flows_http.customer_body(self.tag, self.next_n())]
+            )
+        if name == "create_http":
+            return lambda client_no: flows_http.post_customer(
+                self.http, flows_http.customer_body(self.tag, self.next_n())
+            )
         return {"create": self.create, "update": self.update, "link": self.link}[name]
 
 
@@ -772,6 +797,8 @@ async def run_benchmarks(stack: Stack) -> dict[str, Any]:
     client = await ephemeral.connect_when_ready(stack.temporal_address, settings)
     if not IN_PROCESS:
         results = await run_phases(stack, settings, client)
+        if HTTP:
+            results["http"] = await http_phase(stack, results["_workload"])
         if EAGER:
             results["eager"] = await eager_phase(stack, settings, client, results)
         return results
@@ -859,6 +886,35 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
         "profile": profile,
         "_workload": w,
     }
+
+
+async def http_phase(stack: Stack, w: Workload) -> dict[str, Any]:
+    """POST /admin/customers through the API and the same create in-process, taking turns in
+    the latency and throughput phases, as the workflows do above."""
+    names = list(HTTP_LABELS)
+    log("HTTP API: starting `python -m api` on the bench's servers and task queue ...")
+    api = stack.api = flows_http.ApiProcess(
+        stack.database_url, stack.temporal_address, stack.task_queue, stack.root / "api.log"
+    )
+    try:
+        await api.wait_ready()
+        w.http = await flows_http.admin_client(api, stack.database_url, w.tag)
+        log(f"  API ready ({api.workers} uvicorn processes), admin logged in")
+        out: dict[str, Any] = {
+            "api_workers": api.workers,
+            "labels": HTTP_LABELS,
+            "throughput": {n: {} for n in names},
+        }
+        out["latency"] = await latency(w, names)
+        for clients in CLIENTS:
+            for name, phase in (await interleaved_throughput(w, names, clients, stack)).items():
+                out["throughput"][name][str(clients)] = phase
+        return out
+    finally:
+        if w.http is not None:
+            await w.http.aclose()
+        api.stop()
+        stack.api = None
 
 
 async def eager_phase(
@@ -1007,6 +1063,7 @@ def report(results: dict[str, Any]) -> str:
             f"  {LABELS[name]}: activities {', '.join(h['activities'])}; "
             f"{h['workflow_tasks']} workflow tasks, {h['history_events']} history events"
         )
+    lines += http_lines(results.get("http"))
     busy = [
         t["cpu"]["others_cores_busy"]
         for per in results["throughput"].values()
@@ -1037,6 +1094,23 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"target {name:<56} {t['value']:>10}  {'MET' if t['met'] else 'MISSED'}")
     lines.append("=" * width)
     return "\n".join(lines)
+
+
+def http_lines(http: dict[str, Any] | None) -> list[str]:
+    """The HTTP phase's rows: p50, p95, runs/s per client count, CPU per run incl. the API's."""
+    if not http:
+        return []
+    lines = [f"HTTP API phase ({http['api_workers']} uvicorn processes), taking turns:"]
+    for name, label in HTTP_LABELS.items():
+        lat, per = http["latency"][name], http["throughput"][name]
+        cpu = per[str(CLIENTS[-1])]["cpu"]["cpu_ms_per_run"]
+        lines.append(
+            f"  {label:<72} p50 {lat['p50_ms']:6.1f} ms  p95 {lat['p95_ms']:6.1f} ms  "
+            + "  ".join(f"x{c} {per[str(c)]['runs_per_s']:6.1f}/s" for c in CLIENTS)
+            + f"  CPU ms/run w/T/pg/api {cpu.get('worker', 0):.1f}/{cpu.get('temporal', 0):.1f}"
+            f"/{cpu.get('postgres', 0):.1f}/{cpu.get('api', 0):.1f}"
+        )
+    return lines
 
 
 def main() -> None:

@@ -102,6 +102,11 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
         samples = sorted(lat.get("samples_ms", []))
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
         ax.plot(samples, ys, ":", label=f"{_label(name, labels)}, eager start")
+    http = results.get("http") or {}
+    for name, lat in http.get("latency", {}).items():
+        samples = sorted(lat.get("samples_ms", []))
+        ys = [(i + 1) / len(samples) for i in range(len(samples))]
+        ax.plot(samples, ys, "-.", label=http["labels"][name])
     ax.axvspan(*MEDUSA_P50_MS, color="grey", alpha=0.2, label="Medusa p50 (recorded)")
     ax.set_xscale("log")
     ax.set_xlabel("trigger to result (ms, log scale)")
@@ -123,6 +128,9 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
         xs = [c for c in clients if str(c) in per]
         ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], ":s",
                 label=f"{_label(name, labels)}, eager start")  # fmt: skip
+    for name, per in http.get("throughput", {}).items():
+        xs = [c for c in clients if str(c) in per]
+        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], "-.^", label=http["labels"][name])
     ax.axhspan(*MEDUSA_RPS, color="grey", alpha=0.2, label="Medusa req/s (recorded)")
     ax.set_xticks(clients)
     ax.set_xlabel("concurrent clients")
@@ -210,6 +218,17 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
             f"{lat[name]['p95_ms']:.1f} ms | {rps} | {cpu.get('worker', 0):.1f} / "
             f"{cpu.get('temporal', 0):.1f} / {cpu.get('postgres', 0):.1f} |"
         )
+    http = results.get("http")
+    if http:
+        h, per = http["latency"]["create_http"], http["throughput"]["create_http"]
+        rps = " / ".join(f"{per[str(c)]['runs_per_s']:.1f}" for c in clients)
+        cpu = per[last]["cpu"]["cpu_ms_per_run"]
+        out.append(
+            f"| POST /admin/customers through the HTTP API (see below) | "
+            f"{_label('create', labels)} | {h['p50_ms']:.1f} ms | {h['p95_ms']:.1f} ms | "
+            f"{rps} | {cpu.get('worker', 0):.1f} / {cpu.get('temporal', 0):.1f} / "
+            f"{cpu.get('postgres', 0):.1f}, API {cpu.get('api', 0):.1f} |"
+        )
     out += [
         f"| Medusa 2.21, POST /admin/customers (recorded, no durability) | in-memory engine | "
         f"{MEDUSA_P50_MS[0]:g}–{MEDUSA_P50_MS[1]:g} ms | | {MEDUSA_RPS[0]:g}–{MEDUSA_RPS[1]:g} "
@@ -228,6 +247,7 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         "",
     ]
     out += _profile_section(results.get("profile"), thr, last, results["reference_for"]["create"])
+    out += _http_section(results.get("http"), clients)
     out += _eager_section(results, clients, labels)
     out += _rss_section(results)
     out += _levers_section(results, labels)
@@ -335,6 +355,58 @@ def _profile_section(
         a, b = ms["create"].get(k, 0.0), ms[ref].get(k, 0.0)
         out.append(f"| {k} | {a:.1f} | {b:.1f} | {a - b:+.1f} |")
     return [*out, ""]
+
+
+def _http_section(http: dict[str, Any] | None, clients: list[int]) -> list[str]:
+    if not http:
+        return []
+    last = str(clients[-1])
+    out = [
+        "## Through the HTTP API",
+        "",
+        f"POST /admin/customers through the API (`python -m api`, {http['api_workers']} uvicorn "
+        "processes, an admin's bearer token; the load from `bench/raw_http.py`) and the same "
+        "create (one customer, the route's fields) started in-process through `CustomerFlows`, "
+        "on the same server and worker, taking turns as the workflows above do "
+        "(bench/flows_http.py). The route also re-reads the customer it created (Medusa's "
+        "refetch) and answers in Medusa's shape.",
+        "",
+        f"| | p50 | p95 | runs/s {' / '.join(f'x{c}' for c in clients)} | CPU ms/run at "
+        f"x{last}: worker / Temporal / PostgreSQL / API |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in http["labels"].items():
+        lat, per = http["latency"][name], http["throughput"][name]
+        cpu = per[last]["cpu"]["cpu_ms_per_run"]
+        rps = " / ".join(f"{per[str(c)]['runs_per_s']:.1f}" for c in clients)
+        out.append(
+            f"| {label} | {lat['p50_ms']:.1f} ms | {lat['p95_ms']:.1f} ms | {rps} | "
+            f"{cpu.get('worker', 0):.1f} / {cpu.get('temporal', 0):.1f} / "
+            f"{cpu.get('postgres', 0):.1f} / {cpu.get('api', 0):.1f} |"
+        )
+    out.append(
+        f"| Medusa 2.21 (recorded, no durability) | {MEDUSA_P50_MS[0]:g}–{MEDUSA_P50_MS[1]:g} ms "
+        f"| | {MEDUSA_RPS[0]:g}–{MEDUSA_RPS[1]:g} req/s | |"
+    )
+    local, remote = http["latency"]["create_plain"], http["latency"]["create_http"]
+
+    def rate(name: str, c: int) -> float:
+        return float(http["throughput"][name][str(c)]["runs_per_s"])
+
+    rates = ", ".join(
+        f"x{c} {rate('create_http', c) / rate('create_plain', c):.2f}" for c in clients
+    )
+    api_cpu = http["throughput"]["create_http"][last]["cpu"]["cpu_ms_per_run"].get("api", 0.0)
+    out += [
+        "",
+        f"HTTP adds {remote['p50_ms'] - local['p50_ms']:+.1f} ms at p50 (the request, routing, "
+        "auth, validation, the re-read and the answer's JSON); its throughput is "
+        f"{rates} of the in-process rate, the API's processes spending {api_cpu:.1f} ms of CPU "
+        f"per request on the same {os.cpu_count()} cores as the worker, the dev server and "
+        "PostgreSQL.",
+        "",
+    ]
+    return out
 
 
 def _eager_section(
