@@ -452,6 +452,37 @@ def _rss_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
+# The runs of 2026-12-01's afternoon, as ratios to the reference of the same run (create / update
+# / link / hooked create): when (UTC), the engine, the reference's p50 (ms) and x16 rate (runs/s),
+# then p50, x16 and x32 ratios. The machine is a VM whose speed moves (compare the reference).
+RECENT_RUNS = [
+    ("12:23", "plans made once", 14.7, 91.7,
+     "1.22 / 1.23 / 1.23 / 1.24", "0.88 / 0.90 / 0.83 / 0.82", "0.90 / 0.87 / 0.84 / 0.94"),
+    ("12:42", "+ the link's one statement", 13.0, 89.7,
+     "1.21 / 1.22 / 1.15 / 1.19", "0.91 / 0.93 / 0.91 / 0.88", "0.79 / 0.80 / 0.848 / 0.85"),
+    ("12:56", "+ shared type adapters", 14.4, 95.2,
+     "1.17 / 1.21 / 1.12 / 1.23", "0.88 / 0.88 / 0.86 / 0.79", "0.93 / 0.89 / 0.90 / 0.86"),
+    ("13:08", "the same", 13.6, 96.0,
+     "1.17 / 1.21 / 1.13 / 1.23", "0.88 / 0.90 / 0.90 / 0.898", "0.87 / 0.89 / 0.86 / 0.83"),
+    ("14:19", "the same (bench: + the HTTP phase)", 14.9, 65.3,
+     "1.25 / 1.28 / 1.17 / 1.25", "0.850 / 0.853 / 0.96 / 0.91", "0.88 / 0.75 / 0.86 / 0.86"),
+]  # fmt: skip
+
+
+def _recent_runs() -> list[str]:
+    out = [
+        "",
+        "  | run (2026-12-01, UTC) | engine | reference p50, x16 | p50 create / update / link / "
+        "hooked | x16 | x32 |",
+        "  |---|---|---|---|---|---|",
+    ]
+    for when, engine, p50, rate, *ratios in RECENT_RUNS:
+        out.append(
+            f"  | {when} | {engine} | {p50:.1f} ms, {rate:.1f} runs/s | {' | '.join(ratios)} |"
+        )
+    return [*out, ""]
+
+
 def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
     hist, lat = results["histories"], results["latency"]
     create = hist.get("create", {})
@@ -614,16 +645,13 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "reference's rate before the one-upsert change and 0.80-0.92 after it, and its "
         "worker CPU 1.15-1.26 and 1.16-1.27 times the reference's: the hooked figures of "
         "these runs move with the machine, not with that change. The runs after the "
-        "levers of 2026-12-01's afternoon (create / update / link): with plans made once "
-        "(12:23-12:32 UTC, the reference's p50 14.7 ms): p50 1.22 / 1.23 / 1.23, x16 0.88 / "
-        "0.90 / 0.83, x32 0.90 / 0.87 / 0.84, hooked p50 1.24, x16 0.82, x32 0.94; with the "
-        "link's one statement (12:42-12:51 UTC, 13.0 ms): p50 1.21 / 1.22 / 1.15, x16 0.91 / "
-        "0.93 / 0.91, x32 0.79 / 0.80 / 0.85, hooked p50 1.19, x16 0.88, x32 0.85; with the "
-        "shared type adapters (12:56-13:05 UTC, 14.4 ms): p50 1.17 / 1.21 / 1.12, x16 0.88 / "
-        "0.88 / 0.86, x32 0.93 / 0.89 / 0.90, hooked p50 1.23, x16 0.79, x32 0.86; the run in "
-        "the tables above is the next, with the same code. The hand-over measured "
+        "levers of 2026-12-01's afternoon are in the table below: with the same engine the "
+        "ratios moved by up to 0.14 between runs, and at 14:19 the whole machine was about "
+        "1.4 times slower (every process's CPU per run; the reference's x16 rate 65 runs/s "
+        "against 96 an hour before, no other process busy). The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
         "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
+        *_recent_runs(),
         "- **Eager start**: see the section above.",
         "- **Smaller payloads**: not changed. The measured runs' step results are what the run "
         "returns (the created / updated rows, the membership change), so they are used; the "
