@@ -466,6 +466,8 @@ RECENT_RUNS = [
      "1.17 / 1.21 / 1.13 / 1.23", "0.88 / 0.90 / 0.90 / 0.898", "0.87 / 0.89 / 0.86 / 0.83"),
     ("14:19", "the same (bench: + the HTTP phase)", 14.9, 65.3,
      "1.25 / 1.28 / 1.17 / 1.25", "0.850 / 0.853 / 0.96 / 0.91", "0.88 / 0.75 / 0.86 / 0.86"),
+    ("14:39", "the same", 15.1, 82.7,
+     "1.19 / 1.19 / 1.12 / 1.25", "0.89 / 0.89 / 1.00 / 0.94", "0.82 / 0.75 / 0.80 / 0.896"),
 ]  # fmt: skip
 
 
@@ -645,8 +647,8 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "reference's rate before the one-upsert change and 0.80-0.92 after it, and its "
         "worker CPU 1.15-1.26 and 1.16-1.27 times the reference's: the hooked figures of "
         "these runs move with the machine, not with that change. The runs after the "
-        "levers of 2026-12-01's afternoon are in the table below: with the same engine the "
-        "ratios moved by up to 0.14 between runs, and at 14:19 the whole machine was about "
+        "levers of 2026-12-01's afternoon are in the table below (the tables above are its last "
+        "row): with the same engine the ratios moved by up to 0.14 between runs, and at 14:19 the whole machine was about "
         "1.4 times slower (every process's CPU per run; the reference's x16 rate 65 runs/s "
         "against 96 an hour before, no other process busy). The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
