@@ -51,6 +51,10 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.user = _run_as_user()
+        if self.user:
+            # Before any command runs as that user, even on a cluster another process made (a
+            # stale one to reap): the binaries may sit below a folder only root may enter.
+            _open_path_to(POSTGRES_BIN_PATH)
         self.log_file = self.data_dir / "server.log"
 
     @property
@@ -69,7 +73,6 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.user:
             _open_path_to(self.data_dir)
-            _open_path_to(POSTGRES_BIN_PATH)
             shutil.chown(self.data_dir, self.user, self.user)
         self.data_dir.chmod(0o700)
         self._run(
