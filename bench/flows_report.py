@@ -62,7 +62,12 @@ CLOSE = {
     "p50 in ms, reference / hooked create): the local create 0.00 / 1.16, the hook activity "
     "0.00 / 0.87, the activation that schedules the hook step 2.64 / 3.00, the one that "
     "ends the run 2.71 / 3.45 (its upsert and result); the run 16.1 / 20.4. Neither "
-    "statement can go: the create is the pivot, and the release must follow the handlers",
+    "statement can go: the create is the pivot, and the release must follow the handlers. "
+    "What would close it changes the run's steps: the create, the handlers and the release "
+    "in one ordinary activity, one activity where the reference has two (a retried attempt "
+    "finds the create's commit and calls the handlers again, as a retried hook step does "
+    "now). Not built: the run would show one step in the Web UI and its progress where "
+    "Medusa's workflow has two, and its create would no longer run locally",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
     "does, see above): each write is one statement now, so what is left is building its "
     "parameters and reading its answer (0.4-0.5 ms of CPU in-process)",
