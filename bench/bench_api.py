@@ -49,19 +49,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import uvloop  # noqa: E402
 from bench_service import ROWS, libpq_url, log, pick_terms, prepare_database  # noqa: E402
+from flows_http import ApiProcess, admin_client  # noqa: E402
 from raw_http import RawClient, Reply  # noqa: E402
 from stats import summary  # noqa: E402
 
 from api.__main__ import worker_count  # noqa: E402
 from api.shapes import ADMIN_CUSTOMER, read_one, read_page  # noqa: E402
-from auth.store import AuthStore  # noqa: E402
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from devstack import ephemeral  # noqa: E402
-from devstack.ports import free_port  # noqa: E402
 from settings import Settings  # noqa: E402
 from supervision import die_with_parent  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
@@ -77,7 +75,6 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 TARGET_OVERHEAD_MS = 2.0
 TARGET_GET_RPS = 800.0
 TARGET_COMMON_Q_MS = 25.0
-ADMIN = ("bench.admin@example.com", secrets.token_urlsafe(16))
 API_WORKERS = int(os.environ.get("BENCH_API_WORKERS", "0"))  # 0: the API's default
 
 Call = Callable[[int], Awaitable[None]]
@@ -85,78 +82,66 @@ CALLS = itertools.count()  # one sequence for the whole run: every created email
 
 
 class Stack:
-    """PostgreSQL, Temporal, the worker and the API process."""
+    """PostgreSQL, Temporal, the worker and the API process (`flows_http.ApiProcess`)."""
 
     def __init__(self, database_url: str, temporal_address: str, root: Path) -> None:
         self.database_url = database_url
         self.temporal_address = temporal_address
         self.root = root
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.settings = Settings(
             database_url=database_url,
             temporal_address=temporal_address,
             task_queue=f"bench-api-{secrets.token_hex(4)}",
         )
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.api: ApiProcess | None = None
         self.api_workers = API_WORKERS or worker_count(self.settings)
 
-    def spawn(self, args: list[str], log_name: str, **extra: str) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "DATABASE_URL": self.database_url,
-            "TEMPORAL_ADDRESS": self.temporal_address,
-            "TASK_QUEUE": self.settings.task_queue,
-            **extra,
-        }
-        process = subprocess.Popen(
-            [sys.executable, *args],
+    @property
+    def url(self) -> str:
+        assert self.api is not None, "the stack is started"
+        return self.api.url
+
+    def start(self) -> None:
+        worker_log = self.root / "worker.log"
+        self.worker = subprocess.Popen(
+            [sys.executable, "worker.py"],
             cwd=ROOT,
-            env=env,
-            stdout=(self.root / log_name).open("ab"),
+            env={
+                **os.environ,
+                "DATABASE_URL": self.database_url,
+                "TEMPORAL_ADDRESS": self.temporal_address,
+                "TASK_QUEUE": self.settings.task_queue,
+            },
+            stdout=worker_log.open("ab"),
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
-        self.processes.append(process)
-        return process
-
-    def start(self) -> None:
-        self.spawn(["worker.py"], "worker.log")
-        self.spawn(
-            ["-m", "api"],
-            "api.log",
-            API_PORT=str(self.port),
-            ENVIRONMENT="production",
-            JWT_SECRET=secrets.token_urlsafe(48),
+        self.api = ApiProcess(
+            self.database_url,
+            self.temporal_address,
+            self.settings.task_queue,
+            self.root / "api.log",
             API_WORKERS=str(self.api_workers),
             DB_POOL_SIZE="16",  # per worker process; a list takes two connections at once
         )
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            worker_ready = "worker serving" in (self.root / "worker.log").read_text(
-                errors="replace"
-            )
-            with contextlib.suppress(httpx.HTTPError):
-                if worker_ready and httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return
-            if any(p.poll() is not None for p in self.processes):
-                break
+        while "worker serving" not in worker_log.read_text(errors="replace"):
+            if self.worker.poll() is not None or time.monotonic() > deadline:
+                tail = worker_log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the worker did not start: {tail}")
             time.sleep(0.3)
-        logs = {
-            n: (self.root / n).read_text(errors="replace")[-2000:]
-            for n in ("api.log", "worker.log")
-        }
-        raise RuntimeError(f"the worker or the API did not start: {logs}")
+        asyncio.run(self.api.wait_ready())
 
     def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
+        if self.api is not None:
+            self.api.stop()
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.terminate()
             try:
-                process.wait(20)
+                self.worker.wait(20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                self.worker.kill()
 
 
 async def run_clients(call: Call, clients: int, seconds: float) -> dict[str, Any]:
@@ -278,16 +263,10 @@ async def measure(stack: Stack) -> dict[str, Any]:
     ids = sample_ids(stack.database_url)
     engine = create_engine(stack.database_url, pool_size=max(CLIENTS))
     service = CustomerModuleService(session_factory(engine))
-    user_id, _ = await AuthStore(service.sessions).create_user(*ADMIN)
     flows = await CustomerFlows.connect(stack.settings, reads=False)
-    http = RawClient(stack.url)
+    assert stack.api is not None, "the stack is started"
+    http, user_id = await admin_client(stack.api, stack.database_url, secrets.token_hex(3))
     try:
-        login = await http.post(
-            "/auth/user/emailpass", json={"email": ADMIN[0], "password": ADMIN[1]}
-        )
-        if login.status_code != 200:
-            raise RuntimeError(f"login: {login.status_code} {login.text[:200]}")
-        http.headers["authorization"] = f"Bearer {login.json()['token']}"
         rows = []
         for name, via_http, in_process in operations(http, service, flows, user_id, ids, terms):
             for clients in CLIENTS:

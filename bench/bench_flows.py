@@ -70,6 +70,7 @@ import flows_profile  # noqa: E402
 import flows_report  # noqa: E402
 import psutil  # noqa: E402
 from bench_worker import READY_LINE, ReferenceInput, ReferenceWorkflow  # noqa: E402
+from raw_http import RawClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from stats import percentile, summary  # noqa: E402
 from temporalio.api.enums.v1 import EventType  # noqa: E402
@@ -324,7 +325,7 @@ class Workload:
     _fresh: Iterator[str] = field(default_factory=lambda: iter(()))
     _counter: int = 0
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
-    http: Any = None  # a logged-in `raw_http.RawClient`, in the HTTP phase
+    http: RawClient | None = None  # logged in as an admin, in the HTTP phase
 
     def next_n(self) -> int:
         self._counter += 1
@@ -396,8 +397,10 @@ class Workload:
                 [flows_http.customer_body(self.tag, self.next_n())]
             )
         if name == "create_http":
+            http = self.http
+            assert http is not None, "the HTTP phase logs in first"
             return lambda client_no: flows_http.post_customer(
-                self.http, flows_http.customer_body(self.tag, self.next_n())
+                http, flows_http.customer_body(self.tag, self.next_n())
             )
         return {"create": self.create, "update": self.update, "link": self.link}[name]
 
@@ -898,7 +901,7 @@ async def http_phase(stack: Stack, w: Workload) -> dict[str, Any]:
     )
     try:
         await api.wait_ready()
-        w.http = await flows_http.admin_client(api, stack.database_url, w.tag)
+        w.http, _ = await flows_http.admin_client(api, stack.database_url, w.tag)
         log(f"  API ready ({api.workers} uvicorn processes), admin logged in")
         out: dict[str, Any] = {
             "api_workers": api.workers,

@@ -1,5 +1,6 @@
-"""The HTTP API in `make bench-flows`: POST /admin/customers next to the same create started
-in-process, on the bench's PostgreSQL, Temporal dev server and worker.
+"""The HTTP API in the benchmarks: the API process, an admin client, and (in `make bench-flows`)
+POST /admin/customers next to the same create started in-process, on the bench's PostgreSQL,
+Temporal dev server and worker. `make bench-api` starts its API with `ApiProcess` too.
 
 The API runs as users run it, `python -m api` with its default processes (one uvicorn process
 per core), on the bench's task queue; an admin logs in (bearer JWT, as Medusa's admin does) and
@@ -45,15 +46,20 @@ def customer_body(tag: str, n: int) -> dict[str, Any]:
 
 
 class ApiProcess:
-    """`python -m api` on a free port, against the bench's servers and task queue."""
+    """`python -m api` on a free port, against the bench's servers and task queue; `env`: more
+    of the API's settings (API_WORKERS, DB_POOL_SIZE, ...)."""
 
-    def __init__(self, database_url: str, temporal_address: str, task_queue: str, log: Path):
-        self.workers = worker_count(get_settings())  # what the API reads from the environment
+    def __init__(
+        self, database_url: str, temporal_address: str, task_queue: str, log: Path, **env: str
+    ) -> None:
+        # API_WORKERS 0 or unset: what the API reads from the environment
+        self.workers = int(env.get("API_WORKERS") or 0) or worker_count(get_settings())
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        env = {
+        environment = {
             **os.environ,
+            **env,
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": temporal_address,
             "TASK_QUEUE": task_queue,
@@ -64,7 +70,7 @@ class ApiProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "api"],
             cwd=ROOT,
-            env=env,
+            env=environment,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
@@ -103,14 +109,14 @@ class ApiProcess:
                 self.process.wait()
 
 
-async def admin_client(api: ApiProcess, database_url: str, tag: str) -> RawClient:
-    """A client logged in as a new admin user, with its bearer token."""
+async def admin_client(api: ApiProcess, database_url: str, tag: str) -> tuple[RawClient, str]:
+    """A client logged in as a new admin user, with its bearer token; and the user's id."""
     email, password = f"bench.admin.{tag}@example.com", secrets.token_urlsafe(16)
     engine = create_engine(database_url, pool_size=1)
     try:
-        await AuthStore(CustomerModuleService(session_factory(engine)).sessions).create_user(
-            email, password
-        )
+        user_id, _ = await AuthStore(
+            CustomerModuleService(session_factory(engine)).sessions
+        ).create_user(email, password)
     finally:
         await engine.dispose()
     client = RawClient(api.url)
@@ -118,7 +124,7 @@ async def admin_client(api: ApiProcess, database_url: str, tag: str) -> RawClien
     if login.status_code != 200:
         raise RuntimeError(f"login: {login.status_code} {login.text[:200]}")
     client.headers["authorization"] = f"Bearer {login.json()['token']}"
-    return client
+    return client, user_id
 
 
 async def post_customer(client: RawClient, body: dict[str, Any]) -> Any:
