@@ -14,8 +14,9 @@ One run:
      in blocks of LATENCY_BLOCK runs, so a drift of the machine's speed (this is a VM: its p50s
      moved by half within minutes) falls on the reference and the workflows alike;
   4. throughput (runs/s) with 16 and 32 concurrent clients, BENCH_SECONDS (20) each, same four,
-     in THROUGHPUT_ROUNDS (2) blocks per workflow taking turns, every other round in reverse
-     (ABBA: a steady drift of the machine's speed falls on each workflow alike),
+     in BENCH_ROUNDS (8) blocks per workflow taking turns, every other round in reverse (ABBA: a
+     drift of the machine's speed, or a burst of the server's own work, falls on each workflow
+     alike), each block counted after BLOCK_WARMUP_S of warm-up,
      with the CPU time each component (worker, Temporal, PostgreSQL) spent per run;
   5. worker RSS with BENCH_OPEN (1,000) runs open: UpdateCustomersWorkflow runs blocked in their
      first step on row locks the benchmark holds (then released; runs not finished 10 s later are
@@ -29,7 +30,7 @@ and prints a results table, also written to bench/results/bench_flows.json.
 
 Environment: DATABASE_URL, TEMPORAL_ADDRESS (use those servers: the run adds ~35,000 customers,
 named seed.* / bench.*, to that database); BENCH_RUNS, BENCH_WARMUP,
-BENCH_SECONDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN, BENCH_HTTP=0 / BENCH_EAGER=0 (leave out
+BENCH_SECONDS, BENCH_ROUNDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN, BENCH_HTTP=0 / BENCH_EAGER=0 (leave out
 phase 7 / 8). Levers, to measure one against the default:
 BENCH_WORKER=inprocess (the worker in this process, sharing the client: eager workflow start
 applies), BENCH_TEMPORAL_DB=memory (dev server state in memory, not a SQLite file),
@@ -90,7 +91,15 @@ from triggers.client import CustomerFlows  # noqa: E402
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "20"))
 LATENCY_BLOCK = 10  # runs of one workflow before the next takes its turn
-THROUGHPUT_ROUNDS = 2  # blocks per workflow and client count, in ABBA order
+# Blocks per workflow and client count, in ABBA order. Many short blocks, not two long ones: under
+# steady x32 load the dev server alone has bursts of 15-30 s, every 30-60 s, in which it spends
+# ~25% more CPU and completes 20-30% fewer runs (a bare reference, 2026-12-01 16:00 UTC); with two
+# 10 s blocks a burst fell on whichever workflow's block it met (x32 ratios 0.82-0.99 for the same
+# code, three cycles in a row).
+THROUGHPUT_ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
+# A block's first second is not counted: its clients are running, but the runs completing then
+# are the ramp-up of an empty pipeline, which a short block would otherwise weigh by its latency.
+BLOCK_WARMUP_S = 1.0
 # After the throughput blocks of workflows with an ordinary activity, idle seconds before the next
 # blocks: the server's work they leave behind comes in bursts afterwards (a link block right after
 # a hooked create's ran at 0.83-0.89 of its rate before it, 2026-12-01 11:28 UTC).
@@ -538,7 +547,8 @@ async def interleaved_throughput(
     seconds = SECONDS / THROUGHPUT_ROUNDS
     for round_no in range(THROUGHPUT_ROUNDS):
         for name in names if round_no % 2 == 0 else reversed(names):
-            blocks[name].append(await throughput(name, w.op(name), clients, stack, seconds))
+            block = await throughput(name, w.op(name), clients, stack, seconds, BLOCK_WARMUP_S)
+            blocks[name].append(block)
     out = {name: merge_blocks(parts) for name, parts in blocks.items()}
     for name, merged in out.items():
         log(
@@ -567,6 +577,7 @@ def merge_blocks(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "clients": parts[0]["clients"],
         "seconds": seconds,
+        "warmup_s": parts[0]["warmup_s"],
         "blocks": len(parts),
         "runs": runs,
         "runs_per_s": round(runs / seconds, 1),
@@ -592,14 +603,16 @@ async def throughput(
     clients: int,
     stack: Stack,
     seconds: float = SECONDS,
+    warmup: float = 0.0,
 ) -> dict[str, Any]:
-    """`clients` closed-loop clients running `op` for `seconds`: the runs completed in that
-    window (`_samples`: their latencies, for `merge_blocks`)."""
+    """`clients` closed-loop clients running `op` for `warmup` + `seconds`: the runs completed in
+    the last `seconds` (`_samples`: their latencies, for `merge_blocks`)."""
     samples: list[float] = []
     errors: list[str] = []
     start = time.perf_counter()
-    deadline = start + seconds
-    meter = CpuMeter(stack)
+    counted_from = start + warmup
+    deadline = counted_from + seconds
+    before_window = 0  # runs completed in the warm-up
 
     async def client(no: int) -> None:
         while time.perf_counter() < deadline:
@@ -626,8 +639,12 @@ async def throughput(
     async def at_deadline() -> tuple[int, dict[str, Any]]:
         # Runs completed in the window, and the CPU spent in it; runs in flight at the deadline
         # finish afterwards (the drain) and are not counted.
+        nonlocal before_window
+        await asyncio.sleep(max(counted_from - time.perf_counter(), 0))
+        before_window = len(samples)
+        meter = CpuMeter(stack)
         await asyncio.sleep(max(deadline - time.perf_counter(), 0))
-        done = len(samples)
+        done = len(samples) - before_window
         return done, meter.stop(done)
 
     ticker = asyncio.create_task(progress())
@@ -638,9 +655,11 @@ async def throughput(
         ticker.cancel()
     in_window, cpu = await window
     drain = time.perf_counter() - deadline
+    samples = samples[before_window:]
     out: dict[str, Any] = {
         "clients": clients,
         "seconds": seconds,
+        "warmup_s": warmup,
         "runs": in_window,
         "runs_per_s": round(in_window / seconds, 1),
         "drain_s": round(drain, 2),

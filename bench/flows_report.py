@@ -38,7 +38,18 @@ CLOSE = {
     "completed run then found by its execution status, not SagaStatus), or ids instead of "
     "rows in the run's result (a caller then reads the rows)",
     "runs/s": "less CPU per run, in every process: on 2 shared cores the worker, Temporal and "
-    "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling. The "
+    "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling (at x32 "
+    "a phase's rate relative to its reference follows the total CPU per run: 2026-12-01 "
+    "16:01 UTC, the reference 22.0 ms per run in the worker, the server, PostgreSQL and the "
+    "bench's client together, an update 24.2 ms, and 0.91 of the reference's rate). Under steady x32 load the dev server alone has bursts of "
+    "15-30 s, every 30-60 s, in which it uses about 25% more CPU and completes 20-30% fewer "
+    "runs (a bare reference for 300 s, CPU sampled every 2 s, 2026-12-01 15:55 UTC; its "
+    "history is the same seven events in every run, so the bursts are the server's own "
+    "work, not ours). With two 10 s blocks a workflow, a burst moved one workflow's "
+    "ratio: the same code measured 0.82-0.94 at x32 in three cycles in a row, and the "
+    "server's CPU per update or link run looked 17-18 ms against the reference's 12 in "
+    "two bench runs; with eight blocks of 2.5 s the same harness measured 0.84-0.94 and "
+    "the server's CPU per update or link run was the reference's plus 0.2-1.1 ms. The "
     "dev server is the busiest: about one core in every throughput phase (`cores_used` in "
     "the JSON), so a phase's rate is close to one core over the server's CPU per run, and "
     "that figure moves between phases (the same reference: 16.3 ms at x16, 19.9 ms at x32 "
@@ -155,9 +166,14 @@ def _turns(thr: dict[str, Any]) -> str:
     blocks, seconds = phase.get("blocks", 1), phase["seconds"]
     if blocks == 1:
         return f"each workflow {seconds:g} s per client count, one after another"
+    warmup = phase.get("warmup_s", 0)
+    counted = f", each after {warmup:g} s of warm-up not counted" if warmup else ""
     return (
         f"each workflow {seconds:g} s per client count, in {blocks} blocks of "
-        f"{seconds / blocks:g} s taking turns, every other round in reverse order (ABBA); the "
+        f"{seconds / blocks:g} s{counted}, taking turns, every other round in reverse order "
+        "(ABBA; many short blocks, because the dev server alone slows by 20-30% for 15-30 s "
+        "every 30-60 s under x32 load, and a burst that met one of two long blocks moved that "
+        "workflow's ratio by up to 0.1); the "
         "workflows of one shape take turns among themselves (one local activity, then two "
         "activities), and the bench idles 20 s after the two-activity blocks, whose server "
         "work comes in bursts afterwards (a link block right after a hooked create's ran at "
@@ -473,6 +489,8 @@ RECENT_RUNS = [
      "1.25 / 1.28 / 1.17 / 1.25", "0.850 / 0.853 / 0.96 / 0.91", "0.88 / 0.75 / 0.86 / 0.86"),
     ("14:39", "the same", 15.1, 82.7,
      "1.19 / 1.19 / 1.12 / 1.25", "0.89 / 0.89 / 1.00 / 0.94", "0.82 / 0.75 / 0.80 / 0.896"),
+    ("16:01", "the same (bench: 8 blocks of 2.5 s)", 13.6, 92.5,
+     "1.24 / 1.26 / 1.19 / 1.22", "0.88 / 0.90 / 0.91 / 0.82", "0.92 / 0.91 / 0.91 / 0.87"),
 ]  # fmt: skip
 
 
@@ -660,10 +678,14 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "worker CPU 1.15-1.26 and 1.16-1.27 times the reference's: the hooked figures of "
         "these runs move with the machine, not with that change. ",
         "  - The runs after the "
-        "levers of 2026-12-01's afternoon are in the table below (the tables above are its last "
-        "row): with the same engine the ratios moved by up to 0.14 between runs, and at 14:19 the whole machine was about "
+        "levers of 2026-12-01's afternoon are in the table below: with the same engine the "
+        "ratios moved by up to 0.14 between runs, and at 14:19 the whole machine was about "
         "1.4 times slower (every process's CPU per run; the reference's x16 rate 65 runs/s "
-        "against 96 an hour before, no other process busy). The hand-over measured "
+        "against 96 an hour before, no other process busy). Until 14:39 the throughput blocks "
+        "were two of 10 s per workflow; from 16:01 they are eight of 2.5 s, each after 1 s "
+        "of warm-up, because the dev server's own bursts (see 'What would close it' under "
+        "runs/s) fell on whichever long block they met: the x32 update and link at 0.75 in two "
+        "runs were that. The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
         "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         *_recent_runs(),
