@@ -41,7 +41,9 @@ CLOSE = {
     "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling (at x32 "
     "a phase's rate relative to its reference follows the total CPU per run: 2026-12-01 "
     "16:01 UTC, the reference 22.0 ms per run in the worker, the server, PostgreSQL and the "
-    "bench's client together, an update 24.2 ms, and 0.91 of the reference's rate). Under steady x32 load the dev server alone has bursts of "
+    "bench's client together, an update 24.2 ms, and 0.91 of the reference's rate; at "
+    "16:17 UTC 17.1 ms against 20.9 ms, and 0.82 of it, in each of the eight blocks "
+    "0.76-0.91). Under steady x32 load the dev server alone has bursts of "
     "15-30 s, every 30-60 s, in which it uses about 25% more CPU and completes 20-30% fewer "
     "runs (a bare reference for 300 s, CPU sampled every 2 s, 2026-12-01 15:55 UTC; its "
     "history is the same seven events in every run, so the bursts are the server's own "
@@ -491,6 +493,8 @@ RECENT_RUNS = [
      "1.19 / 1.19 / 1.12 / 1.25", "0.89 / 0.89 / 1.00 / 0.94", "0.82 / 0.75 / 0.80 / 0.896"),
     ("16:01", "the same (bench: 8 blocks of 2.5 s)", 13.6, 92.5,
      "1.24 / 1.26 / 1.19 / 1.22", "0.88 / 0.90 / 0.91 / 0.82", "0.92 / 0.91 / 0.91 / 0.87"),
+    ("16:17", "the same", 13.0, 88.1,
+     "1.25 / 1.27 / 1.17 / 1.18", "0.89 / 0.92 / 0.94 / 0.88", "0.849 / 0.82 / 0.86 / 0.85"),
 ]  # fmt: skip
 
 
@@ -685,7 +689,7 @@ def _levers_section(results: dict[str, Any], labels: dict[str, str]) -> list[str
         "were two of 10 s per workflow; from 16:01 they are eight of 2.5 s, each after 1 s "
         "of warm-up, because the dev server's own bursts (see 'What would close it' under "
         "runs/s) fell on whichever long block they met: the x32 update and link at 0.75 in two "
-        "runs were that. The hand-over measured "
+        "runs were that (0.82-0.91 since). The hand-over measured "
         "in-process (no subscriber, a create with one address): 3.2-4.1 → 0.63-0.74 ms of CPU "
         "and 3.8-5.2 → 1.3-1.4 ms of wall time.",
         *_recent_runs(),
