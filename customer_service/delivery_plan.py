@@ -29,20 +29,29 @@ PENDING = "pending"
 _OUTBOX, _PLAN = m.OutboxEvent.__tablename__, m.EventPlan.__tablename__
 _DELIVERY, _WEBHOOK = m.EventDelivery.__tablename__, m.WebhookEndpoint.__tablename__
 
+# The group's events, read by the group's index alone. Filtered on `status = 'released'` in the
+# same scan, PostgreSQL may AND that index with the partial index of every released event (which
+# grows with the outbox until retention) whenever its statistics are missing or stale, as on a
+# fresh database: 1,200-6,300 index entries read per run in a benchmark of 2026-12-01, where the
+# group holds one to three events. A materialised CTE is planned on its own predicate only.
+_GROUP_EVENTS = f"""group_events AS MATERIALIZED (
+    SELECT id, name, status FROM "{_OUTBOX}" WHERE event_group_id = %(event_group_id)s
+)"""
 # The group's events released before this statement that have no plan yet (an earlier attempt's).
-_EARLIER_UNPLANNED = f"""SELECT e.id, e.name FROM "{_OUTBOX}" e
-    WHERE e.event_group_id = %(event_group_id)s AND e.status = '{events.RELEASED}'
+_EARLIER_UNPLANNED = f"""SELECT e.id, e.name FROM group_events e
+    WHERE e.status = '{events.RELEASED}'
       AND NOT EXISTS (SELECT FROM "{_PLAN}" p WHERE p.event_id = e.id)"""
 
 
 def plan_unwanted(fresh: str, only_if: str | None = None) -> str:
-    """The CTEs that plan a run's events: `unplanned` (id, name), the events `fresh` selects
+    """The CTEs that plan a run's events: `group_events`, the outbox rows of the run's group;
+    `unplanned` (id, name), the events `fresh` selects
     (those this statement releases) and the group's earlier released ones without a plan (those
     only when `only_if` holds); `wanted`, those some subscriber wants (the local ones' names come
     as the `local` parameter, the webhooks are read here); and `planned`, which plans them all
     with no subscriber when none is wanted."""
     earlier = _EARLIER_UNPLANNED + (f" AND {only_if}" if only_if else "")
-    return f"""unplanned AS (
+    return f"""{_GROUP_EVENTS}, unplanned AS (
     {fresh}
     UNION ALL {earlier}
 ), wanted AS (

@@ -5,8 +5,13 @@ operation's claim, the update, its record with the run's events, COMMIT. A workf
 almost always writes the same values on a few rows it names by id under a new operation id, so
 this path does all of it in one statement:
 
-- `old` locks the live rows in id order, as the general path does; `found` holds whether every
-  id was found, and nothing below writes unless it was;
+- `old` locks the rows in id order, as the general path does, and `found` holds whether every
+  id names a live row; nothing below writes unless it does. `old` selects by id alone: with
+  `deleted_at IS NULL` in its scan, PostgreSQL's generic plan (a prepared statement's, with
+  no statistics yet) read every live row through the partial index `deleted_at IS NULL` and
+  filtered them by id (29,900 index entries per update in a benchmark of 2026-12-01);
+- `written` names the ids again, so that the update can find its rows by the primary key: joined
+  to `old` alone, the generic plan read the whole table to hash-join it;
 - `written` writes the values, returning each row as stored after and the values it replaced;
 - `record` inserts the operation's record, built from `written`. There is no claim before the
   write: an earlier attempt of the same operation (committed, in flight, or fenced off by a
@@ -65,15 +70,15 @@ def statement(spec: EntitySpec[Any], fields: tuple[str, ...], event: str | None,
     )
     return f"""
 WITH old AS (
-    SELECT id, {", ".join(_q(f) for f in fields)} FROM {_q(table)}
-    WHERE id = ANY(%(ids)s::text[]) AND deleted_at IS NULL
+    SELECT id, deleted_at IS NULL AS live__, {", ".join(_q(f) for f in fields)} FROM {_q(table)}
+    WHERE id = ANY(%(ids)s::text[])
     ORDER BY id FOR UPDATE
 ), found AS (
-    SELECT count(*) = %(count)s AS ok FROM old
+    SELECT count(*) FILTER (WHERE live__) = %(count)s AS ok FROM old
 ), written AS (
     UPDATE {_q(table)} AS t SET {", ".join(f"{_q(f)} = %(value__{f})s" for f in fields)},
         updated_at = now()
-    FROM old WHERE t.id = old.id AND (SELECT ok FROM found)
+    FROM old WHERE t.id = old.id AND t.id = ANY(%(ids)s::text[]) AND (SELECT ok FROM found)
     RETURNING t.*, {", ".join(f"old.{_q(f)} AS {_q(_BEFORE + f)}" for f in fields)}
 ), record AS (
     INSERT INTO {_q(log)} (operation_id, name, state, result)
