@@ -29,8 +29,8 @@ One run:
 and prints a results table, also written to bench/results/bench_flows.json.
 
 Environment: DATABASE_URL, TEMPORAL_ADDRESS (use those servers: the run adds ~35,000 customers,
-named seed.* / bench.*, to that database); BENCH_RUNS, BENCH_WARMUP,
-BENCH_SECONDS, BENCH_ROUNDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN, BENCH_HTTP=0 / BENCH_EAGER=0 (leave out
+named seed.* / bench.*, to that database); BENCH_RUNS, BENCH_WARMUP, BENCH_SECONDS,
+BENCH_ROUNDS, BENCH_CLIENTS ("16,32"), BENCH_OPEN, BENCH_HTTP=0 / BENCH_EAGER=0 (leave out
 phase 7 / 8). Levers, to measure one against the default:
 BENCH_WORKER=inprocess (the worker in this process, sharing the client: eager workflow start
 applies), BENCH_TEMPORAL_DB=memory (dev server state in memory, not a SQLite file),

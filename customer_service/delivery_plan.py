@@ -45,11 +45,11 @@ _EARLIER_UNPLANNED = f"""SELECT e.id, e.name FROM group_events e
 
 def plan_unwanted(fresh: str, only_if: str | None = None) -> str:
     """The CTEs that plan a run's events: `group_events`, the outbox rows of the run's group;
-    `unplanned` (id, name), the events `fresh` selects
-    (those this statement releases) and the group's earlier released ones without a plan (those
-    only when `only_if` holds); `wanted`, those some subscriber wants (the local ones' names come
-    as the `local` parameter, the webhooks are read here); and `planned`, which plans them all
-    with no subscriber when none is wanted."""
+    `unplanned` (id, name), the events `fresh` selects (those this statement releases) and the
+    group's earlier released ones without a plan (those only when `only_if` holds); `wanted`,
+    those some subscriber wants (the local ones' names come as the `local` parameter, the
+    webhooks are read here); and `planned`, which plans them all with no subscriber when none is
+    wanted."""
     earlier = _EARLIER_UNPLANNED + (f" AND {only_if}" if only_if else "")
     return f"""{_GROUP_EVENTS}, unplanned AS (
     {fresh}
