@@ -4,8 +4,9 @@ On a fresh database (no statistics yet: a new deployment, `make dev`, a bench) t
 of the at-once writes once read every live customer through the partial index `deleted_at IS
 NULL`, and every released event through the partial index of released events (which grows with
 the outbox until retention), to find the one or three rows they name. This runs the update, the
-create and the link as pivots that plan their events, in a database of their own that was never analysed,
-until psycopg has prepared them, and reads the generic plans PostgreSQL would settle on."""
+create and the link as pivots that plan their events, and a hooked create's release after its
+handlers, in a database of their own that was never analysed, until psycopg has prepared them,
+and reads the generic plans PostgreSQL would settle on."""
 
 from __future__ import annotations
 
@@ -79,6 +80,12 @@ async def test_writes_by_id_read_only_their_rows_before_any_analyze(
             with delivery_plan.planning([]) as plan:
                 await service.create_customers([{"email": f"new{i}@example.com"}], ctx)
             assert plan.planned
+            # a hooked create: the pivot stages its events, the release follows the handlers
+            ctx = {"operation_id": f"op_h{i}", "event_group_id": f"wf-h:{i}"}
+            await service.create_customers([{"email": f"hooked{i}@example.com"}], ctx)
+            with delivery_plan.planning([]) as plan:
+                assert await service.release_events(f"wf-h:{i}", pivot=f"op_h{i}") > 0
+            assert plan.planned
             ctx = {"operation_id": f"op_l{i}", "event_group_id": f"wf-l:{i}", "release": True}
             pair = {"customer_id": f"cus_seed{i + 100}", "customer_group_id": group}
             with delivery_plan.planning([]) as plan:
@@ -106,6 +113,7 @@ async def test_writes_by_id_read_only_their_rows_before_any_analyze(
 
     assert any('"event_plan"' in s for s in plans), list(plans)  # the pivots' planning
     assert any("customer_group_customer" in s for s in plans), list(plans)  # the link
+    assert any("WITH pivot AS" in s for s in plans), list(plans)  # the hooked run's release
     update = next(p for s, p in plans.items() if s.lstrip().startswith("WITH old AS"))
     assert "customer_pkey" in update, update
     for statement, plan in plans.items():
