@@ -10,17 +10,21 @@ leaves retrying to whatever started it (`make dev`, compose's restart policy), w
 crash loop from a crash.
 
 The parent never connects to anything and starts no thread, so forking it is safe: each serving
-process makes its own event loop, Temporal runtime and database pool."""
+process makes its own event loop, Temporal runtime and database pool.
+
+`stop_process(child)` stops a child process: SIGTERM, then SIGKILL after a timeout."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 RESTART_DELAY = 1.0  # seconds between a serving process's death and the next one's fork
 QUICK_CRASH = 1.5  # seconds from fork: a serving process dying sooner backs the restarts off
@@ -37,6 +41,18 @@ def die_with_parent(sig: signal.Signals = signal.SIGTERM) -> None:
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, sig)
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 20) -> None:
+    """SIGTERM a child still running, then SIGKILL it if it has not exited after `timeout`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def describe_exit(returncode: int) -> str:

@@ -61,7 +61,7 @@ from api.shapes import ADMIN_CUSTOMER, read_one, read_page  # noqa: E402
 from customer_service import CustomerModuleService, create_engine, session_factory  # noqa: E402
 from devstack import ephemeral  # noqa: E402
 from settings import Settings  # noqa: E402
-from supervision import die_with_parent  # noqa: E402
+from supervision import die_with_parent, stop_process  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 
 CLIENTS = (1, 16, 32)
@@ -136,12 +136,8 @@ class Stack:
     def stop(self) -> None:
         if self.api is not None:
             self.api.stop()
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
-            try:
-                self.worker.wait(20)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
+        if self.worker is not None:
+            stop_process(self.worker)
 
 
 async def run_clients(call: Call, clients: int, seconds: float) -> dict[str, Any]:

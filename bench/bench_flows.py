@@ -84,7 +84,7 @@ from devstack import ephemeral  # noqa: E402
 from devstack.postgres import EmbeddedPostgres  # noqa: E402
 from devstack.temporal import TemporalDevServer  # noqa: E402
 from settings import Settings, normalise_database_url  # noqa: E402
-from supervision import die_with_parent  # noqa: E402
+from supervision import die_with_parent, stop_process  # noqa: E402
 from triggers.base import RESULT_POLL  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 
@@ -267,13 +267,8 @@ class Stack:
         self.start_worker()
 
     def stop_worker(self) -> None:
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
-            try:
-                self.worker.wait(20)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait()
+        if self.worker is not None:
+            stop_process(self.worker)
 
     def stop(self) -> None:
         if self.api is not None:

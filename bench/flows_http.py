@@ -29,7 +29,7 @@ from auth.store import AuthStore
 from customer_service import CustomerModuleService, create_engine, session_factory
 from devstack.ports import free_port
 from settings import get_settings
-from supervision import die_with_parent
+from supervision import die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT_S = 60.0
@@ -100,13 +100,7 @@ class ApiProcess:
         return []
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 async def admin_client(api: ApiProcess, database_url: str, tag: str) -> tuple[RawClient, str]:

@@ -1,6 +1,7 @@
 """Helpers shared by every test package (and the history recorder): raw reads of the real
 database, a fingerprint and a snapshot of its tables (to assert that a failed call or a
-compensated run left it exactly as it was), waiting for a condition, and the seeded worlds."""
+compensated run left it exactly as it was), a scratch database, waiting for a condition, and the
+seeded worlds."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, make_url, pool, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from customer_service import CustomerModuleService
@@ -45,6 +47,24 @@ SNAPSHOT_TABLES = (
 )
 
 Snapshot = dict[str, list[dict[str, Any]]]
+
+
+@contextlib.contextmanager
+def scratch_database(database_url: str, prefix: str) -> Iterator[str]:
+    """An empty database of its own on the session's server, dropped afterwards: its URL."""
+    url = make_url(database_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
 
 
 # --- waiting, bounded ----------------------------------------------------------------------------

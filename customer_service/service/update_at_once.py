@@ -10,9 +10,9 @@ this path does all of it in one statement:
   `deleted_at IS NULL` in its scan, PostgreSQL's generic plan (a prepared statement's, with
   no statistics yet) read every live row through the partial index `deleted_at IS NULL` and
   filtered them by id (29,900 index entries per update in a benchmark of 2026-12-01);
-- `written` names the ids again, so that the update can find its rows by the primary key: joined
-  to `old` alone, the generic plan read the whole table to hash-join it;
-- `written` writes the values, returning each row as stored after and the values it replaced;
+- `written` writes the values, returning each row as stored after and the values it replaced.
+  It names the ids again, so that it finds its rows by the primary key: joined to `old` alone,
+  the generic plan read the whole table to hash-join it;
 - `record` inserts the operation's record, built from `written`. There is no claim before the
   write: an earlier attempt of the same operation (committed, in flight, or fenced off by a
   compensation) holds its key, so this insert fails and the whole statement with it;

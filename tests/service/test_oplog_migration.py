@@ -5,17 +5,17 @@ database of the session's server, migrated step by step."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, make_url, pool, text
+from sqlalchemy import Engine, create_engine, pool, text
 
 from customer_service import oplog
 from customer_service.migrate import MIGRATIONS
+from tests.helpers import scratch_database
 
 ROW = {"id": "cuaddr_1", "customer_id": "cus_1", "city": "Rome", "is_default_billing": True}
 UPDATE = {
@@ -63,24 +63,15 @@ OLD: dict[str, tuple[str, Any]] = {
 
 @pytest.fixture
 def scratch(database_url: str) -> Iterator[tuple[Config, Engine]]:
-    url = make_url(database_url)
-    name = f"oplog_migration_{os.getpid()}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    target = url.set(database=name).render_as_string(hide_password=False)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", target.replace("%", "%%"))
-    engine = create_engine(target, poolclass=pool.NullPool)
-    try:
-        yield config, engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with scratch_database(database_url, "oplog_migration") as target:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", target.replace("%", "%%"))
+        engine = create_engine(target, poolclass=pool.NullPool)
+        try:
+            yield config, engine
+        finally:
+            engine.dispose()
 
 
 def _log(engine: Engine) -> dict[str, dict[str, Any]]:

@@ -10,16 +10,16 @@ and reads the generic plans PostgreSQL would settle on."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, pool, text
 
-from customer_service import CustomerModuleService, create_engine, delivery_plan, session_factory
+from customer_service import CustomerModuleService, delivery_plan, session_factory
+from customer_service import create_engine as create_async_engine
 from customer_service.migrate import upgrade_to_head
+from tests.helpers import scratch_database
 
 # Plan lines that read a whole table's live rows, or every released event.
 WHOLE_TABLE_READS = (
@@ -32,42 +32,41 @@ WHOLE_TABLE_READS = (
 CUSTOMERS, RELEASED_EVENTS = 5_000, 20_000
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture
-async def fresh_database_url(database_url: str) -> AsyncIterator[str]:
-    name = f"plans_{uuid.uuid4().hex[:8]}"
-    admin = _libpq(database_url)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    try:
+def fresh_database_url(database_url: str) -> Iterator[str]:
+    with scratch_database(database_url, "plans") as url:
         upgrade_to_head(url)
-        with psycopg.connect(_libpq(url), autocommit=True) as conn:
-            conn.execute(
-                """INSERT INTO customer (id, email, first_name)
-                   SELECT 'cus_seed' || i, 'seed' || i || '@example.com', 'Seed'
-                   FROM generate_series(1, %s) i""",
-                (CUSTOMERS,),
-            )
-            conn.execute(
-                """INSERT INTO event_outbox (name, data, status, event_group_id, status_changed_at)
-                   SELECT 'customer.created', '{}', 'released', 'wf-old:' || i, now()
-                   FROM generate_series(1, %s) i""",
-                (RELEASED_EVENTS,),
-            )
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        """INSERT INTO customer (id, email, first_name)
+                           SELECT 'cus_seed' || i, 'seed' || i || '@example.com', 'Seed'
+                           FROM generate_series(1, :n) i"""
+                    ),
+                    {"n": CUSTOMERS},
+                )
+                conn.execute(
+                    text(
+                        """INSERT INTO event_outbox
+                               (name, data, status, event_group_id, status_changed_at)
+                           SELECT 'customer.created', '{}', 'released', 'wf-old:' || i, now()
+                           FROM generate_series(1, :n) i"""
+                    ),
+                    {"n": RELEASED_EVENTS},
+                )
+        finally:
+            engine.dispose()
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_writes_by_id_read_only_their_rows_before_any_analyze(
     fresh_database_url: str,
 ) -> None:
-    engine = create_engine(fresh_database_url, pool_size=1)  # one connection: its plans are read
+    engine = create_async_engine(
+        fresh_database_url, pool_size=1
+    )  # one connection: its plans are read
     try:
         service = CustomerModuleService(session_factory(engine))
         group = (await service.create_customer_groups([{"name": "plans"}]))[0].id
