@@ -6,7 +6,9 @@ One run:
      starts the worker as a separate process (`bench/bench_worker.py`: the product's worker plus a
      bare reference workflow), so its RSS and CPU can be measured;
   2. counts the activities each measured workflow runs (from a run's history) and runs the bare
-     reference workflow with that many no-op activities, on the same server and worker;
+     reference workflow with that many no-op activities, on the same server and worker, and
+     beside it the same reference with a create's search attributes (`TAGGED`): how much of a
+     gap those are;
   3. latency: trigger-to-result p50 / p95 over BENCH_RUNS (200) sequential runs of the reference,
      CreateCustomersWorkflow (one customer, one address), UpdateCustomersWorkflow (first_name of
      an existing customer) and LinkCustomersToCustomerGroupWorkflow (one customer into a group),
@@ -21,8 +23,8 @@ One run:
   5. worker RSS with BENCH_OPEN (1,000) runs open: UpdateCustomersWorkflow runs blocked in their
      first step on row locks the benchmark holds (then released; runs not finished 10 s later are
      terminated), then, on a fresh worker process, reference runs waiting for a signal;
-  6. a profile of the worker (yappi) during an extra x32 phase of the create and its reference,
-     after the RSS phase (the profiler's statistics would stay in the worker's RSS);
+  6. a profile of the worker (yappi) during an extra x32 phase of the create, the hooked create
+     and their references, after the RSS phase (the profiler's statistics would stay in the worker's RSS);
   7. the HTTP API (`python -m api`, bench/flows_http.py): POST /admin/customers and the same
      create started in-process, latency and throughput as above, the two taking turns;
   8. eager start: the create and its reference started by a process that hosts the worker;
@@ -85,7 +87,7 @@ from devstack.postgres import EmbeddedPostgres  # noqa: E402
 from devstack.temporal import TemporalDevServer  # noqa: E402
 from settings import Settings, normalise_database_url  # noqa: E402
 from supervision import die_with_parent, stop_process  # noqa: E402
-from triggers.base import RESULT_POLL  # noqa: E402
+from triggers.base import RESULT_POLL, saga_attributes  # noqa: E402
 from triggers.client import CustomerFlows  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "200"))
@@ -121,6 +123,8 @@ TARGET_RPS_VS_REF = 0.85
 TARGET_HOOKED_P50_VS_REF = 1.15  # with a hook handler: vs the bare two-activity reference
 TARGET_HOOKED_RPS_VS_REF = 0.9
 HOOKED_REFERENCE = "reference:2:1"
+# A reference with a create's search attributes, beside the bare one: how much of a gap they are.
+TAGGED = ":tagged"
 TARGET_CPU_VS_REF = 1.4
 TARGET_RSS_MB = 250.0
 TARGET_DRAIN_VS_NORMAL = 0.8
@@ -374,23 +378,28 @@ class Workload:
         return await self.flows.link_customers_to_group(self.group_id, add=[customer_id])
 
     async def reference(
-        self, activities: int, hold: bool = False, local: int = 0
+        self, activities: int, hold: bool = False, local: int = 0, tagged: bool = False
     ) -> WorkflowHandle[Any, Any]:
-        # The client's own start path (same options: id policies, summary, ...).
+        # The client's own start path (same options: id policies, summary, ...); `tagged`: with
+        # a create's search attributes (see ReferenceInput.customer_id).
+        n = self.next_n()
+        customer_id = f"cus_bench{self.tag}{n}" if tagged else None
         return await self.flows._start(
             ReferenceWorkflow.run,
-            ReferenceInput(activities=activities, hold=hold, local=local),
+            ReferenceInput(activities=activities, hold=hold, local=local, customer_id=customer_id),
             "bench-reference",
             f"Reference: {activities} no-op activities, {local} of them local",
             None,
+            saga_attributes([f"bench.{self.tag}.{n}@example.com"]) if tagged else (),
         )
 
     def op(self, name: str) -> Callable[[int], Awaitable[Any]]:
         if name.startswith("reference"):
             activities, local = parse_reference(name)
+            tagged = name.endswith(TAGGED)
 
             async def run(client_no: int) -> Any:
-                handle = await self.reference(activities, local=local)
+                handle = await self.reference(activities, local=local, tagged=tagged)
                 return await handle.result(rpc_timeout=RESULT_POLL)  # as CustomerFlows waits
 
             return run
@@ -432,12 +441,13 @@ async def seed_customers(database_url: str, count: int, tag: str) -> list[str]:
 
 
 def reference_name(activities: int, local: int) -> str:
-    """ "reference:<activities>:<how many of them, from the first, are local>"."""
+    """ "reference:<activities>:<how many of them, from the first, are local>"; with TAGGED
+    after it, the same run with a create's search attributes."""
     return f"reference:{activities}:{local}"
 
 
 def parse_reference(name: str) -> tuple[int, int]:
-    _, activities, local = name.split(":")
+    _, activities, local = name.removesuffix(TAGGED).split(":")
     return int(activities), int(local)
 
 
@@ -469,7 +479,7 @@ async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
     """One run of `name` started through the client's `start_*` method, finished; its handle."""
     if name.startswith("reference"):
         activities, local = parse_reference(name)
-        handle = await w.reference(activities, local=local)
+        handle = await w.reference(activities, local=local, tagged=name.endswith(TAGGED))
     elif name in ("create", "create_hooked"):
         n = w.next_n()
         flows = w.hooked if name == "create_hooked" else w.flows
@@ -853,7 +863,8 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
         w.ref_activities[name] = len(h["activities"])
         same_shape[name] = reference_name(len(h["activities"]), h["local"])
         log(f"  {LABELS[name]}: {histories[name]}")
-    ref_names = sorted({*same_shape.values(), HOOKED_REFERENCE})
+    bare = {*same_shape.values(), HOOKED_REFERENCE}
+    ref_names = sorted({*bare, *(ref + TAGGED for ref in bare)})
     for ref in ref_names:
         histories[ref] = await activity_counts(client, await first_run(w, ref))
         log(f"  {ref}: {histories[ref]}")
@@ -882,8 +893,9 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
     # After the RSS phase: the profiler's own memory (tens of MB: its statistics per function
     # and thread) stays in the worker's RSS once it has run.
     profile: dict[str, Any] = {}
+    profiled = [("create", same_shape["create"]), ("create_hooked", HOOKED_REFERENCE)]
     if stack.worker is not None:
-        for name in (same_shape["create"], "create"):
+        for name in (n for pair in profiled for n in reversed(pair)):
             log(f"profile: {name} at x{CLIENTS[-1]}, the worker profiled (not counted above)")
             recording = asyncio.create_task(flows_profile.record(stack.worker.pid, SECONDS / 2))
             await throughput(name, w.op(name), CLIENTS[-1], stack)
@@ -901,6 +913,7 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
         "throughput": thr,
         "rss": {"update_blocked": rss_real, "reference_held": rss_reference},
         "profile": profile,
+        "profiled": profiled,
         "_workload": w,
     }
 

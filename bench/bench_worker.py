@@ -17,15 +17,20 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity, workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 
 READY_LINE = "bench worker ready"
+CUSTOMER_ID = SearchAttributeKey.for_keyword_list("CustomerId")
+SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
 
 
 class ReferenceInput(BaseModel):
     activities: int = 2
     hold: bool = False  # wait for the `release` signal before the activities (runs kept open)
     local: int = 0  # how many of the activities, from the first, run as local activities
+    # Tagged as a create is (the client gives SagaStatus and CustomerEmail at start): the run
+    # upserts this CustomerId and SagaStatus=completed at its end, as the saga does.
+    customer_id: str | None = None
 
 
 @activity.defn(name="bench_noop")
@@ -73,6 +78,10 @@ class ReferenceWorkflow:
                     initial_interval=timedelta(milliseconds=200),
                     maximum_interval=timedelta(seconds=30),
                 ),
+            )
+        if input.customer_id:
+            workflow.upsert_search_attributes(
+                [CUSTOMER_ID.value_set([input.customer_id]), SAGA_STATUS.value_set("completed")]
             )
         return input.activities
 

@@ -90,12 +90,17 @@ CLOSE = {
 }
 
 
+TAGGED = ":tagged"  # as bench_flows.TAGGED
+
+
 def _label(name: str, labels: dict[str, str]) -> str:
     if name in labels:
         return labels[name]
-    _, activities, local = name.split(":")
+    _, activities, local = name.removesuffix(TAGGED).split(":")
+    tagged = ", with a create's search attributes" if name.endswith(TAGGED) else ""
     return (
-        f"bare reference ({activities} activit{'y' if activities == '1' else 'ies'}, {local} local)"
+        f"bare reference ({activities} activit{'y' if activities == '1' else 'ies'}, {local} "
+        f"local{tagged})"
     )
 
 
@@ -269,15 +274,20 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         + ".",
         "",
     ]
-    out += _profile_section(results.get("profile"), thr, last, results["reference_for"]["create"])
+    pairs = _profiled_pairs(results)
+    out += _profile_section(results, last, pairs, labels)
     out += _http_section(results.get("http"), clients)
     out += _eager_section(results, clients, labels)
     out += _rss_section(results)
     out += _levers_section(results, labels)
     out += ["## Missed targets: by how much, where the time goes, what would close it", ""]
-    extra = _top_extra(results)
-    if extra:
-        out += [f"Where the create's extra worker CPU goes (profile above): {extra}.", ""]
+    extras = [
+        f"{_label(name, labels)} {extra}"
+        for name, ref in pairs
+        if (extra := _top_extra(results, name, ref))
+    ]
+    if extras:
+        out += [f"Where the extra worker CPU goes (profiles above): {'; '.join(extras)}.", ""]
     if not missed:
         out.append("None in this run.")
     for name, t in missed:
@@ -287,28 +297,41 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         by = _by_how_much(t)
         close = CLOSE["hooked" if hooked else kind]
         if kind == "runs/s":
-            close += f" ({_cpu_split(results, name)})"
+            close += f" ({_cpu_split(results, name)}{_tagged_share(results, name)})"
         out.append(f"- **{name}**: {t['value']} ({by}). What would close it: {close}.")
     out.append("")
     DOC.write_text("\n".join(out))
     return DOC
 
 
-def _top_extra(results: dict[str, Any]) -> str:
+def _profiled_pairs(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(workflow, its reference) for each pair the bench profiled (older results: the create)."""
     profiles = results.get("profile") or {}
-    ref = results["reference_for"]["create"]
-    if not all(profiles.get(n, {}).get("share") for n in (ref, "create")):
-        return ""
-    last = max(results["throughput"]["create"], key=int)
-    cpu = {
-        n: results["throughput"][n][last]["cpu"]["cpu_ms_per_run"].get("worker", 0.0)
-        for n in (ref, "create")
+    pairs = results.get("profiled") or [["create", results["reference_for"]["create"]]]
+    return [
+        (name, ref)
+        for name, ref in pairs
+        if all(profiles.get(n, {}).get("share") for n in (name, ref))
+    ]
+
+
+def _worker_ms(results: dict[str, Any], name: str, ref: str) -> dict[str, dict[str, float]]:
+    """Worker CPU per run by component: the profile's shares times the unprofiled CPU per run
+    at the last client count."""
+    profiles, thr = results["profile"], results["throughput"]
+    last = max(thr[name], key=int)
+    return {
+        n: {
+            k: v * thr[n][last]["cpu"]["cpu_ms_per_run"].get("worker", 0.0)
+            for k, v in profiles[n]["share"].items()
+        }
+        for n in (name, ref)
     }
-    diff = {
-        k: profiles["create"]["share"].get(k, 0.0) * cpu["create"]
-        - profiles[ref]["share"].get(k, 0.0) * cpu[ref]
-        for k in {*profiles["create"]["share"], *profiles[ref]["share"]}
-    }
+
+
+def _top_extra(results: dict[str, Any], name: str, ref: str) -> str:
+    ms = _worker_ms(results, name, ref)
+    diff = {k: ms[name].get(k, 0.0) - ms[ref].get(k, 0.0) for k in {*ms[name], *ms[ref]}}
     top = sorted(diff.items(), key=lambda kv: -kv[1])[:3]
     return ", ".join(f"{k} {v:+.1f} ms" for k, v in top)
 
@@ -331,6 +354,22 @@ def _cpu_split(results: dict[str, Any], target: str) -> str:
     return f"CPU per run at x{clients} beyond {ref}'s, in ms: {extra}"
 
 
+def _tagged_share(results: dict[str, Any], target: str) -> str:
+    """What a create's search attributes alone cost at the target's client count: the tagged
+    reference's rate against the bare one's, measured beside them."""
+    _, rest = target.split(" ", 1)
+    clients = rest.split("x", 1)[1].split(" ", 1)[0]
+    ref = rest.rsplit(" ", 1)[1]
+    per = results["throughput"].get(ref + TAGGED, {}).get(clients)
+    if not per:
+        return ""
+    ratio = per["runs_per_s"] / results["throughput"][ref][clients]["runs_per_s"]
+    return (
+        f"; the same reference with a create's search attributes (CustomerEmail and SagaStatus "
+        f"at start, CustomerId and SagaStatus upserted at its end) ran at {ratio:.2f} of its rate"
+    )
+
+
 def _others(results: dict[str, Any]) -> str:
     busy = [
         t["cpu"]["others_cores_busy"]
@@ -350,33 +389,36 @@ def _by_how_much(t: dict[str, Any]) -> str:
 
 
 def _profile_section(
-    profiles: dict[str, Any] | None, thr: dict[str, Any], last: str, ref: str
+    results: dict[str, Any], last: str, pairs: list[tuple[str, str]], labels: dict[str, str]
 ) -> list[str]:
-    """Worker CPU per run by component, for the create and its same-shape reference: the
-    difference is where the create's extra CPU goes."""
-    if not profiles or not all(profiles.get(n, {}).get("share") for n in (ref, "create")):
+    """Worker CPU per run by component, for each profiled workflow and its same-shape
+    reference: the difference is where the workflow's extra CPU goes."""
+    if not pairs:
         return []
-    cpu = {n: thr[n][last]["cpu"]["cpu_ms_per_run"].get("worker", 0.0) for n in (ref, "create")}
-    ms = {n: {k: v * cpu[n] for k, v in profiles[n]["share"].items()} for n in (ref, "create")}
-    components = sorted(
-        set(ms[ref]) | set(ms["create"]),
-        key=lambda k: -(ms["create"].get(k, 0.0) - ms[ref].get(k, 0.0)),
-    )
     out = [
         f"## Where the worker's CPU goes (x{last})",
         "",
         "yappi CPU profile of the worker process (every thread) during an extra, uncounted phase "
         "of each: each function's own CPU time (C functions counted for their caller), by "
-        "component; shares of the profile times the unprofiled worker CPU per run "
-        f"({cpu['create']:.1f} ms create, {cpu[ref]:.1f} ms {ref}). The SDK's Rust core is not "
-        "seen.",
-        "",
-        f"| component | create ms/run | {ref} ms/run | extra |",
-        "|---|---|---|---|",
+        "component; shares of the profile times the unprofiled worker CPU per run. The SDK's "
+        "Rust core is not seen.",
     ]
-    for k in components:
-        a, b = ms["create"].get(k, 0.0), ms[ref].get(k, 0.0)
-        out.append(f"| {k} | {a:.1f} | {b:.1f} | {a - b:+.1f} |")
+    for name, ref in pairs:
+        ms = _worker_ms(results, name, ref)
+        components = sorted(
+            {*ms[ref], *ms[name]}, key=lambda k: -(ms[name].get(k, 0.0) - ms[ref].get(k, 0.0))
+        )
+        out += [
+            "",
+            f"{_label(name, labels)}: {sum(ms[name].values()):.1f} ms per run, {ref} "
+            f"{sum(ms[ref].values()):.1f} ms.",
+            "",
+            f"| component | {name} ms/run | {ref} ms/run | extra |",
+            "|---|---|---|---|",
+        ]
+        for k in components:
+            a, b = ms[name].get(k, 0.0), ms[ref].get(k, 0.0)
+            out.append(f"| {k} | {a:.1f} | {b:.1f} | {a - b:+.1f} |")
     return [*out, ""]
 
 
