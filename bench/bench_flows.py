@@ -72,8 +72,10 @@ import flows_http  # noqa: E402
 import flows_profile  # noqa: E402
 import flows_report  # noqa: E402
 import psutil  # noqa: E402
-from bench_worker import READY_LINE, ReferenceInput, ReferenceWorkflow  # noqa: E402
+from bench_worker import READY_LINE  # noqa: E402
 from raw_http import RawClient  # noqa: E402
+from reference_contracts import ReferenceInput  # noqa: E402
+from reference_workflow import ReferenceWorkflow  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from stats import percentile, summary  # noqa: E402
 from temporalio.api.enums.v1 import EventType  # noqa: E402

@@ -5,85 +5,19 @@ builds exactly what `worker.serve` builds (settings → engine → service → `
 customer, delivery and bulk activities → `build_worker`), adding only `ReferenceWorkflow` and its no-op activity to the same worker, so
 the benchmark compares the customer workflows with plain Temporal on one server and one worker.
 
-Top-level imports stay sandbox-friendly (temporalio, pydantic, stdlib): the workflow sandbox
-re-imports this module for every run of the reference workflow, as it does the workflow modules.
+The reference workflow is in `reference_workflow` (its input and activity in
+`reference_contracts`), laid out as the product's workflow modules are.
 """
 
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
-from temporalio import activity, workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from reference_contracts import bench_noop
+from reference_workflow import ReferenceWorkflow
 
 READY_LINE = "bench worker ready"
-CUSTOMER_ID = SearchAttributeKey.for_keyword_list("CustomerId")
-SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
-
-
-class ReferenceInput(BaseModel):
-    activities: int = 2
-    hold: bool = False  # wait for the `release` signal before the activities (runs kept open)
-    local: int = 0  # how many of the activities, from the first, run as local activities
-    # Tagged as a create is (the client gives SagaStatus and CustomerEmail at start): the run
-    # upserts this CustomerId and SagaStatus=completed at its end, as the saga does.
-    customer_id: str | None = None
-
-
-@activity.defn(name="bench_noop")
-async def bench_noop(step: int) -> int:
-    return step
-
-
-@workflow.defn(name="BenchReferenceWorkflow")
-class ReferenceWorkflow:
-    """`activities` sequential no-op activities, with the saga's forward timeouts and retry; the
-    first `local` of them local activities with the saga's local-attempt options (as a run's
-    first step runs)."""
-
-    def __init__(self) -> None:
-        self._released = False
-
-    @workflow.signal
-    def release(self) -> None:
-        self._released = True
-
-    @workflow.query
-    def held(self) -> bool:
-        return not self._released
-
-    @workflow.run
-    async def run(self, input: ReferenceInput) -> int:
-        if input.hold:
-            await workflow.wait_condition(lambda: self._released)
-        for step in range(input.activities):
-            if step < input.local:
-                await workflow.execute_local_activity(
-                    bench_noop,
-                    step,
-                    start_to_close_timeout=timedelta(seconds=5),
-                    retry_policy=RetryPolicy(maximum_attempts=1),
-                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-                )
-                continue
-            await workflow.execute_activity(
-                bench_noop,
-                step,
-                start_to_close_timeout=timedelta(seconds=30),
-                schedule_to_close_timeout=timedelta(hours=6),
-                retry_policy=RetryPolicy(
-                    initial_interval=timedelta(milliseconds=200),
-                    maximum_interval=timedelta(seconds=30),
-                ),
-            )
-        if input.customer_id:
-            workflow.upsert_search_attributes(
-                [CUSTOMER_ID.value_set([input.customer_id]), SAGA_STATUS.value_set("completed")]
-            )
-        return input.activities
 
 
 async def build(settings: Any, client: Any = None) -> tuple[Any, Any]:
