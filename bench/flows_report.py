@@ -29,8 +29,9 @@ CLOSE = {
     "checkout and the answer's reading 0.4; the activation that resolves the step and ends "
     "the run, which waits for the server to take the task's completion, 2.8-3.4 / "
     "3.5-4.6 / 3.6-4.7 / 3.4-4.2 (the run's one search-attribute upsert and its larger "
-    "payloads: the created or updated rows); the first activation is shorter than the "
-    "reference's (its module is smaller to re-import). The same statement back to back "
+    "payloads: the created or updated rows); the first activation was shorter than the "
+    "reference's, whose module was then larger to re-import (see the method at the top). The "
+    "same statement back to back "
     "in-process takes 0.6 ms, and 0.9-1.0 ms when 2-10 ms pass between calls, as between "
     "sequential runs (caches and cores go cold): the step's cost is close to one round trip. "
     "Sent through psycopg without SQLAlchemy it measured 0.1-0.2 ms less. What would close "
@@ -76,6 +77,12 @@ CLOSE = {
     "0.00 / 0.87, the activation that schedules the hook step 2.64 / 3.00, the one that "
     "ends the run 2.71 / 3.45 (its upsert and result); the run 16.1 / 20.4. Neither "
     "statement can go: the create is the pivot, and the release must follow the handlers. "
+    "In-process (2026-12-01 18:30 UTC, no profiler) the two steps' own work is 0.47 ms of "
+    "CPU for the create and 0.36 ms for the hook step's handler and release; a statement sent "
+    "through psycopg on a pooled connection, without SQLAlchemy, cost the same CPU (0.23 ms "
+    "either way), so the profile's SQLAlchemy share is not to be had that way. Replaying the "
+    "recorded histories, the hooked create's workflow side costs 6.9-7.1 ms of CPU per run, "
+    "its reference's 6.1-7.0 (in its own module). "
     "What would close it changes the run's steps: the create, the handlers and the release "
     "in one ordinary activity, one activity where the reference has two (a retried attempt "
     "finds the create's commit and calls the handlers again, as a retried hook step does "
@@ -214,7 +221,13 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         "",
         "References are bare workflows of the same shape (the same number of activities, the "
         "first of them local, no-op bodies), started through the same client path and run by "
-        "the same worker on the same server in the same run. Latency: sequential runs, the "
+        "the same worker on the same server in the same run, each workflow in a small module "
+        "of its own with its input passed through the sandbox, as the product's are (until "
+        "2026-12-01 18:51 UTC the reference's module was the bench worker's, rebuilt with its "
+        "pydantic input model for every run: about 1 ms more worker CPU per reference run, "
+        "which flattered the ratios of the runs before). Each reference also runs with a "
+        "create's search attributes (CustomerEmail and SagaStatus at start, CustomerId and "
+        "SagaStatus upserted at its end), beside the bare one. Latency: sequential runs, the "
         "workflows taking turns 10 runs at a time. Throughput: closed-loop clients; "
         f"{_turns(thr)}.",
         "",
@@ -298,6 +311,8 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         close = CLOSE["hooked" if hooked else kind]
         if kind == "runs/s":
             close += f" ({_cpu_split(results, name)}{_tagged_share(results, name)})"
+        elif kind == "p50":
+            close += _tagged_p50(results, name)
         out.append(f"- **{name}**: {t['value']} ({by}). What would close it: {close}.")
     out.append("")
     DOC.write_text("\n".join(out))
@@ -367,6 +382,20 @@ def _tagged_share(results: dict[str, Any], target: str) -> str:
     return (
         f"; the same reference with a create's search attributes (CustomerEmail and SagaStatus "
         f"at start, CustomerId and SagaStatus upserted at its end) ran at {ratio:.2f} of its rate"
+    )
+
+
+def _tagged_p50(results: dict[str, Any], target: str) -> str:
+    """The p50 of the target's reference with a create's search attributes, beside the bare
+    one's."""
+    ref = target.rsplit(" ", 1)[1]
+    lat = results["latency"]
+    if ref + TAGGED not in lat:
+        return ""
+    bare, tagged = lat[ref]["p50_ms"], lat[ref + TAGGED]["p50_ms"]
+    return (
+        f" (the same reference with a create's search attributes: p50 {tagged:.1f} ms against "
+        f"{bare:.1f}, {tagged - bare:+.1f} ms)"
     )
 
 
@@ -541,6 +570,10 @@ RECENT_RUNS = [
      "1.13 / 1.15 / 1.09 / 1.19", "0.88 / 0.90 / 0.92 / 0.85", "0.83 / 0.86 / 0.89 / 0.85"),
     ("17:23", "the same", 17.3, 79.2,
      "1.197 / 1.19 / 1.12 / 1.10", "0.84 / 0.83 / 0.91 / 0.91", "0.88 / 0.93 / 0.95 / 0.85"),
+    ("18:51", "the same (bench: + tagged references)", 17.8, 68.2,
+     "1.21 / 1.23 / 1.11 / 1.18", "0.98 / 0.99 / 0.99 / 0.83", "0.854 / 0.848 / 0.84 / 0.86"),
+    ("19:14", "the same (bench: the reference's own module)", 11.6, 87.0,
+     "1.36 / 1.35 / 1.27 / 1.27", "0.86 / 0.89 / 0.91 / 0.80", "0.895 / 0.93 / 0.97 / 0.94"),
 ]  # fmt: skip
 
 
