@@ -24,7 +24,8 @@ One run:
      first step on row locks the benchmark holds (then released; runs not finished 10 s later are
      terminated), then, on a fresh worker process, reference runs waiting for a signal;
   6. a profile of the worker (yappi) during an extra x32 phase of the create, the hooked create
-     and their references, after the RSS phase (the profiler's statistics would stay in the worker's RSS);
+     and their references, after the RSS phase (the profiler's statistics would stay in the
+     worker's RSS);
   7. the HTTP API (`python -m api`, bench/flows_http.py): POST /admin/customers and the same
      create started in-process, latency and throughput as above, the two taking turns;
   8. eager start: the create and its reference started by a process that hosts the worker;
@@ -384,15 +385,19 @@ class Workload:
     ) -> WorkflowHandle[Any, Any]:
         # The client's own start path (same options: id policies, summary, ...); `tagged`: with
         # a create's search attributes (see ReferenceInput.customer_id).
-        n = self.next_n()
-        customer_id = f"cus_bench{self.tag}{n}" if tagged else None
+        customer_id: str | None = None
+        attributes: Sequence[Any] = ()
+        if tagged:
+            n = self.next_n()
+            customer_id = f"cus_bench{self.tag}{n}"
+            attributes = saga_attributes([f"bench.{self.tag}.{n}@example.com"])
         return await self.flows._start(
             ReferenceWorkflow.run,
             ReferenceInput(activities=activities, hold=hold, local=local, customer_id=customer_id),
             "bench-reference",
             f"Reference: {activities} no-op activities, {local} of them local",
             None,
-            saga_attributes([f"bench.{self.tag}.{n}@example.com"]) if tagged else (),
+            attributes,
         )
 
     def op(self, name: str) -> Callable[[int], Awaitable[Any]]:
