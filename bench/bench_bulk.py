@@ -38,7 +38,7 @@ from customer_service import create_engine  # noqa: E402
 from customer_service.migrate import upgrade_to_head  # noqa: E402
 from devstack import ephemeral  # noqa: E402
 from settings import Settings  # noqa: E402
-from supervision import die_with_parent  # noqa: E402
+from supervision import die_with_parent, stop_process  # noqa: E402
 from triggers.connection import connect  # noqa: E402
 
 IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
@@ -220,8 +220,7 @@ async def main() -> int:
                 )
                 out.unlink()
         finally:
-            worker.terminate()
-            worker.wait(30)
+            stop_process(worker, 30)
     results["load"] = os.getloadavg()
     results["targets_met"] = {
         "import": results["import"]["rows_per_s"] >= TARGET_IMPORT_RPS,

@@ -127,7 +127,7 @@ TARGET_HOOKED_P50_VS_REF = 1.15  # with a hook handler: vs the bare two-activity
 TARGET_HOOKED_RPS_VS_REF = 0.9
 HOOKED_REFERENCE = "reference:2:1"
 # A reference with a create's search attributes, beside the bare one: how much of a gap they are.
-TAGGED = ":tagged"
+TAGGED = flows_report.TAGGED
 TARGET_CPU_VS_REF = 1.4
 TARGET_RSS_MB = 250.0
 TARGET_DRAIN_VS_NORMAL = 0.8

@@ -103,7 +103,8 @@ CLOSE = {
 }
 
 
-TAGGED = ":tagged"  # as bench_flows.TAGGED
+# After a reference's name: the same run with a create's search attributes (bench_flows runs it).
+TAGGED = ":tagged"
 
 
 def _label(name: str, labels: dict[str, str]) -> str:
@@ -353,16 +354,20 @@ def _worker_ms(results: dict[str, Any], name: str, ref: str) -> dict[str, dict[s
 def _top_extra(results: dict[str, Any], name: str, ref: str) -> str:
     ms = _worker_ms(results, name, ref)
     diff = {k: ms[name].get(k, 0.0) - ms[ref].get(k, 0.0) for k in {*ms[name], *ms[ref]}}
-    top = sorted(diff.items(), key=lambda kv: -kv[1])[:3]
+    top = sorted(diff.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     return ", ".join(f"{k} {v:+.1f} ms" for k, v in top)
+
+
+def _throughput_target(target: str) -> tuple[str, str, str]:
+    """("create", "32", "reference:1:1") from "create runs/s x32 >= 0.85x reference:1:1"."""
+    name, rest = target.split(" ", 1)
+    return name, rest.split("x", 1)[1].split(" ", 1)[0], rest.rsplit(" ", 1)[1]
 
 
 def _cpu_split(results: dict[str, Any], target: str) -> str:
     """CPU per run at the target's client count, the workflow's minus its reference's, by
     process: where a throughput ceiling on shared cores is lost."""
-    name, rest = target.split(" ", 1)
-    clients = rest.split("x", 1)[1].split(" ", 1)[0]
-    ref = rest.rsplit(" ", 1)[1]
+    name, clients, ref = _throughput_target(target)
     cpu = {n: results["throughput"][n][clients]["cpu"]["cpu_ms_per_run"] for n in (name, ref)}
     extra = ", ".join(
         f"{process} {cpu[name].get(key, 0.0) - cpu[ref].get(key, 0.0):+.1f}"
@@ -378,9 +383,7 @@ def _cpu_split(results: dict[str, Any], target: str) -> str:
 def _tagged_share(results: dict[str, Any], target: str) -> str:
     """What a create's search attributes alone cost at the target's client count: the tagged
     reference's rate against the bare one's, measured beside them."""
-    _, rest = target.split(" ", 1)
-    clients = rest.split("x", 1)[1].split(" ", 1)[0]
-    ref = rest.rsplit(" ", 1)[1]
+    _, clients, ref = _throughput_target(target)
     per = results["throughput"].get(ref + TAGGED, {}).get(clients)
     if not per:
         return ""
@@ -441,7 +444,7 @@ def _profile_section(
     for name, ref in pairs:
         ms = _worker_ms(results, name, ref)
         components = sorted(
-            {*ms[ref], *ms[name]}, key=lambda k: -(ms[name].get(k, 0.0) - ms[ref].get(k, 0.0))
+            {*ms[ref], *ms[name]}, key=lambda k: (ms[ref].get(k, 0.0) - ms[name].get(k, 0.0), k)
         )
         out += [
             "",

@@ -29,7 +29,7 @@ from devstack.ports import PortInUseError
 from devstack.supervisor import CrashLoop, WorkerSupervisor
 from devstack.temporal import TemporalDevServer
 from settings import DEV_STACK_FILE, get_settings, read_dev_stack, redact_url
-from supervision import die_with_parent
+from supervision import die_with_parent, stop_process
 
 BANNER = """
   customer-flows is running
@@ -196,9 +196,8 @@ def main() -> int:
         stack_file.unlink(missing_ok=True)
         if codec is not None:
             codec.terminate()
-        if api is not None and api.poll() is None:
-            api.terminate()
-            api.wait(15)
+        if api is not None:
+            stop_process(api, 15)
         if worker is not None:
             worker.stop()
         if temporal is not None:

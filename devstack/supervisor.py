@@ -5,7 +5,6 @@ row, `poll()` raises `CrashLoop` and the stack stops with a message saying where
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from settings import PROJECT_ROOT
-from supervision import describe_exit, die_with_parent
+from supervision import describe_exit, die_with_parent, stop_process
 
 READY_LINE = "worker serving"  # what worker.py logs once it polls its task queue
 MAX_START_CRASHES = 4
@@ -107,11 +106,5 @@ class WorkerSupervisor:
         """SIGTERM (the worker finishes its in-flight tasks), then SIGKILL after `timeout`."""
         process, self.process = self.process, None
         self.restart_at = None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        if process is not None:
+            stop_process(process, timeout)

@@ -64,9 +64,8 @@ def fresh_database_url(database_url: str) -> Iterator[str]:
 async def test_writes_by_id_read_only_their_rows_before_any_analyze(
     fresh_database_url: str,
 ) -> None:
-    engine = create_async_engine(
-        fresh_database_url, pool_size=1
-    )  # one connection: its plans are read
+    # One connection: the plans read at the end are its own.
+    engine = create_async_engine(fresh_database_url, pool_size=1)
     try:
         service = CustomerModuleService(session_factory(engine))
         group = (await service.create_customer_groups([{"name": "plans"}]))[0].id
