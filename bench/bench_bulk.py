@@ -131,7 +131,7 @@ async def seed(database_url: str, total: int) -> None:
                 text(
                     "INSERT INTO customer (id, email, first_name, last_name) "
                     "SELECT 'cus_seed' || lpad(g::text, 10, '0'), 'seed' || g || '@example.com', "
-                    "'Seed', 'Customer ' || g FROM generate_series(:a, :b) g"
+                    "'Seed', 'Customer ' || g FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"
                 ),
                 {"a": start, "b": start + n - 1},
             )
@@ -140,7 +140,7 @@ async def seed(database_url: str, total: int) -> None:
                     "INSERT INTO customer_address (id, customer_id, address_1, city, country_code) "
                     "SELECT 'cuaddr_seed' || lpad(g::text, 10, '0'), "
                     "'cus_seed' || lpad(g::text, 10, '0'), g || ' Seed Road', 'Hamburg', 'de' "
-                    "FROM generate_series(:a, :b) g"
+                    "FROM generate_series(CAST(:a AS int), CAST(:b AS int)) g"
                 ),
                 {"a": start, "b": start + n - 1},
             )
