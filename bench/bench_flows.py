@@ -72,6 +72,7 @@ import bench_worker  # noqa: E402
 import flows_http  # noqa: E402
 import flows_profile  # noqa: E402
 import flows_report  # noqa: E402
+import flows_timeline  # noqa: E402
 import psutil  # noqa: E402
 from bench_worker import READY_LINE  # noqa: E402
 from raw_http import RawClient  # noqa: E402
@@ -330,6 +331,7 @@ class Workload:
     flows: CustomerFlows  # runs list no hook point
     hooked: CustomerFlows  # runs list `customersCreated` (the bench worker has a no-op handler)
     client: Client
+    recorder: flows_timeline.StartRecorder  # the ids of the runs `client` starts, when asked
     group_id: str
     customers: list[str]  # seeded, for update (one per client) and link (a fresh one per run)
     ref_activities: dict[str, int] = field(default_factory=dict)  # workflow -> activities
@@ -510,18 +512,25 @@ async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
 # --- phases ------------------------------------------------------------------------------------
 
 
-async def latency(w: Workload, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """RUNS sequential runs of each of `names`, taking turns in blocks of LATENCY_BLOCK."""
+async def latency(
+    w: Workload, names: Sequence[str], split: bool = False
+) -> dict[str, dict[str, Any]]:
+    """RUNS sequential runs of each of `names`, taking turns in blocks of LATENCY_BLOCK;
+    `split`: each one's time split at its history's events too (`flows_timeline`)."""
     for name in names:
         for _ in range(WARMUP):
             await w.op(name)(0)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    runs: dict[str, list[flows_timeline.Timed]] = {name: [] for name in names}
     for done in range(0, RUNS, LATENCY_BLOCK):
         for name in names:
             op = w.op(name)
             for _ in range(min(LATENCY_BLOCK, RUNS - done)):
                 t0 = time.perf_counter()
-                await op(0)
+                if split:
+                    runs[name].append(await flows_timeline.timed(w.recorder, op(0)))
+                else:
+                    await op(0)
                 samples[name].append(time.perf_counter() - t0)
         if (done // LATENCY_BLOCK + 1) % 5 == 0:
             so_far = "  ".join(f"{n} {percentile(samples[n], 50) * 1000:.1f}" for n in names)
@@ -530,9 +539,17 @@ async def latency(w: Workload, names: Sequence[str]) -> dict[str, dict[str, Any]
     for name in names:
         s = out[name] = summary(samples[name])
         s["samples_ms"] = [round(x * 1000, 3) for x in samples[name]]  # for the latency CDF
+        if split:
+            s["parts_ms"] = await flows_timeline.parts(w.client, runs[name])
         log(
             f"  {name:<14} p50 {s['p50_ms']:6.1f} ms  p95 {s['p95_ms']:6.1f} ms  "
             f"mean {s['mean_ms']:6.1f} ms"
+            + (
+                "  parts (ms): "
+                + " ".join(f"{k} {s['parts_ms'][k]:.2f}" for k in flows_timeline.PARTS)
+                if split
+                else ""
+            )
         )
     return out
 
@@ -828,9 +845,11 @@ async def run_benchmarks(stack: Stack) -> dict[str, Any]:
         temporal_address=stack.temporal_address,
         task_queue=stack.task_queue,
     )
-    client = await ephemeral.connect_when_ready(stack.temporal_address, settings)
+    client, recorder = flows_timeline.recording_client(
+        await ephemeral.connect_when_ready(stack.temporal_address, settings)
+    )
     if not IN_PROCESS:
-        results = await run_phases(stack, settings, client)
+        results = await run_phases(stack, settings, client, recorder)
         if HTTP:
             results["http"] = await http_phase(stack, results["_workload"])
         if EAGER:
@@ -841,20 +860,24 @@ async def run_benchmarks(stack: Stack) -> dict[str, Any]:
     try:
         async with worker:
             log(f"in-process worker ready on task queue {stack.task_queue}")
-            return await run_phases(stack, settings, client)
+            return await run_phases(stack, settings, client, recorder)
     finally:
         await engine.dispose()
 
 
-def workload(settings: Settings, client: Client, tag: str) -> Workload:
+def workload(
+    settings: Settings, client: Client, tag: str, recorder: flows_timeline.StartRecorder
+) -> Workload:
     flows = CustomerFlows(client, settings, hooks=[])
     hooked = CustomerFlows(client, settings, hooks=["customersCreated"])
-    return Workload(flows, hooked, client, "", [], tag=tag)
+    return Workload(flows, hooked, client, recorder, "", [], tag=tag)
 
 
-async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[str, Any]:
+async def run_phases(
+    stack: Stack, settings: Settings, client: Client, recorder: flows_timeline.StartRecorder
+) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:6]
-    w = workload(settings, client, tag)
+    w = workload(settings, client, tag, recorder)
     log(f"seeding {SEED_CUSTOMERS:,} customers and a group ...")
     w.customers = await seed_customers(stack.database_url, SEED_CUSTOMERS, tag)
     w.group_id = await create_group(w.flows, f"bench group {tag}")
@@ -879,7 +902,7 @@ async def run_phases(stack: Stack, settings: Settings, client: Client) -> dict[s
     # The references first, then the real workflows right after them, in every phase.
     names = [*ref_names, *WORKFLOWS]
     log(f"latency: {WARMUP} warm-up + {RUNS} sequential runs each, {LATENCY_BLOCK} at a time")
-    lat = await latency(w, names)
+    lat = await latency(w, names, split=True)
 
     thr: dict[str, dict[str, Any]] = {name: {} for name in names}
     for clients in CLIENTS:

@@ -1,6 +1,6 @@
 """docs/performance.md from one `make bench-flows` run: the targets met / missed, the results
-table, a latency CDF and a throughput-per-client-count plot (PNG), CPU per run by component, the
-worker profile, eager start with and without, worker memory, and what each lever gave."""
+table, a latency CDF and a throughput-per-client-count plot (PNG), a sequential run's parts, CPU
+per run by component, the worker profile, eager start with and without, worker memory, and what each lever gave."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import os
 import platform
 from pathlib import Path
 from typing import Any
+
+from flows_timeline import PARTS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "performance.md"
@@ -21,78 +23,61 @@ MEDUSA_RPS = (120.0, 150.0)
 
 # What would close a missed target, by kind (the report names the ones that apply).
 CLOSE = {
-    "p50": "the run's own work beyond the reference's, all of it in its one local step and in "
-    "the server's handling of the workflow task's completion. Timed inside the worker "
-    "(2026-12-01 13:00 UTC, in-process harness, 60-150 sequential runs of each, p50 in ms, "
-    "reference / create / update / link): the local step 0.01 / 1.2-1.8 / 1.3-1.9 / "
-    "1.1-1.7, of which the statement itself (sent to answered) 0.7-0.8 and the connection's "
-    "checkout and the answer's reading 0.4; the activation that resolves the step and ends "
-    "the run, which waits for the server to take the task's completion, 2.8-3.4 / "
-    "3.5-4.6 / 3.6-4.7 / 3.4-4.2 (the run's one search-attribute upsert and its larger "
-    "payloads: the created or updated rows); the first activation was shorter than the "
-    "reference's, whose module was then larger to re-import (see the method at the top). The "
-    "same statement back to back "
-    "in-process takes 0.6 ms, and 0.9-1.0 ms when 2-10 ms pass between calls, as between "
-    "sequential runs (caches and cores go cold): the step's cost is close to one round trip. "
-    "Sent through psycopg without SQLAlchemy it measured 0.1-0.2 ms less. What would close "
-    "the rest changes what users see: no search-attribute upsert at the run's end (a "
-    "completed run then found by its execution status, not SagaStatus), or ids instead of "
-    "rows in the run's result (a caller then reads the rows)",
-    "runs/s": "less CPU per run, in every process: on 2 shared cores the worker, Temporal and "
-    "PostgreSQL compete, so each millisecond a run costs anywhere lowers the ceiling (at x32 "
-    "a phase's rate relative to its reference follows the total CPU per run: 2026-12-01 "
-    "16:01 UTC, the reference 22.0 ms per run in the worker, the server, PostgreSQL and the "
-    "bench's client together, an update 24.2 ms, and 0.91 of the reference's rate; at "
-    "16:17 UTC 17.1 ms against 20.9 ms, and 0.82 of it, in each of the eight blocks "
-    "0.76-0.91). Under steady x32 load the dev server alone has bursts of "
-    "15-30 s, every 30-60 s, in which it uses about 25% more CPU and completes 20-30% fewer "
-    "runs (a bare reference for 300 s, CPU sampled every 2 s, 2026-12-01 15:55 UTC; its "
-    "history is the same seven events in every run, so the bursts are the server's own "
-    "work, not ours). With two 10 s blocks a workflow, a burst moved one workflow's "
-    "ratio: the same code measured 0.82-0.94 at x32 in three cycles in a row, and the "
-    "server's CPU per update or link run looked 17-18 ms against the reference's 12 in "
-    "two bench runs; with eight blocks of 2.5 s the same harness measured 0.84-0.94 and "
-    "the server's CPU per update or link run was the reference's plus 0.2-1.1 ms. The "
-    "dev server is the busiest: about one core in every throughput phase (`cores_used` in "
-    "the JSON), so a phase's rate is close to one core over the server's CPU per run, and "
-    "that figure moves between phases (the same reference: 16.3 ms at x16, 19.9 ms at x32 "
-    "in the run of 2026-12-01 03:16 UTC). The search attributes: a smaller harness (x16, create "
-    "and reference interleaved, 2026-12-01 03:45 UTC) could not see the end upsert (the "
-    "server's CPU per create 19.1 ms with it and 19.2 ms without, references 16.2-17.5 ms); "
-    "the bench measures them since 18:51 UTC, on a reference tagged as a create is (its "
-    "figure follows this text: at x32 0.90-0.97 of the bare reference's rate in "
-    "three runs, at x16 0.93-0.99; split in a harness at x32, three cycles taking turns, "
-    "2026-12-01 20:06 UTC: all of them 0.91-0.94, the emails at start alone 0.93-0.98, the "
-    "upsert at the end alone 0.92-0.96, the server's CPU per run +0.4-0.9 and +1.0-1.5 ms). "
-    "What is left is the larger payloads (the input, the "
-    "step's result and the run's, each a customer with its address), not profiled inside "
-    "the server. With both phases taking turns (2026-12-01 "
-    "05:52 UTC) the server spent 24.2-25.8 ms per create, 21.3-21.7 ms per update and "
-    "21.3-22.0 ms per link, against the reference's 20.3-21.8 ms: the update and link cost "
-    "the server what the reference does, the create about 4 ms more. In a harness of bare "
-    "two-activity runs (2026-12-01 09:50 UTC, x16, 300 runs per block, three rounds) one "
-    "upsert at the run's end cost the server 0.7-2.0 ms per run and one more before the "
-    "ordinary activity 0.6-1.4 ms (a hooked create upserted twice before this change, once "
-    "now); a heartbeat timeout on the activity and a 1 KB payload cost nothing measurable",
-    "hooked": "the run now has the reference's shape (a local create, then the hook's "
-    "activity, which also releases: see 'Runs with a hook handler' above) and upserts once; "
-    "what is left is per step: two statements instead of none (the create, then the hook "
-    "step's release) and the payloads (the created customers, which the handlers receive). "
-    "Timed inside the worker (2026-12-01 13:10 UTC, in-process harness, 100 sequential runs, "
-    "p50 in ms, reference / hooked create): the local create 0.00 / 1.16, the hook activity "
-    "0.00 / 0.87, the activation that schedules the hook step 2.64 / 3.00, the one that "
-    "ends the run 2.71 / 3.45 (its upsert and result); the run 16.1 / 20.4. Neither "
-    "statement can go: the create is the pivot, and the release must follow the handlers. "
-    "In-process (2026-12-01 18:30 UTC, no profiler) the two steps' own work is 0.47 ms of "
-    "CPU for the create and 0.36 ms for the hook step's handler and release; a statement sent "
-    "through psycopg on a pooled connection, without SQLAlchemy, cost the same CPU (0.23 ms "
-    "either way), so the profile's SQLAlchemy share is not to be had that way. Replaying the "
-    "recorded histories, the hooked create's workflow side costs 6.9-7.1 ms of CPU per run, "
-    "its reference's 6.1-7.0 (in its own module). "
-    "What would close it changes the run's steps: the create, the handlers and the release "
-    "in one ordinary activity, one activity where the reference has two (a retried attempt "
-    "finds the create's commit and calls the handlers again, as a retried hook step does "
-    "now). Not built: the run would show one step in the Web UI and its progress where "
+    "p50": "where the time goes: the table 'Where a sequential run's time goes' splits each "
+    "run at its history's events, and the difference is in its tasks (the one local step, "
+    "and the activation that ends the run) and in its close (the server applying the "
+    "search-attribute upsert, as it does for the reference with a create's search "
+    "attributes); the start, the dispatch and the answer cost what the reference's do, "
+    "within 0.2 ms (a harness of 150 sequential runs each, 2026-12-01 20:45 UTC). Timed "
+    "inside the worker (2026-12-01 13:00 UTC, in-process harness, 60-150 sequential runs, "
+    "p50 in ms, reference / create / update / link): the local step 0.01 / 1.2-1.8 / "
+    "1.3-1.9 / 1.1-1.7, of which the statement (sent to answered) 0.7-0.8 and the "
+    "connection's checkout and the answer's reading 0.4; the activation that ends the run "
+    "2.8-3.4 / 3.5-4.6 / 3.6-4.7 / 3.4-4.2. The statement is one round trip with its commit "
+    "(back to back in-process 0.6 ms, 0.9-1.0 ms with 2-10 ms between calls, as between "
+    "sequential runs; through psycopg without SQLAlchemy 0.1-0.2 ms less). On a reference of "
+    "11-13 ms the bound leaves 2.3-2.7 ms for a durable write, its connection, the search "
+    "attributes and the larger payloads. What would close it changes what users see: no "
+    "search-attribute upsert at the run's end (a completed run then found by its execution "
+    "status, not SagaStatus), or ids instead of rows in the run's result (a caller then "
+    "reads the rows)",
+    "runs/s": "where the time goes: on 2 shared cores the worker, the dev server and "
+    "PostgreSQL compete, so each millisecond of CPU a run costs anywhere lowers the ceiling "
+    "(at x32 a phase's rate against its reference's follows the total CPU per run: "
+    "2026-12-01 16:01 UTC, 22.0 ms per reference run in all processes together, 24.2 ms per "
+    "update, 0.91 of the reference's rate). The table gives this run's CPU per run beyond the "
+    "reference's, by process. The dev server is the busiest, about one core in every "
+    "throughput phase (`cores_used` in the JSON), and under steady x32 load it has bursts of "
+    "15-30 s, every 30-60 s, in which it completes 20-30% fewer runs (a bare reference for "
+    "300 s, 2026-12-01 15:55 UTC: its history is the same in every run, so the bursts are "
+    "the server's own); the short blocks taking turns spread them over every workflow, and "
+    "the same code still measured 0.83-0.97 of the reference's rate at x32 from one run to "
+    "the next (the runs table above). The search attributes are most of the server's extra: "
+    "the reference tagged as a create ran at 0.90-0.97 of the bare one's rate at x32 in "
+    "three runs, and in a harness (x32, three cycles taking turns, 2026-12-01 20:06 UTC) the "
+    "emails at start alone at 0.93-0.98, the upsert at the end alone at 0.92-0.96 (the "
+    "server's CPU per run +0.4-0.9 and +1.0-1.5 ms). A heartbeat timeout on an activity and "
+    "a 1 KB payload cost nothing measurable (a harness, 2026-12-01 09:50 UTC). What would "
+    "close it: less CPU per run in the dev server, which for our runs means no "
+    "search-attribute upsert at the run's end (SagaStatus `completed`, a user-visible "
+    "change), or fewer writes than one statement per run, which the pivot cannot have",
+    "hooked": "where the time goes: the run has the reference's shape (a local create, then "
+    "the hook's activity, which also releases: see 'Runs with a hook handler' above) and "
+    "upserts once; what is left is per step: two statements where the reference has none "
+    "(the create, then the hook step's release) and the payloads (the created customers, "
+    "which the handlers receive). Timed inside the worker (2026-12-01 13:10 UTC, in-process "
+    "harness, 100 sequential runs, p50 in ms, reference / hooked create): the local create "
+    "0.00 / 1.16, the hook activity 0.00 / 0.87, the activation that schedules the hook step "
+    "2.64 / 3.00, the one that ends the run 2.71 / 3.45 (its upsert and result); the run "
+    "16.1 / 20.4. The two steps' own work is 0.47 ms of CPU for the create and 0.36 ms for "
+    "the handler and the release (2026-12-01 18:30 UTC, no profiler); through psycopg "
+    "without SQLAlchemy a statement costs the same CPU (0.23 ms either way). Replaying the "
+    "recorded histories, the workflow side costs 6.9-7.1 ms of CPU per run, the reference's "
+    "6.1-7.0. Neither statement can go: the create is the pivot, and the release must "
+    "follow the handlers. What would close it changes the run's steps: the create, the "
+    "handlers and the release in one ordinary activity, one activity where the reference has "
+    "two (a retried attempt finds the create's commit and calls the handlers again, as a "
+    "retried hook step does now). Not built: the run would show one step in the Web UI where "
     "Medusa's workflow has two, and its create would no longer run locally",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
     "does, see above): each write is one statement now, so what is left is building its "
@@ -294,13 +279,53 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
         + ".",
         "",
     ]
+    out += _parts_section(results, labels)
     pairs = _profiled_pairs(results)
     out += _profile_section(results, last, pairs, labels)
     out += _http_section(results.get("http"), clients)
     out += _eager_section(results, clients, labels)
     out += _rss_section(results)
     out += _levers_section(results, labels)
-    out += ["## Missed targets: by how much, where the time goes, what would close it", ""]
+    out += _missed_section(results, missed, pairs, labels)
+    DOC.write_text("\n".join(out))
+    return DOC
+
+
+# What each kind of missed target has in common, in the order the report gives them.
+KINDS = {
+    "p50": "Latency (p50)",
+    "runs/s": "Throughput",
+    "hooked": "The hooked create (p50 and throughput)",
+    "CPU": "Worker CPU",
+    "RSS": "Memory",
+    "drain": "The backlog's drain",
+}
+
+
+def _kind(target: str) -> str:
+    kind = next((k for k in ("p50", "runs/s", "CPU") if k in target), "runs/s")
+    kind = "RSS" if "RSS" in target else "drain" if "drain" in target else kind
+    if target.startswith("create_hooked") and kind in ("p50", "runs/s"):
+        return "hooked"
+    return kind
+
+
+def _missed_section(
+    results: dict[str, Any],
+    missed: list[tuple[str, dict[str, Any]]],
+    pairs: list[tuple[str, str]],
+    labels: dict[str, str],
+) -> list[str]:
+    """The missed targets in a table, each with what this run measured of its cause, then what
+    each kind of them has in common and what would close it, once per kind."""
+    out = ["## Missed targets: by how much, where the time goes, what would close it", ""]
+    if not missed:
+        return [*out, "None in this run.", ""]
+    out += ["| target | measured | by how much | this run: where the difference is |"]
+    out += ["|---|---|---|---|"]
+    for name, t in missed:
+        out.append(f"| {name} | {t['value']} | {_by_how_much(t)} | {_evidence(results, name)} |")
+    out.append("")
     extras = [
         f"{_label(name, labels)} {extra}"
         for name, ref in pairs
@@ -308,22 +333,20 @@ def write(results: dict[str, Any], clients: list[int], labels: dict[str, str]) -
     ]
     if extras:
         out += [f"Where the extra worker CPU goes (profiles above): {'; '.join(extras)}.", ""]
-    if not missed:
-        out.append("None in this run.")
-    for name, t in missed:
-        kind = next((k for k in CLOSE if k in name), "runs/s")
-        kind = "RSS" if "RSS" in name else "drain" if "drain" in name else kind
-        hooked = name.startswith("create_hooked") and kind in ("p50", "runs/s")
-        by = _by_how_much(t)
-        close = CLOSE["hooked" if hooked else kind]
-        if kind == "runs/s":
-            close += f" ({_cpu_split(results, name)}{_tagged_share(results, name)})"
-        elif kind == "p50":
-            close += _tagged_p50(results, name)
-        out.append(f"- **{name}**: {t['value']} ({by}). What would close it: {close}.")
-    out.append("")
-    DOC.write_text("\n".join(out))
-    return DOC
+    kinds = {_kind(name) for name, _ in missed}
+    for kind, title in KINDS.items():
+        if kind in kinds:
+            close = CLOSE[kind]
+            out += [f"**{title}.** {close[0].upper()}{close[1:]}.", ""]
+    return out
+
+
+def _evidence(results: dict[str, Any], target: str) -> str:
+    if "p50" in target:
+        return _parts_beyond(results, target) + _tagged_p50(results, target)
+    if "runs/s" in target:
+        return _cpu_split(results, target) + _tagged_share(results, target)
+    return ""
 
 
 def _profiled_pairs(results: dict[str, Any]) -> list[tuple[str, str]]:
@@ -388,10 +411,7 @@ def _tagged_share(results: dict[str, Any], target: str) -> str:
     if not per:
         return ""
     ratio = per["runs_per_s"] / results["throughput"][ref][clients]["runs_per_s"]
-    return (
-        f"; the same reference with a create's search attributes (CustomerEmail and SagaStatus "
-        f"at start, CustomerId and SagaStatus upserted at its end) ran at {ratio:.2f} of its rate"
-    )
+    return f"; the reference with a create's search attributes: {ratio:.2f} of its rate"
 
 
 def _tagged_p50(results: dict[str, Any], target: str) -> str:
@@ -403,9 +423,52 @@ def _tagged_p50(results: dict[str, Any], target: str) -> str:
         return ""
     bare, tagged = lat[ref]["p50_ms"], lat[ref + TAGGED]["p50_ms"]
     return (
-        f" (the same reference with a create's search attributes: p50 {tagged:.1f} ms against "
-        f"{bare:.1f}, {tagged - bare:+.1f} ms)"
+        f"; the reference with a create's search attributes: p50 {tagged:.1f} ms, "
+        f"{tagged - bare:+.1f} ms"
     )
+
+
+def _parts_beyond(results: dict[str, Any], target: str) -> str:
+    """Each part of a sequential run (`_parts_section`), the workflow's median minus its
+    reference's."""
+    name, ref = target.split(" ", 1)[0], target.rsplit(" ", 1)[1]
+    lat = results["latency"]
+    ours, theirs = lat[name].get("parts_ms"), lat[ref].get("parts_ms")
+    if not ours or not theirs:
+        return (
+            "p50 beyond the reference's: " + f"{lat[name]['p50_ms'] - lat[ref]['p50_ms']:+.1f} ms"
+        )
+    parts = ", ".join(f"{p} {ours[p] - theirs[p]:+.1f}" for p in PARTS)
+    return f"medians beyond the reference's, in ms: {parts}"
+
+
+def _parts_section(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """Where a sequential run's time goes: its parts, split at the server's history events."""
+    lat = results["latency"]
+    names = [n for n in lat if lat[n].get("parts_ms")]
+    if not names:
+        return []
+    out = [
+        "## Where a sequential run's time goes",
+        "",
+        "The latency phase's runs, each split at its history's events (the server's times; the "
+        "bench's processes share one clock): **start**, the client's call to the run's start "
+        "event (validation, the start request, the server's start); **dispatch**, to its first "
+        "workflow task's start (matching hands it to the worker's poll); **tasks**, to its last "
+        "workflow task's completion (the worker's activations and activities, and for two "
+        "tasks the server between them); **close**, to the run's completion event (the server "
+        "applying the last task's commands: a search-attribute upsert, the result); "
+        "**answer**, to the client holding the result (the result's long poll and decoding). "
+        "Medians of each part, in ms; they need not add up to the median of the whole.",
+        "",
+        f"| workflow | {' | '.join(PARTS)} | whole |",
+        f"|---|{'---|' * len(PARTS)}---|",
+    ]
+    for name in names:
+        parts = lat[name]["parts_ms"]
+        cells = " | ".join(f"{parts[p]:.2f}" for p in PARTS)
+        out.append(f"| {_label(name, labels)} | {cells} | {parts['total']:.2f} |")
+    return [*out, ""]
 
 
 def _others(results: dict[str, Any]) -> str:
