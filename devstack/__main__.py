@@ -195,7 +195,7 @@ def main() -> int:
     finally:
         stack_file.unlink(missing_ok=True)
         if codec is not None:
-            codec.terminate()
+            stop_process(codec, 5)
         if api is not None:
             stop_process(api, 15)
         if worker is not None:
@@ -204,7 +204,8 @@ def main() -> int:
             temporal.stop()
         if postgres is not None:
             postgres.stop()
-        print("stopped: HTTP API, worker, Temporal dev server, PostgreSQL")
+        codec_server = "codec server, " if codec is not None else ""
+        print(f"stopped: {codec_server}HTTP API, worker, Temporal dev server, PostgreSQL")
 
 
 if __name__ == "__main__":

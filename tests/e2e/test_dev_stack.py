@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -347,7 +348,10 @@ def test_ctrl_c_stops_everything_and_a_restart_keeps_the_data(stack: Stack) -> N
     before = json.loads(stack.cli("list", "--json").stdout)
     assert before
     assert stack.stop() == 0
-    assert "stopped: HTTP API, worker, Temporal dev server, PostgreSQL" in stack.output()
+    out = stack.output()
+    assert "stopped: codec server, HTTP API, worker, Temporal dev server, PostgreSQL" in out
+    with pytest.raises(ConnectionRefusedError):  # the codec server exited with the stack
+        socket.create_connection(("127.0.0.1", int(stack.env["CODEC_SERVER_PORT"])), 5).close()
     login = stack.admin_login()
     stack.start()
     assert stack.admin_login() == login  # the same admin login after a restart

@@ -68,7 +68,8 @@ def test_a_killed_worker_is_restarted_and_the_next_cli_call_succeeds(root: Path)
     finally:
         code = stack.stop()
     assert code == 0  # Ctrl-C still stops everything cleanly after a restart
-    assert "stopped: HTTP API, worker, Temporal dev server, PostgreSQL" in stack.output()
+    stopped = "stopped: codec server, HTTP API, worker, Temporal dev server, PostgreSQL"
+    assert stopped in stack.output()
     assert psutil.pid_exists(second) is False or psutil.Process(second).status() == "zombie"
 
 
@@ -110,5 +111,5 @@ def test_a_worker_crashing_at_start_up_ends_the_stack_with_a_message(root: Path)
     assert "the worker crashed at start-up 4 times in a row (last: exit status 1)" in out
     assert "No module named 'tests.e2e.no_such_module'" in out  # the log's tail is shown
     assert out.count("the worker exited (exit status 1); restarting it") == 3
-    assert "stopped: HTTP API, worker, Temporal dev server, PostgreSQL" in out
+    assert "stopped: codec server, HTTP API, worker, Temporal dev server, PostgreSQL" in out
     assert not (root / "data" / "dev-stack.json").exists()
