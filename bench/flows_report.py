@@ -24,23 +24,23 @@ MEDUSA_RPS = (120.0, 150.0)
 # What would close a missed target, by kind (the report names the ones that apply).
 CLOSE = {
     "p50": "where the time goes: the table 'Where a sequential run's time goes' splits each "
-    "run at its history's events, and the difference is in its tasks (the one local step, "
-    "and the activation that ends the run) and in its close (the server applying the "
-    "search-attribute upsert, as it does for the reference with a create's search "
-    "attributes); the start, the dispatch and the answer cost what the reference's do, "
-    "within 0.2 ms (a harness of 150 sequential runs each, 2026-12-01 20:45 UTC). Timed "
-    "inside the worker (2026-12-01 13:00 UTC, in-process harness, 60-150 sequential runs, "
-    "p50 in ms, reference / create / update / link): the local step 0.01 / 1.2-1.8 / "
-    "1.3-1.9 / 1.1-1.7, of which the statement (sent to answered) 0.7-0.8 and the "
-    "connection's checkout and the answer's reading 0.4; the activation that ends the run "
-    "2.8-3.4 / 3.5-4.6 / 3.6-4.7 / 3.4-4.2. The statement is one round trip with its commit "
-    "(back to back in-process 0.6 ms, 0.9-1.0 ms with 2-10 ms between calls, as between "
-    "sequential runs; through psycopg without SQLAlchemy 0.1-0.2 ms less). On a reference of "
-    "11-13 ms the bound leaves 2.3-2.7 ms for a durable write, its connection, the search "
-    "attributes and the larger payloads. What would close it changes what users see: no "
-    "search-attribute upsert at the run's end (a completed run then found by its execution "
-    "status, not SagaStatus), or ids instead of rows in the run's result (a caller then "
-    "reads the rows)",
+    "run at its history's events. Nearly all of the difference is in the run's tasks (its "
+    "one local step, and the activation that ends the run) and its close (the server "
+    "applying the run's search-attribute upsert, 0.5-0.6 ms, as for the reference with a "
+    "create's search attributes); the start, the dispatch and the answer cost about what the "
+    "reference's do (2026-12-01 20:50 UTC: tasks +2.7 to +4.5 ms, close +0.5 to +0.6 ms, "
+    "the rest within 0.4 ms). Timed inside the worker (2026-12-01 13:00 UTC, in-process "
+    "harness, 60-150 sequential runs, p50 in ms, reference / create / update / link): the "
+    "local step 0.01 / 1.2-1.8 / 1.3-1.9 / 1.1-1.7, of which the statement (sent to "
+    "answered) 0.7-0.8 and the connection's checkout and the answer's reading 0.4; the "
+    "activation that ends the run 2.8-3.4 / 3.5-4.6 / 3.6-4.7 / 3.4-4.2. The statement is "
+    "one round trip with its commit (back to back in-process 0.6 ms, 0.9-1.0 ms with 2-10 "
+    "ms between calls, as between sequential runs; through psycopg without SQLAlchemy "
+    "0.1-0.2 ms less). On a reference of 11-13 ms (this machine's fast hours) the bound "
+    "leaves 2.3-2.7 ms for a durable write, its connection, the search attributes and the "
+    "larger payloads. What would close it changes what users see: no search-attribute "
+    "upsert at the run's end (a completed run then found by its execution status, not "
+    "SagaStatus), or ids instead of rows in the run's result (a caller then reads the rows)",
     "runs/s": "where the time goes: on 2 shared cores the worker, the dev server and "
     "PostgreSQL compete, so each millisecond of CPU a run costs anywhere lowers the ceiling "
     "(at x32 a phase's rate against its reference's follows the total CPU per run: "
@@ -346,6 +346,9 @@ def _evidence(results: dict[str, Any], target: str) -> str:
         return _parts_beyond(results, target) + _tagged_p50(results, target)
     if "runs/s" in target:
         return _cpu_split(results, target) + _tagged_share(results, target)
+    name, ref = target.split(" ", 1)[0], target.rsplit(" ", 1)[1]
+    if "CPU/run" in target and (name, ref) in _profiled_pairs(results):
+        return f"the profile's largest extras: {_top_extra(results, name, ref)}"
     return ""
 
 
@@ -438,7 +441,8 @@ def _parts_beyond(results: dict[str, Any], target: str) -> str:
         return (
             "p50 beyond the reference's: " + f"{lat[name]['p50_ms'] - lat[ref]['p50_ms']:+.1f} ms"
         )
-    parts = ", ".join(f"{p} {ours[p] - theirs[p]:+.1f}" for p in PARTS)
+    # + 0.0: a difference that rounds to zero prints as +0.0, not -0.0
+    parts = ", ".join(f"{p} {round(ours[p] - theirs[p], 1) + 0.0:+.1f}" for p in PARTS)
     return f"medians beyond the reference's, in ms: {parts}"
 
 
@@ -648,6 +652,8 @@ RECENT_RUNS = [
      "1.36 / 1.35 / 1.27 / 1.27", "0.86 / 0.89 / 0.91 / 0.80", "0.895 / 0.93 / 0.97 / 0.94"),
     ("19:42", "the same", 13.3, 84.6,
      "1.44 / 1.40 / 1.27 / 1.23", "0.86 / 0.88 / 0.90 / 0.94", "0.835 / 0.830 / 0.84 / 0.84"),
+    ("20:50", "the same (bench: a run's parts; a slow hour)", 18.3, 74.2,
+     "1.32 / 1.29 / 1.17 / 1.30", "0.89 / 0.83 / 0.79 / 0.86", "0.87 / 0.96 / 1.05 / 0.78"),
 ]  # fmt: skip
 
 
