@@ -14,7 +14,8 @@ One run:
      an existing customer) and LinkCustomersToCustomerGroupWorkflow (one customer into a group),
      each started through `CustomerFlows`, as the product starts runs; the workflows take turns
      in blocks of LATENCY_BLOCK runs, so a drift of the machine's speed (this is a VM: its p50s
-     moved by half within minutes) falls on the reference and the workflows alike;
+     moved by half within minutes) falls on the reference and the workflows alike; each run
+     split at its history's events (`flows_timeline`: start, dispatch, tasks, close, answer);
   4. throughput (runs/s) with 16 and 32 concurrent clients, BENCH_SECONDS (20) each, same four,
      in BENCH_ROUNDS (8) blocks per workflow taking turns, every other round in reverse (ABBA: a
      drift of the machine's speed, or a burst of the server's own work, falls on each workflow

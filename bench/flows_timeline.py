@@ -12,6 +12,8 @@ client saw it, at the server's events (the bench's processes share one machine, 
 - close: to the run's completion event (the server applying the last task's commands: a
   search-attribute upsert, the result);
 - answer: to the client holding the result (the result's long poll and its decoding).
+
+With TEMPORAL_ADDRESS on another machine, start and answer also carry the two clocks' offset.
 """
 
 from __future__ import annotations
