@@ -440,9 +440,7 @@ def _parts_beyond(results: dict[str, Any], target: str) -> str:
     lat = results["latency"]
     ours, theirs = lat[name].get("parts_ms"), lat[ref].get("parts_ms")
     if not ours or not theirs:
-        return (
-            "p50 beyond the reference's: " + f"{lat[name]['p50_ms'] - lat[ref]['p50_ms']:+.1f} ms"
-        )
+        return f"p50 beyond the reference's: {lat[name]['p50_ms'] - lat[ref]['p50_ms']:+.1f} ms"
     # + 0.0: a difference that rounds to zero prints as +0.0, not -0.0
     parts = ", ".join(f"{p} {round(ours[p] - theirs[p], 1) + 0.0:+.1f}" for p in PARTS)
     return f"medians beyond the reference's, in ms: {parts}"
