@@ -86,8 +86,10 @@ async def timed(recorder: StartRecorder, run: Awaitable[Any]) -> Timed:
         answered = time.time() * 1000
     finally:
         recorder.recording = False
-    if len(recorder.started) != 1:
-        raise RuntimeError(f"expected one run started, saw {len(recorder.started)}")
+    if not recorder.started:
+        raise RuntimeError("the timed operation started no workflow through this client")
+    # Its own start comes first; a worker sharing this client (BENCH_WORKER=inprocess) may
+    # start others while it runs.
     return Timed(recorder.started[0], called, answered)
 
 
