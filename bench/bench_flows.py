@@ -405,8 +405,7 @@ class Workload:
 
     def op(self, name: str) -> Callable[[int], Awaitable[Any]]:
         if name.startswith("reference"):
-            activities, local = parse_reference(name)
-            tagged = name.endswith(TAGGED)
+            activities, local, tagged = parse_reference(name)
 
             async def run(client_no: int) -> Any:
                 handle = await self.reference(activities, local=local, tagged=tagged)
@@ -456,9 +455,7 @@ def reference_name(activities: int, local: int) -> str:
     return f"reference:{activities}:{local}"
 
 
-def parse_reference(name: str) -> tuple[int, int]:
-    _, activities, local = name.removesuffix(TAGGED).split(":")
-    return int(activities), int(local)
+parse_reference = flows_report.parse_reference
 
 
 async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
@@ -488,8 +485,8 @@ async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> d
 async def first_run(w: Workload, name: str) -> WorkflowHandle[Any, Any]:
     """One run of `name` started through the client's `start_*` method, finished; its handle."""
     if name.startswith("reference"):
-        activities, local = parse_reference(name)
-        handle = await w.reference(activities, local=local, tagged=name.endswith(TAGGED))
+        activities, local, tagged = parse_reference(name)
+        handle = await w.reference(activities, local=local, tagged=tagged)
     elif name in ("create", "create_hooked"):
         n = w.next_n()
         flows = w.hooked if name == "create_hooked" else w.flows
@@ -1098,7 +1095,7 @@ def report(results: dict[str, Any]) -> str:
         if name in LABELS:
             label = LABELS[name]
         else:
-            activities, local = parse_reference(name)
+            activities, local, _ = parse_reference(name)
             label = f"reference ({activities} no-op, {local} local)"
         acts = len(results["histories"][name]["activities"])
         row = f"{label:<38}{acts:>5}{lat['p50_ms']:>7.1f}ms{lat['p95_ms']:>7.1f}ms{lat['mean_ms']:>7.1f}ms"

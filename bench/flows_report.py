@@ -94,14 +94,21 @@ CLOSE = {
 TAGGED = ":tagged"
 
 
+def parse_reference(name: str) -> tuple[int, int, bool]:
+    """(2, 1, True) from "reference:2:1:tagged": its activities, how many of them (from the
+    first) are local, and whether it runs with a create's search attributes (TAGGED)."""
+    _, activities, local = name.removesuffix(TAGGED).split(":")
+    return int(activities), int(local), name.endswith(TAGGED)
+
+
 def _label(name: str, labels: dict[str, str]) -> str:
     if name in labels:
         return labels[name]
-    _, activities, local = name.removesuffix(TAGGED).split(":")
-    tagged = ", with a create's search attributes" if name.endswith(TAGGED) else ""
+    activities, local, tagged = parse_reference(name)
+    attributes = ", with a create's search attributes" if tagged else ""
     return (
-        f"bare reference ({activities} activit{'y' if activities == '1' else 'ies'}, {local} "
-        f"local{tagged})"
+        f"bare reference ({activities} activit{'y' if activities == 1 else 'ies'}, {local} "
+        f"local{attributes})"
     )
 
 
@@ -348,7 +355,7 @@ def _evidence(results: dict[str, Any], target: str) -> str:
         return _parts_beyond(results, target) + _tagged_p50(results, target)
     if "runs/s" in target:
         return _cpu_split(results, target) + _tagged_share(results, target)
-    name, ref = target.split(" ", 1)[0], target.rsplit(" ", 1)[1]
+    name, ref = _compared(target)
     if "CPU/run" in target and (name, ref) in _profiled_pairs(results):
         return f"the profile's largest extras: {_top_extra(results, name, ref)}"
     return ""
@@ -386,10 +393,16 @@ def _top_extra(results: dict[str, Any], name: str, ref: str) -> str:
     return ", ".join(f"{k} {v:+.1f} ms" for k, v in top)
 
 
+def _compared(target: str) -> tuple[str, str]:
+    """("create", "reference:1:1") from "create p50 <= 1.2x reference:1:1": the workflow and
+    the reference a target compares."""
+    return target.split(" ", 1)[0], target.rsplit(" ", 1)[1]
+
+
 def _throughput_target(target: str) -> tuple[str, str, str]:
     """("create", "32", "reference:1:1") from "create runs/s x32 >= 0.85x reference:1:1"."""
-    name, rest = target.split(" ", 1)
-    return name, rest.split("x", 1)[1].split(" ", 1)[0], rest.rsplit(" ", 1)[1]
+    name, ref = _compared(target)
+    return name, target.split(" x", 1)[1].split(" ", 1)[0], ref
 
 
 def _cpu_split(results: dict[str, Any], target: str) -> str:
@@ -422,7 +435,7 @@ def _tagged_share(results: dict[str, Any], target: str) -> str:
 def _tagged_p50(results: dict[str, Any], target: str) -> str:
     """The p50 of the target's reference with a create's search attributes, beside the bare
     one's."""
-    ref = target.rsplit(" ", 1)[1]
+    ref = _compared(target)[1]
     lat = results["latency"]
     if ref + TAGGED not in lat:
         return ""
@@ -436,7 +449,7 @@ def _tagged_p50(results: dict[str, Any], target: str) -> str:
 def _parts_beyond(results: dict[str, Any], target: str) -> str:
     """Each part of a sequential run (`_parts_section`), the workflow's median minus its
     reference's."""
-    name, ref = target.split(" ", 1)[0], target.rsplit(" ", 1)[1]
+    name, ref = _compared(target)
     lat = results["latency"]
     ours, theirs = lat[name].get("parts_ms"), lat[ref].get("parts_ms")
     if not ours or not theirs:

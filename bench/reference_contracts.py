@@ -1,16 +1,17 @@
-"""The bare reference workflow's input, its no-op activity and the search attributes a tagged
-run upserts. Pure and deterministic: `reference_workflow` passes this module through the sandbox,
-as the product's workflow modules pass through their contracts (Temporal's guidance), so a
-reference run re-imports only its workflow's own small module, as the product's runs do."""
+"""The bare reference workflow's input, its no-op activity and the search-attribute keys a
+tagged run upserts (the product's own). Pure and deterministic: `reference_workflow` passes this
+module through the sandbox, as the product's workflow modules pass through their contracts
+(Temporal's guidance), so a reference run re-imports only its workflow's own small module, as
+the product's runs do."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 from temporalio import activity
-from temporalio.common import SearchAttributeKey
 
-CUSTOMER_ID = SearchAttributeKey.for_keyword_list("CustomerId")
-SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
+from workflows.visibility import CUSTOMER_ID, SAGA_STATUS
+
+__all__ = ["CUSTOMER_ID", "SAGA_STATUS", "ReferenceInput", "bench_noop"]
 
 
 class ReferenceInput(BaseModel):
