@@ -1095,8 +1095,8 @@ def report(results: dict[str, Any]) -> str:
         if name in LABELS:
             label = LABELS[name]
         else:
-            activities, local, _ = parse_reference(name)
-            label = f"reference ({activities} no-op, {local} local)"
+            activities, local, tagged = parse_reference(name)
+            label = f"reference ({activities} no-op, {local} local{', tagged' if tagged else ''})"
         acts = len(results["histories"][name]["activities"])
         row = f"{label:<38}{acts:>5}{lat['p50_ms']:>7.1f}ms{lat['p95_ms']:>7.1f}ms{lat['mean_ms']:>7.1f}ms"
         for c in CLIENTS:
