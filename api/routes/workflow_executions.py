@@ -9,17 +9,16 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
-from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import Admin, ServicesDep
 from customer_service.errors import NotFoundError
 from workflows.contracts import Progress, StepProgress
+from workflows.visibility import SAGA_STATUS
 
 router = APIRouter(prefix="/admin/workflows-executions", tags=["admin: runs"])
 
-SAGA_STATUS = SearchAttributeKey.for_keyword("SagaStatus")
 QUERY_TIMEOUT = timedelta(seconds=5)
 
 
