@@ -42,7 +42,12 @@ CLOSE = {
     "leaves 2.3-2.7 ms for a durable write, its connection, the search attributes and the "
     "larger payloads. What would close it changes what users see: no search-attribute "
     "upsert at the run's end (a completed run then found by its execution status, not "
-    "SagaStatus), or ids instead of rows in the run's result (a caller then reads the rows)",
+    "SagaStatus), or ids instead of rows in the run's result (a caller then reads the rows). "
+    "Neither closes it alone: a whole run without the end upsert (an experiment, not built: "
+    "2026-12-01 23:01 UTC in the runs table) still measured p50 1.25 / 1.25 / 1.198 and the "
+    "hooked create 1.21, its parts beyond the reference's tasks +2.4 to +3.2 ms and answer "
+    "+0.4 ms (the result's rows), close 0; on this machine the step itself, one durable "
+    "statement and its connection, is more than a 1.2x bound leaves",
     "runs/s": "where the time goes: on 2 shared cores the worker, the dev server and "
     "PostgreSQL compete, so each millisecond of CPU a run costs anywhere lowers the ceiling "
     "(at x32 a phase's rate against its reference's follows the total CPU per run: "
@@ -62,7 +67,11 @@ CLOSE = {
     "a 1 KB payload cost nothing measurable (a harness, 2026-12-01 09:50 UTC). What would "
     "close it: less CPU per run in the dev server, which for our runs means no "
     "search-attribute upsert at the run's end (SagaStatus `completed`, a user-visible "
-    "change), or fewer writes than one statement per run, which the pivot cannot have",
+    "change), or fewer writes than one statement per run, which the pivot cannot have. A "
+    "whole run without that upsert (an experiment, not built: 2026-12-01 23:01 UTC in the "
+    "runs table) met every x16 and x32 target of the minimal shape (x32 0.97-0.98) and cut "
+    "its worker CPU to 1.14-1.16x; the product's run after it (23:22 UTC) measured x32 "
+    "0.81-0.86",
     "hooked": "where the time goes: the run has the reference's shape (a local create, then "
     "the hook's activity, which also releases: see 'Runs with a hook handler' above) and "
     "upserts once; what is left is per step: two statements where the reference has none "
@@ -80,10 +89,14 @@ CLOSE = {
     "handlers and the release in one ordinary activity, one activity where the reference has "
     "two (a retried attempt finds the create's commit and calls the handlers again, as a "
     "retried hook step does now). Not built: the run would show one step in the Web UI where "
-    "Medusa's workflow has two, and its create would no longer run locally",
+    "Medusa's workflow has two, and its create would no longer run locally. Without the end "
+    "upsert (the experiment of 2026-12-01 23:01 UTC) it still missed: p50 1.21, x16 0.83, "
+    "x32 0.84",
     "CPU": "the service's work in the worker (the rest of a run costs what the reference's "
     "does, see above): each write is one statement now, so what is left is building its "
-    "parameters and reading its answer (0.4-0.5 ms of CPU in-process)",
+    "parameters and reading its answer (0.4-0.5 ms of CPU in-process). The run's end upsert "
+    "is part of the rest: without it (the experiment of 2026-12-01 23:01 UTC) create, update "
+    "and link measured 1.14-1.16x, against 1.28-1.43x in the product's run after it (23:22)",
     "RSS": "fewer cached workflow instances (max_cached_workflows) or a smaller per-run footprint",
     "drain": "blocked runs hand their first step to an ordinary activity after the local "
     "attempt's timeout and retry with backoff; a shorter backoff for lock waits would close it",
@@ -669,6 +682,10 @@ RECENT_RUNS = [
      "1.32 / 1.29 / 1.17 / 1.30", "0.89 / 0.83 / 0.79 / 0.86", "0.87 / 0.96 / 1.05 / 0.78"),
     ("21:27", "the same (a slow hour)", 20.6, 62.4,
      "1.23 / 1.26 / 1.197 / 1.18", "0.87 / 0.90 / 0.91 / 0.85", "0.847 / 0.81 / 0.84 / 0.87"),
+    ("23:01", "experiment, not built: no search-attribute upsert at a completed run's end", 14.3,
+     77.2, "1.25 / 1.25 / 1.198 / 1.21", "0.93 / 0.98 / 1.04 / 0.83", "0.98 / 0.98 / 0.97 / 0.84"),
+    ("23:22", "the same as 21:27", 18.1, 74.0,
+     "1.26 / 1.29 / 1.22 / 1.23", "0.87 / 0.89 / 0.92 / 0.82", "0.81 / 0.86 / 0.852 / 0.89"),
 ]  # fmt: skip
 
 
