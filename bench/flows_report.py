@@ -133,56 +133,69 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     written = []
+    http = results.get("http") or {}
+    # One colour per series, the same in both plots (the default cycle repeats after ten).
+    palette = plt.get_cmap("tab20").colors
+    hues = [*palette[0::2], *palette[1::2]]
+    colours: dict[str, Any] = {}
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    def colour(label: str) -> Any:
+        return colours.setdefault(label, hues[len(colours) % len(hues)])
+
+    fig, ax = plt.subplots(figsize=(9, 7.5), layout="constrained")
     for name, lat in results["latency"].items():
         samples = sorted(lat.get("samples_ms", []))
         if not samples:
             continue
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
         style = "--" if name.startswith("reference") else "-"
-        ax.plot(samples, ys, style, label=_label(name, labels))
+        label = _label(name, labels)
+        ax.plot(samples, ys, style, label=label, color=colour(label))
     for name, lat in results.get("eager", {}).get("latency", {}).items():
         samples = sorted(lat.get("samples_ms", []))
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        ax.plot(samples, ys, ":", label=f"{_label(name, labels)}, eager start")
-    http = results.get("http") or {}
+        label = f"{_label(name, labels)}, eager start"
+        ax.plot(samples, ys, ":", label=label, color=colour(label))
     for name, lat in http.get("latency", {}).items():
         samples = sorted(lat.get("samples_ms", []))
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        ax.plot(samples, ys, "-.", label=http["labels"][name])
+        label = http["labels"][name]
+        ax.plot(samples, ys, "-.", label=label, color=colour(label))
     ax.axvspan(*MEDUSA_P50_MS, color="grey", alpha=0.2, label="Medusa p50 (recorded)")
     ax.set_xscale("log")
     ax.set_xlabel("trigger to result (ms, log scale)")
     ax.set_ylabel("fraction of runs")
     ax.set_title("Latency CDF, sequential runs (the workflows taking turns)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.legend(fontsize=7, loc="outside lower center", ncols=2)  # below: the curves stay clear
     fig.savefig(IMAGES / "latency_cdf.png", dpi=110)
     plt.close(fig)
     written.append("performance/latency_cdf.png")
 
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 7.5), layout="constrained")
     for name, per in results["throughput"].items():
         xs = [c for c in clients if str(c) in per]
         style = "--o" if name.startswith("reference") else "-o"
-        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], style, label=_label(name, labels))
+        label = _label(name, labels)
+        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], style, label=label,
+                color=colour(label))  # fmt: skip
     for name, per in results.get("eager", {}).get("throughput", {}).items():
         xs = [c for c in clients if str(c) in per]
-        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], ":s",
-                label=f"{_label(name, labels)}, eager start")  # fmt: skip
+        label = f"{_label(name, labels)}, eager start"
+        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], ":s", label=label,
+                color=colour(label))  # fmt: skip
     for name, per in http.get("throughput", {}).items():
         xs = [c for c in clients if str(c) in per]
-        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], "-.^", label=http["labels"][name])
+        label = http["labels"][name]
+        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], "-.^", label=label,
+                color=colour(label))  # fmt: skip
     ax.axhspan(*MEDUSA_RPS, color="grey", alpha=0.2, label="Medusa req/s (recorded)")
     ax.set_xticks(clients)
     ax.set_xlabel("concurrent clients")
     ax.set_ylabel("runs completed per second")
     ax.set_title("Throughput per client count")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    fig.legend(fontsize=7, loc="outside lower center", ncols=2)
     fig.savefig(IMAGES / "throughput.png", dpi=110)
     plt.close(fig)
     written.append("performance/throughput.png")
