@@ -139,8 +139,9 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
     hues = [*palette[0::2], *palette[1::2]]
     colours: dict[str, Any] = {}
 
-    def colour(label: str) -> Any:
-        return colours.setdefault(label, hues[len(colours) % len(hues)])
+    def line(ax: Any, xs: list[Any], ys: list[Any], style: str, label: str) -> None:
+        colour = colours.setdefault(label, hues[len(colours) % len(hues)])
+        ax.plot(xs, ys, style, label=label, color=colour)
 
     fig, ax = plt.subplots(figsize=(9, 7.5), layout="constrained")
     for name, lat in results["latency"].items():
@@ -149,18 +150,15 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
             continue
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
         style = "--" if name.startswith("reference") else "-"
-        label = _label(name, labels)
-        ax.plot(samples, ys, style, label=label, color=colour(label))
+        line(ax, samples, ys, style, _label(name, labels))
     for name, lat in results.get("eager", {}).get("latency", {}).items():
         samples = sorted(lat.get("samples_ms", []))
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        label = f"{_label(name, labels)}, eager start"
-        ax.plot(samples, ys, ":", label=label, color=colour(label))
+        line(ax, samples, ys, ":", f"{_label(name, labels)}, eager start")
     for name, lat in http.get("latency", {}).items():
         samples = sorted(lat.get("samples_ms", []))
         ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        label = http["labels"][name]
-        ax.plot(samples, ys, "-.", label=label, color=colour(label))
+        line(ax, samples, ys, "-.", http["labels"][name])
     ax.axvspan(*MEDUSA_P50_MS, color="grey", alpha=0.2, label="Medusa p50 (recorded)")
     ax.set_xscale("log")
     ax.set_xlabel("trigger to result (ms, log scale)")
@@ -176,19 +174,14 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
     for name, per in results["throughput"].items():
         xs = [c for c in clients if str(c) in per]
         style = "--o" if name.startswith("reference") else "-o"
-        label = _label(name, labels)
-        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], style, label=label,
-                color=colour(label))  # fmt: skip
+        line(ax, xs, [per[str(c)]["runs_per_s"] for c in xs], style, _label(name, labels))
     for name, per in results.get("eager", {}).get("throughput", {}).items():
         xs = [c for c in clients if str(c) in per]
-        label = f"{_label(name, labels)}, eager start"
-        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], ":s", label=label,
-                color=colour(label))  # fmt: skip
+        rates = [per[str(c)]["runs_per_s"] for c in xs]
+        line(ax, xs, rates, ":s", f"{_label(name, labels)}, eager start")
     for name, per in http.get("throughput", {}).items():
         xs = [c for c in clients if str(c) in per]
-        label = http["labels"][name]
-        ax.plot(xs, [per[str(c)]["runs_per_s"] for c in xs], "-.^", label=label,
-                color=colour(label))  # fmt: skip
+        line(ax, xs, [per[str(c)]["runs_per_s"] for c in xs], "-.^", http["labels"][name])
     ax.axhspan(*MEDUSA_RPS, color="grey", alpha=0.2, label="Medusa req/s (recorded)")
     ax.set_xticks(clients)
     ax.set_xlabel("concurrent clients")
