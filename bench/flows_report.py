@@ -46,7 +46,7 @@ CLOSE = {
     "Neither closes it alone: a whole run without the end upsert (an experiment, not built: "
     "2026-12-01 23:01 UTC in the runs table) still measured p50 1.25 / 1.25 / 1.198 and the "
     "hooked create 1.21, its parts beyond the reference's tasks +2.4 to +3.2 ms and answer "
-    "+0.4 ms (the result's rows), close 0; on this machine the step itself, one durable "
+    "+0.1 to +0.4 ms (the result's rows), close 0; on this machine the step itself, one durable "
     "statement and its connection, is more than a 1.2x bound leaves",
     "runs/s": "where the time goes: on 2 shared cores the worker, the dev server and "
     "PostgreSQL compete, so each millisecond of CPU a run costs anywhere lowers the ceiling "
