@@ -76,6 +76,7 @@ import flows_report  # noqa: E402
 import flows_timeline  # noqa: E402
 import psutil  # noqa: E402
 from bench_worker import READY_LINE  # noqa: E402
+from flows_report import TAGGED, parse_reference  # noqa: E402
 from raw_http import RawClient  # noqa: E402
 from reference_contracts import ReferenceInput  # noqa: E402
 from reference_workflow import ReferenceWorkflow  # noqa: E402
@@ -128,8 +129,6 @@ TARGET_RPS_VS_REF = 0.85
 TARGET_HOOKED_P50_VS_REF = 1.15  # with a hook handler: vs the bare two-activity reference
 TARGET_HOOKED_RPS_VS_REF = 0.9
 HOOKED_REFERENCE = "reference:2:1"
-# A reference with a create's search attributes, beside the bare one: how much of a gap they are.
-TAGGED = flows_report.TAGGED
 TARGET_CPU_VS_REF = 1.4
 TARGET_RSS_MB = 250.0
 TARGET_DRAIN_VS_NORMAL = 0.8
@@ -455,9 +454,6 @@ def reference_name(activities: int, local: int) -> str:
     return f"reference:{activities}:{local}"
 
 
-parse_reference = flows_report.parse_reference
-
-
 async def activity_counts(client: Client, handle: WorkflowHandle[Any, Any]) -> dict[str, Any]:
     """The run's activities ("name" or "name (local)"), workflow tasks and history events."""
     activities: list[str] = []
@@ -537,17 +533,15 @@ async def latency(
     for name in names:
         s = out[name] = summary(samples[name])
         s["samples_ms"] = [round(x * 1000, 3) for x in samples[name]]  # for the latency CDF
+        parts = ""
         if split:
             s["parts_ms"] = await flows_timeline.parts(w.client, runs[name])
+            parts = "  parts (ms): " + " ".join(
+                f"{k} {s['parts_ms'][k]:.2f}" for k in flows_timeline.PARTS
+            )
         log(
             f"  {name:<14} p50 {s['p50_ms']:6.1f} ms  p95 {s['p95_ms']:6.1f} ms  "
-            f"mean {s['mean_ms']:6.1f} ms"
-            + (
-                "  parts (ms): "
-                + " ".join(f"{k} {s['parts_ms'][k]:.2f}" for k in flows_timeline.PARTS)
-                if split
-                else ""
-            )
+            f"mean {s['mean_ms']:6.1f} ms{parts}"
         )
     return out
 

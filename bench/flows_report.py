@@ -143,22 +143,23 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
         colour = colours.setdefault(label, hues[len(colours) % len(hues)])
         ax.plot(xs, ys, style, label=label, color=colour)
 
+    def cdf(lat: dict[str, Any]) -> tuple[list[float], list[float]]:
+        samples = sorted(lat.get("samples_ms", []))
+        return samples, [(i + 1) / len(samples) for i in range(len(samples))]
+
+    def rates(per: dict[str, Any]) -> tuple[list[int], list[float]]:
+        xs = [c for c in clients if str(c) in per]
+        return xs, [per[str(c)]["runs_per_s"] for c in xs]
+
     fig, ax = plt.subplots(figsize=(9, 7.5), layout="constrained")
     for name, lat in results["latency"].items():
-        samples = sorted(lat.get("samples_ms", []))
-        if not samples:
-            continue
-        ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        style = "--" if name.startswith("reference") else "-"
-        line(ax, samples, ys, style, _label(name, labels))
+        if lat.get("samples_ms"):
+            style = "--" if name.startswith("reference") else "-"
+            line(ax, *cdf(lat), style, _label(name, labels))
     for name, lat in results.get("eager", {}).get("latency", {}).items():
-        samples = sorted(lat.get("samples_ms", []))
-        ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        line(ax, samples, ys, ":", f"{_label(name, labels)}, eager start")
+        line(ax, *cdf(lat), ":", f"{_label(name, labels)}, eager start")
     for name, lat in http.get("latency", {}).items():
-        samples = sorted(lat.get("samples_ms", []))
-        ys = [(i + 1) / len(samples) for i in range(len(samples))]
-        line(ax, samples, ys, "-.", http["labels"][name])
+        line(ax, *cdf(lat), "-.", http["labels"][name])
     ax.axvspan(*MEDUSA_P50_MS, color="grey", alpha=0.2, label="Medusa p50 (recorded)")
     ax.set_xscale("log")
     ax.set_xlabel("trigger to result (ms, log scale)")
@@ -172,16 +173,12 @@ def _plots(results: dict[str, Any], clients: list[int], labels: dict[str, str]) 
 
     fig, ax = plt.subplots(figsize=(9, 7.5), layout="constrained")
     for name, per in results["throughput"].items():
-        xs = [c for c in clients if str(c) in per]
         style = "--o" if name.startswith("reference") else "-o"
-        line(ax, xs, [per[str(c)]["runs_per_s"] for c in xs], style, _label(name, labels))
+        line(ax, *rates(per), style, _label(name, labels))
     for name, per in results.get("eager", {}).get("throughput", {}).items():
-        xs = [c for c in clients if str(c) in per]
-        rates = [per[str(c)]["runs_per_s"] for c in xs]
-        line(ax, xs, rates, ":s", f"{_label(name, labels)}, eager start")
+        line(ax, *rates(per), ":s", f"{_label(name, labels)}, eager start")
     for name, per in http.get("throughput", {}).items():
-        xs = [c for c in clients if str(c) in per]
-        line(ax, xs, [per[str(c)]["runs_per_s"] for c in xs], "-.^", http["labels"][name])
+        line(ax, *rates(per), "-.^", http["labels"][name])
     ax.axhspan(*MEDUSA_RPS, color="grey", alpha=0.2, label="Medusa req/s (recorded)")
     ax.set_xticks(clients)
     ax.set_xlabel("concurrent clients")
